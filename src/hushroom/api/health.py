@@ -1,0 +1,44 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from hushroom.api.deps import ContainerDep
+from hushroom.api.problems import problem
+from hushroom.storage import migrate
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "not ready"}})
+async def readyz(c: ContainerDep) -> Response:
+    """The database is reachable and at the head migration."""
+    try:
+        current = await migrate.current_revision(c.db)
+    except Exception:
+        return problem(
+            503, "database_unreachable", "The database is unreachable", headers={"Retry-After": "5"}
+        )
+    head = migrate.head_revision()
+    if current != head:
+        return problem(
+            503,
+            "migration_pending",
+            "The database schema is not at the head revision",
+            f"current={current} head={head}",
+            headers={"Retry-After": "5"},
+        )
+    return Response(b'{"status":"ready"}', media_type="application/json")
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(c: ContainerDep) -> Response:
+    return Response(generate_latest(c.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,69 @@
+"""Response and request models shared by several route modules (OpenAPI shapes)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class ConversationOut(BaseModel):
+    id: str
+    kind: Literal["room", "dm", "group"]
+    name: str | None
+    topic: str | None
+    created_by: str
+    created_at: int
+    last_seq: int
+    member_count: int
+
+
+class ConversationSummaryOut(ConversationOut):
+    role: Literal["admin", "member"]
+    last_read_seq: int
+    unread: int
+
+
+class MessageOut(BaseModel):
+    id: int
+    conversation_id: str
+    seq: int
+    sender_id: str
+    sender_device_id: str
+    client_msg_id: str
+    created_at: int
+    body: str | None = None
+    generation: int | None = None
+    ciphertext: str | None = None
+
+
+class MessagePage(BaseModel):
+    messages: list[MessageOut]
+    # Set when older messages exist before the first one returned.
+    has_more_before: bool
+    last_seq: int
+
+
+class MemberOut(BaseModel):
+    user_id: str
+    role: Literal["admin", "member"]
+    joined_at: int
+    last_read_seq: int
+
+
+class MemberPage(BaseModel):
+    members: list[MemberOut]
+    next_after: str | None
+
+
+class SendAck(BaseModel):
+    conversation_id: str
+    client_msg_id: str
+    seq: int
+    message_id: int
+    created_at: int
+    duplicate: bool

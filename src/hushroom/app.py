@@ -1,0 +1,86 @@
+"""The ASGI app of one node: HTTP API, WebSocket gateway and the web client on one origin."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse, ORJSONResponse
+
+from hushroom.api import conversations, health, problems, rooms
+from hushroom.config import Settings
+from hushroom.container import Container
+
+log = logging.getLogger("hushroom.http")
+
+_STATUS_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Hushroom</title></head><body><h1>Hushroom</h1>
+<p>The server is running. API: <a href="/docs">/docs</a>, <a href="/openapi.json">/openapi.json</a>.</p>
+</body></html>"""
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    container = container or Container(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await container.start()
+        try:
+            yield
+        finally:
+            await container.stop()
+
+    app = FastAPI(
+        title="Hushroom",
+        version="0.1.0",
+        summary="Self-hostable, end-to-end encrypted web chat",
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+    )
+    app.state.container = container
+    problems.install(app)
+
+    @app.middleware("http")
+    async def request_context(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        start = time.perf_counter()
+        try:
+            response = await call_next(request)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+        response.headers["X-Request-Id"] = request_id
+        container.metrics.http_requests.labels(request.method, str(response.status_code)).inc()
+        # Path only: query strings are never logged.
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.url.path,
+                "status": response.status_code,
+                "ms": round((time.perf_counter() - start) * 1000, 2),
+                "request_id": request_id,
+            },
+        )
+        return response
+
+    for router in (health.router, rooms.router, conversations.router):
+        app.include_router(router)
+    _include_optional_routers(app)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> HTMLResponse:
+        return HTMLResponse(_STATUS_PAGE)
+
+    return app
+
+
+def _include_optional_routers(app: FastAPI) -> None:
+    """Routers of other areas (accounts, users, gateway) register here once they exist."""

@@ -1,0 +1,80 @@
+"""Typed settings from HUSHROOM_* environment variables (or a TOML file named by HUSHROOM_CONFIG)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUSHROOM_", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    database_url: str = "sqlite+aiosqlite:///./data/hushroom.db"
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Origins allowed to open WebSockets; the server's own origin is always allowed.
+    allowed_origins: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"]
+    )
+    # Secret for HS256 access tokens; generated into data_dir on first run when unset.
+    jwt_secret: SecretStr | None = None
+    access_token_ttl_s: int = 15 * 60
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    ws_ticket_ttl_s: int = 30
+    # Server-side Argon2id over the client's auth secret (BRIEF §2: m >= 19 MiB, t >= 2, p = 1).
+    auth_hash_memory_kib: int = 19 * 1024
+    auth_hash_time_cost: int = 2
+    # Limits, documented in docs/protocol.md.
+    max_text_chars: int = 8000
+    max_ciphertext_bytes: int = 64 * 1024
+    max_key_bundle_bytes: int = 64 * 1024
+    max_vault_bytes: int = 256 * 1024
+    max_ws_frame_bytes: int = 128 * 1024
+    ws_frames_per_second: float = 30.0
+    ws_frame_burst: int = 60
+    ws_send_queue: int = 1000
+    ws_max_errors: int = 10
+    ws_ping_interval_s: float = 20.0
+    resume_max_messages: int = 500
+    max_connections_per_user: int = 20
+    log_level: str = "INFO"
+    log_json: bool = True
+    web_dist: Path | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = os.environ.get("HUSHROOM_CONFIG")
+        if toml_path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+    def resolved_jwt_secret(self) -> str:
+        """The configured secret, or one generated once into the data dir (mode 0600)."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        path = self.data_dir / "jwt-secret"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()

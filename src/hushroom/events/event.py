@@ -1,0 +1,30 @@
+"""Events: what services emit after a commit, with an explicit recipient list (Zulip's send_event).
+
+Choosing recipients is a security decision made by the service that knows who may see the event;
+delivery (fanout/, gateway/) never widens it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    # Dotted noun, as sent on the wire: "message.new", "member.joined", "typing", ...
+    type: str
+    # JSON-ready payload (str/int/bool/None/list/dict only).
+    payload: dict[str, Any]
+    # User ids that may receive it. Never empty for a delivered event.
+    recipients: frozenset[uuid.UUID]
+    # Conversation it belongs to, when there is one (lets big rooms use a room channel later).
+    conversation_id: uuid.UUID | None = None
+    # Set for "message.new": lets a resuming connection drop what its backfill already sent.
+    seq: int | None = None
+    # Users that must not get it even if listed (e.g. the typist for "typing").
+    exclude_device: uuid.UUID | None = field(default=None)
+
+    def frame(self) -> dict[str, Any]:
+        return {"type": self.type, **self.payload}

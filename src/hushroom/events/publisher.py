@@ -1,0 +1,17 @@
+"""The one event generator: services call `publish`; the fan-out backend delivers."""
+
+from __future__ import annotations
+
+from hushroom.events.event import Event
+from hushroom.fanout.base import FanoutBackend
+
+
+class EventPublisher:
+    def __init__(self, fanout: FanoutBackend) -> None:
+        self._fanout = fanout
+
+    async def publish(self, event: Event) -> None:
+        # An event nobody may see is dropped here rather than broadcast.
+        if not event.recipients:
+            return
+        await self._fanout.publish(event)

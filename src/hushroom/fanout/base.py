@@ -1,0 +1,40 @@
+"""Fan-out: deliver events to the live sockets of their recipients (on this node, or via Redis).
+
+It is a fast path only: anything lost here is recovered by clients resyncing from the database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Protocol
+
+from hushroom.events.event import Event
+
+
+class Subscriber(Protocol):
+    """A local socket (or anything) that wants the events of one user."""
+
+    @property
+    def user_id(self) -> uuid.UUID: ...
+
+    def deliver(self, event: Event) -> None:
+        """Called on the event loop; must not block. Queue the event or drop the subscriber."""
+        ...
+
+
+class FanoutBackend(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def publish(self, event: Event) -> None:
+        """Deliver to every subscriber of every recipient, on every node."""
+        ...
+
+    def subscribe(self, subscriber: Subscriber) -> None: ...
+
+    def unsubscribe(self, subscriber: Subscriber) -> None: ...
+
+    def local_user_ids(self) -> set[uuid.UUID]:
+        """Users with at least one subscriber on this node."""
+        ...

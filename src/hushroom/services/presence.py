@@ -1,0 +1,81 @@
+"""Presence (online / away / offline, last seen) and typing, kept in the presence backend."""
+
+from __future__ import annotations
+
+import uuid
+
+from hushroom import access
+from hushroom.clock import Clock
+from hushroom.events.event import Event
+from hushroom.events.publisher import EventPublisher
+from hushroom.presence.base import PresenceBackend, PresenceInfo, Status
+from hushroom.principal import Principal
+from hushroom.storage.unit import Storage
+
+# Relay a typing notice at most this often per user and conversation; clients show it twice as long.
+TYPING_TTL_MS = 3000
+MAX_PRESENCE_AUDIENCE = 5000
+
+
+def presence_view(info: PresenceInfo) -> dict[str, object]:
+    return {"user_id": str(info.user_id), "status": info.status, "last_seen": info.last_seen_ms}
+
+
+class PresenceService:
+    def __init__(
+        self, storage: Storage, backend: PresenceBackend, events: EventPublisher, clock: Clock
+    ) -> None:
+        self._storage = storage
+        self._backend = backend
+        self._events = events
+        self._clock = clock
+
+    async def _announce(self, user_id: uuid.UUID, status: Status) -> None:
+        async with self._storage.read() as tx:
+            audience = await tx.members.co_members(user_id, MAX_PRESENCE_AUDIENCE)
+        info = PresenceInfo(user_id, status, self._clock.now_ms())
+        await self._events.publish(
+            Event("presence", presence_view(info), frozenset(audience) | {user_id})
+        )
+
+    async def connected(self, principal: Principal, conn_id: str) -> None:
+        before = await self._backend.connect(principal.user_id, conn_id, self._clock.now_ms())
+        if before != "online":
+            await self._announce(principal.user_id, "online")
+
+    async def disconnected(self, principal: Principal, conn_id: str) -> None:
+        after = await self._backend.disconnect(principal.user_id, conn_id, self._clock.now_ms())
+        if after == "offline":
+            await self._announce(principal.user_id, "offline")
+
+    async def set_status(self, principal: Principal, conn_id: str, status: Status) -> None:
+        before = (await self._backend.get([principal.user_id]))[0].status
+        after = await self._backend.set_status(
+            principal.user_id, conn_id, status, self._clock.now_ms()
+        )
+        if after != before:
+            await self._announce(principal.user_id, after)
+
+    async def get(self, user_ids: list[uuid.UUID]) -> list[PresenceInfo]:
+        return await self._backend.get(user_ids)
+
+    async def typing(self, principal: Principal, conversation_id: uuid.UUID) -> None:
+        async with self._storage.read() as tx:
+            await access.access_member(tx, principal.user_id, conversation_id)
+            recipients = await tx.members.user_ids(conversation_id)
+        fresh = await self._backend.set_typing(
+            conversation_id, principal.user_id, self._clock.now_ms(), TYPING_TTL_MS
+        )
+        if fresh:
+            await self._events.publish(
+                Event(
+                    type="typing",
+                    payload={
+                        "conversation_id": str(conversation_id),
+                        "user_id": str(principal.user_id),
+                    },
+                    recipients=frozenset(recipients),
+                    conversation_id=conversation_id,
+                    exclude_device=principal.device_id,
+                )
+            )

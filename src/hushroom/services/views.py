@@ -1,0 +1,43 @@
+"""JSON-ready views of records: the one place a record's wire shape is defined (HTTP and WS)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from hushroom.storage.conversations import ConversationRecord, MessageRecord
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def message_view(m: MessageRecord) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": m.id,
+        "conversation_id": str(m.conversation_id),
+        "seq": m.seq,
+        "sender_id": str(m.sender_id),
+        "sender_device_id": str(m.sender_device_id),
+        "client_msg_id": m.client_msg_id,
+        "created_at": m.created_at,
+    }
+    if m.ciphertext is not None:
+        view["generation"] = m.generation
+        view["ciphertext"] = b64url(m.ciphertext)
+    else:
+        view["body"] = m.body
+    return view
+
+
+def conversation_view(c: ConversationRecord) -> dict[str, Any]:
+    return {
+        "id": str(c.id),
+        "kind": c.kind,
+        "name": c.name,
+        "topic": c.topic,
+        "created_by": str(c.created_by),
+        "created_at": c.created_at,
+        "last_seq": c.last_seq,
+        "member_count": c.member_count,
+    }

@@ -1,0 +1,135 @@
+"""Conversation, membership and message records, and the repository interfaces that store them."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+ConversationKind = Literal["room", "dm", "group"]
+Role = Literal["admin", "member"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRecord:
+    id: uuid.UUID
+    kind: ConversationKind
+    name: str | None
+    topic: str | None
+    created_by: uuid.UUID
+    created_at: int
+    last_seq: int
+    member_count: int
+
+    @property
+    def is_private(self) -> bool:
+        return self.kind != "room"
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRecord:
+    conversation_id: uuid.UUID
+    user_id: uuid.UUID
+    role: Role
+    joined_at: int
+    last_read_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    id: int
+    conversation_id: uuid.UUID
+    seq: int
+    sender_id: uuid.UUID
+    sender_device_id: uuid.UUID
+    client_msg_id: str
+    created_at: int
+    body: str | None
+    generation: int | None
+    ciphertext: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    conversation_id: uuid.UUID
+    sender_id: uuid.UUID
+    sender_device_id: uuid.UUID
+    client_msg_id: str
+    created_at: int
+    body: str | None
+    generation: int | None
+    ciphertext: bytes | None
+
+
+class ConversationRepository(Protocol):
+    async def create(self, record: ConversationRecord, dm_pair: str | None = None) -> None: ...
+
+    async def get(self, conversation_id: uuid.UUID) -> ConversationRecord | None: ...
+
+    async def get_dm(self, dm_pair: str) -> ConversationRecord | None: ...
+
+    async def search_rooms(
+        self, query: str | None, limit: int, after_name: str | None
+    ) -> list[ConversationRecord]:
+        """Public rooms whose name contains `query` (case-insensitive), ordered by name."""
+        ...
+
+    async def for_user(self, user_id: uuid.UUID) -> list[tuple[ConversationRecord, MemberRecord]]:
+        """Every conversation the user is a member of, with their membership."""
+        ...
+
+    async def next_seq(self, conversation_id: uuid.UUID) -> int:
+        """Atomically increment and return the conversation's sequence number (row-locked)."""
+        ...
+
+    async def add_member_count(self, conversation_id: uuid.UUID, delta: int) -> None: ...
+
+
+class MemberRepository(Protocol):
+    async def add(self, record: MemberRecord) -> bool:
+        """Insert; False if already a member."""
+        ...
+
+    async def remove(self, conversation_id: uuid.UUID, user_id: uuid.UUID) -> bool: ...
+
+    async def get(self, conversation_id: uuid.UUID, user_id: uuid.UUID) -> MemberRecord | None: ...
+
+    async def page(
+        self, conversation_id: uuid.UUID, limit: int = 10_000, after: uuid.UUID | None = None
+    ) -> list[MemberRecord]: ...
+
+    async def user_ids(self, conversation_id: uuid.UUID) -> list[uuid.UUID]: ...
+
+    async def set_read(self, conversation_id: uuid.UUID, user_id: uuid.UUID, seq: int) -> bool:
+        """Move last_read_seq forward (never back); True if it moved."""
+        ...
+
+    async def count_admins(self, conversation_id: uuid.UUID) -> int: ...
+
+    async def co_members(self, user_id: uuid.UUID, limit: int) -> list[uuid.UUID]:
+        """Users sharing at least one conversation with `user_id` (presence audience)."""
+        ...
+
+    async def set_role(
+        self, conversation_id: uuid.UUID, user_id: uuid.UUID, role: Role
+    ) -> None: ...
+
+
+class MessageRepository(Protocol):
+    async def insert(self, message: NewMessage, seq: int) -> MessageRecord: ...
+
+    async def by_client_id(
+        self, sender_device_id: uuid.UUID, client_msg_id: str
+    ) -> MessageRecord | None: ...
+
+    async def page(
+        self,
+        conversation_id: uuid.UUID,
+        *,
+        before_seq: int | None = None,
+        after_seq: int | None = None,
+        limit: int = 50,
+    ) -> list[MessageRecord]:
+        """Messages in ascending seq. With before_seq: the `limit` just before it. With after_seq
+        (or neither): the `limit` just after it (from the start)."""
+        ...

@@ -1,0 +1,309 @@
+"""SQL implementation of the conversation, member and message repositories (portable Core)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hushroom.storage.conversations import (
+    ConversationRecord,
+    MemberRecord,
+    MessageRecord,
+    NewMessage,
+    Role,
+)
+from hushroom.storage.sql.tables import conversations, members, messages
+
+_CONV_COLS = (
+    conversations.c.id,
+    conversations.c.kind,
+    conversations.c.name,
+    conversations.c.topic,
+    conversations.c.created_by,
+    conversations.c.created_at,
+    conversations.c.last_seq,
+    conversations.c.member_count,
+)
+_MEMBER_COLS = (
+    members.c.conversation_id,
+    members.c.user_id,
+    members.c.role,
+    members.c.joined_at,
+    members.c.last_read_seq,
+)
+
+
+def _conv(row: Any) -> ConversationRecord:
+    return ConversationRecord(*row[:8])
+
+
+def _member(row: Any) -> MemberRecord:
+    return MemberRecord(*row[:5])
+
+
+def _message(row: Any) -> MessageRecord:
+    return MessageRecord(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        seq=row.seq,
+        sender_id=row.sender_id,
+        sender_device_id=row.sender_device_id,
+        client_msg_id=row.client_msg_id,
+        created_at=row.created_at,
+        body=row.body,
+        generation=row.generation,
+        ciphertext=row.ciphertext,
+    )
+
+
+class SqlConversationRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def create(self, record: ConversationRecord, dm_pair: str | None = None) -> None:
+        await self._conn.execute(
+            insert(conversations).values(
+                id=record.id,
+                kind=record.kind,
+                name=record.name,
+                name_lower=record.name.lower() if record.name else None,
+                topic=record.topic,
+                created_by=record.created_by,
+                created_at=record.created_at,
+                last_seq=record.last_seq,
+                member_count=record.member_count,
+                dm_pair=dm_pair,
+            )
+        )
+
+    async def get(self, conversation_id: uuid.UUID) -> ConversationRecord | None:
+        row = (
+            await self._conn.execute(
+                select(*_CONV_COLS).where(conversations.c.id == conversation_id)
+            )
+        ).first()
+        return _conv(row) if row else None
+
+    async def get_dm(self, dm_pair: str) -> ConversationRecord | None:
+        row = (
+            await self._conn.execute(select(*_CONV_COLS).where(conversations.c.dm_pair == dm_pair))
+        ).first()
+        return _conv(row) if row else None
+
+    async def search_rooms(
+        self, query: str | None, limit: int, after_name: str | None
+    ) -> list[ConversationRecord]:
+        stmt = select(*_CONV_COLS).where(conversations.c.kind == "room")
+        if query:
+            # LIKE metacharacters in user input are escaped so they match literally.
+            escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            stmt = stmt.where(conversations.c.name_lower.like(f"%{escaped}%", escape="\\"))
+        if after_name is not None:
+            stmt = stmt.where(conversations.c.name_lower > after_name.lower())
+        stmt = stmt.order_by(conversations.c.name_lower, conversations.c.id).limit(limit)
+        return [_conv(r) for r in await self._conn.execute(stmt)]
+
+    async def for_user(self, user_id: uuid.UUID) -> list[tuple[ConversationRecord, MemberRecord]]:
+        stmt = (
+            select(*_CONV_COLS, *_MEMBER_COLS)
+            .select_from(
+                conversations.join(members, members.c.conversation_id == conversations.c.id)
+            )
+            .where(members.c.user_id == user_id)
+            .order_by(conversations.c.created_at)
+        )
+        return [(_conv(r), _member(tuple(r)[8:])) for r in await self._conn.execute(stmt)]
+
+    async def next_seq(self, conversation_id: uuid.UUID) -> int:
+        # The UPDATE takes the row lock (PostgreSQL) / the write lock (SQLite), so concurrent
+        # senders get contiguous numbers in commit order, assigned inside the insert's transaction.
+        seq = (
+            await self._conn.execute(
+                update(conversations)
+                .where(conversations.c.id == conversation_id)
+                .values(last_seq=conversations.c.last_seq + 1)
+                .returning(conversations.c.last_seq)
+            )
+        ).scalar_one()
+        return int(seq)
+
+    async def add_member_count(self, conversation_id: uuid.UUID, delta: int) -> None:
+        await self._conn.execute(
+            update(conversations)
+            .where(conversations.c.id == conversation_id)
+            .values(member_count=conversations.c.member_count + delta)
+        )
+
+
+class SqlMemberRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, record: MemberRecord) -> bool:
+        if await self.get(record.conversation_id, record.user_id) is not None:
+            return False
+        try:
+            async with self._conn.begin_nested():
+                await self._conn.execute(
+                    insert(members).values(
+                        conversation_id=record.conversation_id,
+                        user_id=record.user_id,
+                        role=record.role,
+                        joined_at=record.joined_at,
+                        last_read_seq=record.last_read_seq,
+                    )
+                )
+        except IntegrityError:
+            return False  # a concurrent join won the race
+        return True
+
+    async def remove(self, conversation_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        result = await self._conn.execute(
+            delete(members).where(
+                and_(members.c.conversation_id == conversation_id, members.c.user_id == user_id)
+            )
+        )
+        return bool(result.rowcount)
+
+    async def get(self, conversation_id: uuid.UUID, user_id: uuid.UUID) -> MemberRecord | None:
+        row = (
+            await self._conn.execute(
+                select(*_MEMBER_COLS).where(
+                    and_(members.c.conversation_id == conversation_id, members.c.user_id == user_id)
+                )
+            )
+        ).first()
+        return _member(row) if row else None
+
+    async def page(
+        self, conversation_id: uuid.UUID, limit: int = 10_000, after: uuid.UUID | None = None
+    ) -> list[MemberRecord]:
+        stmt = select(*_MEMBER_COLS).where(members.c.conversation_id == conversation_id)
+        if after is not None:
+            stmt = stmt.where(members.c.user_id > after)
+        stmt = stmt.order_by(members.c.user_id).limit(limit)
+        return [_member(r) for r in await self._conn.execute(stmt)]
+
+    async def user_ids(self, conversation_id: uuid.UUID) -> list[uuid.UUID]:
+        rows = await self._conn.execute(
+            select(members.c.user_id).where(members.c.conversation_id == conversation_id)
+        )
+        return [r[0] for r in rows]
+
+    async def set_read(self, conversation_id: uuid.UUID, user_id: uuid.UUID, seq: int) -> bool:
+        result = await self._conn.execute(
+            update(members)
+            .where(
+                and_(
+                    members.c.conversation_id == conversation_id,
+                    members.c.user_id == user_id,
+                    members.c.last_read_seq < seq,
+                )
+            )
+            .values(last_read_seq=seq)
+        )
+        return bool(result.rowcount)
+
+    async def count_admins(self, conversation_id: uuid.UUID) -> int:
+        n = (
+            await self._conn.execute(
+                select(func.count())
+                .select_from(members)
+                .where(
+                    and_(members.c.conversation_id == conversation_id, members.c.role == "admin")
+                )
+            )
+        ).scalar_one()
+        return int(n)
+
+    async def co_members(self, user_id: uuid.UUID, limit: int) -> list[uuid.UUID]:
+        mine = select(members.c.conversation_id).where(members.c.user_id == user_id)
+        rows = await self._conn.execute(
+            select(members.c.user_id)
+            .where(members.c.conversation_id.in_(mine))
+            .distinct()
+            .limit(limit)
+        )
+        return [r[0] for r in rows]
+
+    async def set_role(self, conversation_id: uuid.UUID, user_id: uuid.UUID, role: Role) -> None:
+        await self._conn.execute(
+            update(members)
+            .where(and_(members.c.conversation_id == conversation_id, members.c.user_id == user_id))
+            .values(role=role)
+        )
+
+
+class SqlMessageRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def insert(self, message: NewMessage, seq: int) -> MessageRecord:
+        new_id = (
+            await self._conn.execute(
+                insert(messages)
+                .values(
+                    conversation_id=message.conversation_id,
+                    seq=seq,
+                    sender_id=message.sender_id,
+                    sender_device_id=message.sender_device_id,
+                    client_msg_id=message.client_msg_id,
+                    created_at=message.created_at,
+                    body=message.body,
+                    generation=message.generation,
+                    ciphertext=message.ciphertext,
+                )
+                .returning(messages.c.id)
+            )
+        ).scalar_one()
+        return MessageRecord(
+            id=int(new_id),
+            conversation_id=message.conversation_id,
+            seq=seq,
+            sender_id=message.sender_id,
+            sender_device_id=message.sender_device_id,
+            client_msg_id=message.client_msg_id,
+            created_at=message.created_at,
+            body=message.body,
+            generation=message.generation,
+            ciphertext=message.ciphertext,
+        )
+
+    async def by_client_id(
+        self, sender_device_id: uuid.UUID, client_msg_id: str
+    ) -> MessageRecord | None:
+        row = (
+            await self._conn.execute(
+                select(messages).where(
+                    and_(
+                        messages.c.sender_device_id == sender_device_id,
+                        messages.c.client_msg_id == client_msg_id,
+                    )
+                )
+            )
+        ).first()
+        return _message(row) if row else None
+
+    async def page(
+        self,
+        conversation_id: uuid.UUID,
+        *,
+        before_seq: int | None = None,
+        after_seq: int | None = None,
+        limit: int = 50,
+    ) -> list[MessageRecord]:
+        stmt = select(messages).where(messages.c.conversation_id == conversation_id)
+        if before_seq is not None:
+            stmt = stmt.where(messages.c.seq < before_seq)
+            if after_seq is not None:
+                stmt = stmt.where(messages.c.seq > after_seq)
+            rows = await self._conn.execute(stmt.order_by(messages.c.seq.desc()).limit(limit))
+            return [_message(r) for r in reversed(list(rows))]
+        if after_seq is not None:
+            stmt = stmt.where(messages.c.seq > after_seq)
+        rows = await self._conn.execute(stmt.order_by(messages.c.seq).limit(limit))
+        return [_message(r) for r in rows]

@@ -1,0 +1,83 @@
+"""Fresh, migrated databases for tests: SQLite files copied from a migrated template, and one
+PostgreSQL database truncated between tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from sqlalchemy import text
+
+from hushroom.storage.engine import Database
+from hushroom.storage.migrate import upgrade
+from hushroom.storage.sql.tables import metadata
+
+PG_ADMIN_DSN = os.environ.get("HUSHROOM_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_TEST_DB = os.environ.get("HUSHROOM_TEST_PG_DB", "hushroom_test")
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def pg_url(dbname: str = PG_TEST_DB) -> str:
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return f"{base}/{dbname}"
+
+
+def _run_sync(fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run a coroutine to completion from sync code, even when an event loop is running here."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(lambda: asyncio.run(fn())).result()
+
+
+async def _migrate(url: str) -> None:
+    db = Database(url)
+    try:
+        await upgrade(db)
+    finally:
+        await db.dispose()
+
+
+def make_sqlite_template(directory: Path) -> Path:
+    path = directory / "template.db"
+    _run_sync(lambda: _migrate(sqlite_url(path)))
+    return path
+
+
+def fresh_sqlite(template: Path, directory: Path) -> str:
+    target = directory / "hushroom.db"
+    shutil.copyfile(template, target)
+    return sqlite_url(target)
+
+
+async def _recreate_pg(dbname: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{dbname}"')
+    finally:
+        await conn.close()
+
+
+def make_pg_database(dbname: str = PG_TEST_DB) -> str:
+    _run_sync(lambda: _recreate_pg(dbname))
+    url = pg_url(dbname)
+    _run_sync(lambda: _migrate(url))
+    return url
+
+
+async def truncate_pg(url: str) -> None:
+    db = Database(url)
+    try:
+        names = ", ".join(f'"{t.name}"' for t in reversed(metadata.sorted_tables))
+        async with db.write() as conn:
+            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        await db.dispose()

@@ -15,6 +15,7 @@ from hushroom.clock import FakeClock
 from hushroom.config import Settings
 from hushroom.container import Container
 from tests.support import databases
+from tests.support.server import ServerProcess
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -25,10 +26,10 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
+def pg_database() -> str:
     if os.environ.get("HUSHROOM_SKIP_POSTGRES") and not os.environ.get("CI"):
         pytest.skip("HUSHROOM_SKIP_POSTGRES is set (never allowed in CI)")
-    yield databases.make_pg_database()
+    return databases.make_pg_database()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -76,3 +77,14 @@ async def client(settings: Settings, clock: FakeClock) -> AsyncIterator[httpx.As
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as c:
             yield c
+
+
+@pytest.fixture
+def live_server(database_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
+    """A real `hushroom serve` process on the parametrized database (sqlite / postgres)."""
+    server = ServerProcess(database_url, tmp_path / "server")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

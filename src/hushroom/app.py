@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -10,17 +11,20 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import HTMLResponse, ORJSONResponse
+from fastapi.responses import HTMLResponse
 
 from hushroom.api import conversations, health, problems, rooms
 from hushroom.config import Settings
 from hushroom.container import Container
+from hushroom.gateway import routes as gateway_routes
+from hushroom.gateway.connection import ConnectionRegistry
 
 log = logging.getLogger("hushroom.http")
 
 _STATUS_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Hushroom</title></head><body><h1>Hushroom</h1>
-<p>The server is running. API: <a href="/docs">/docs</a>, <a href="/openapi.json">/openapi.json</a>.</p>
+<p>The server is running. API: <a href="/docs">/docs</a>,
+<a href="/openapi.json">/openapi.json</a>.</p>
 </body></html>"""
 
 
@@ -33,6 +37,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         try:
             yield
         finally:
+            # Clients get 1012 and reconnect (elsewhere); give the closes a moment to flush.
+            connections.shutdown_all()
+            await asyncio.sleep(0.2)
             await container.stop()
 
     app = FastAPI(
@@ -40,9 +47,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         version="0.1.0",
         summary="Self-hostable, end-to-end encrypted web chat",
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
     )
+    connections = ConnectionRegistry(container)
     app.state.container = container
+    app.state.connections = connections
     problems.install(app)
 
     @app.middleware("http")
@@ -71,7 +79,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         )
         return response
 
-    for router in (health.router, rooms.router, conversations.router):
+    for router in (health.router, rooms.router, conversations.router, gateway_routes.router):
         app.include_router(router)
     _include_optional_routers(app)
 
@@ -84,3 +92,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
 def _include_optional_routers(app: FastAPI) -> None:
     """Routers of other areas (accounts, users, gateway) register here once they exist."""
+    from hushroom.api import auth, users
+
+    for router in (auth.router, auth.ticket_router, users.router):
+        app.include_router(router)

@@ -1,4 +1,4 @@
-"""Typed settings from HUSHROOM_* environment variables (or a TOML file named by HUSHROOM_CONFIG)."""
+"""Typed settings from HUSHROOM_* environment variables (or a TOML file in HUSHROOM_CONFIG)."""
 
 from __future__ import annotations
 

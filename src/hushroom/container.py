@@ -1,4 +1,4 @@
-"""Builds every long-lived object once from Settings (Synapse's HomeServer): no module singletons."""
+"""Builds every long-lived object once from Settings (like Synapse's HomeServer); no singletons."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every HTTP error is application/problem+json (RFC 9457) with a stable `code`; never a stack trace."""
+"""Every HTTP error is application/problem+json (RFC 9457) with a stable `code`; no stack traces."""
 
 from __future__ import annotations
 

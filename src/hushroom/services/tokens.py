@@ -15,7 +15,7 @@ from hushroom.principal import Principal
 ALGORITHM = "HS256"
 AUDIENCE = "hushroom"
 ISSUER = "hushroom"
-TOKEN_TYPE = "access"
+TOKEN_TYPE = "access"  # noqa: S105 - a JWT "typ" claim, not a secret
 
 
 class TokenService:

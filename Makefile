@@ -1,0 +1,58 @@
+# Hushroom: one described command per task. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+WEB := web
+PYTEST_ARGS ?=
+
+.PHONY: help install install-py install-web web-build run test test-py test-web lint services bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(CURDIR)/.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/pip install -q uv==$(UV_VERSION)
+
+install-py: $(UV) ## Install the Python environment from uv.lock
+	$(UV) sync --frozen
+
+install-web: ## Install the web client's npm packages from package-lock.json
+	@if [ -f $(WEB)/package.json ]; then \
+	  if [ ! -f $(WEB)/node_modules/.installed ] || [ $(WEB)/package-lock.json -nt $(WEB)/node_modules/.installed ]; then \
+	    (cd $(WEB) && npm ci --no-audit --no-fund) && touch $(WEB)/node_modules/.installed; \
+	  fi; \
+	fi
+
+install: install-py install-web ## Install everything (Python and npm)
+
+web-build: install-web ## Build the web client into web/dist
+	@if [ -f $(WEB)/package.json ]; then (cd $(WEB) && npm run build); fi
+
+run: install web-build ## Migrate the embedded SQLite database and serve on http://127.0.0.1:8000
+	$(UV) run hushroom db upgrade
+	$(UV) run hushroom serve --no-upgrade
+
+services: ## Start PostgreSQL and Redis if they are down
+	@scripts/services.sh
+
+test-py: install-py services ## Python suites (every storage test on SQLite and PostgreSQL)
+	$(UV) run pytest $(PYTEST_ARGS)
+
+test-web: install-web ## Web client: typecheck, lint, Vitest
+	@if [ -f $(WEB)/package.json ]; then (cd $(WEB) && npm run typecheck && npm run lint && npm test); fi
+
+test: install services lint test-py test-web ## Install, start services, lint and run every suite
+
+lint: install-py ## ruff + mypy --strict
+	$(UV) run ruff check src tests
+	$(UV) run ruff format --check src tests
+	$(UV) run mypy
+
+bench: install ## Micro-benchmarks (quick)
+	@if [ -f bench/crypto_bench.py ]; then $(UV) run python bench/crypto_bench.py; fi
+
+clean: ## Remove build outputs and caches (keeps ./data)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache $(WEB)/dist

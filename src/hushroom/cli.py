@@ -1,0 +1,96 @@
+"""`hushroom` command line: serve, db upgrade, create-admin."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+import uvicorn
+
+from hushroom import logs
+from hushroom.config import Settings
+from hushroom.storage import migrate
+from hushroom.storage.engine import Database
+
+app = typer.Typer(
+    help="Hushroom: self-hostable, end-to-end encrypted web chat.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@app.command()
+def serve(
+    host: str | None = typer.Option(None, help="Bind address (default: HUSHROOM_HOST)"),
+    port: int | None = typer.Option(None, help="Port (default: HUSHROOM_PORT)"),
+    upgrade: bool = typer.Option(True, help="Migrate the database to the head revision first"),
+) -> None:
+    """Serve the API, the WebSocket gateway and the web client on one port."""
+    settings = Settings()
+    logs.configure(settings.log_level, settings.log_json)
+    if upgrade:
+        asyncio.run(_upgrade(settings))
+    uvicorn.run(
+        "hushroom.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        ws="websockets-sansio",
+        ws_max_size=settings.max_ws_frame_bytes,
+        ws_ping_interval=settings.ws_ping_interval_s,
+        ws_ping_timeout=settings.ws_ping_interval_s,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+async def _upgrade(settings: Settings) -> None:
+    db = Database(settings.database_url)
+    try:
+        await migrate.upgrade(db)
+    finally:
+        await db.dispose()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the head revision."""
+    settings = Settings()
+    logs.configure(settings.log_level, settings.log_json)
+    asyncio.run(_upgrade(settings))
+    typer.echo(f"database at revision {migrate.head_revision()}")
+
+
+@app.command("create-admin")
+def create_admin(email: str = typer.Argument(..., help="Email of a registered user")) -> None:
+    """Make a registered user an operator (admin)."""
+    settings = Settings()
+    found = asyncio.run(_make_admin(settings, email.strip().lower()))
+    if not found:
+        typer.echo("no registered user has that email", err=True)
+        raise typer.Exit(code=1)
+    typer.echo("done")
+
+
+async def _make_admin(settings: Settings, email: str) -> bool:
+    from sqlalchemy import update
+
+    from hushroom.storage.sql.tables import users
+
+    db = Database(settings.database_url)
+    try:
+        async with db.write() as conn:
+            result = await conn.execute(
+                update(users).where(users.c.email == email).values(is_admin=True)
+            )
+            return bool(result.rowcount)
+    finally:
+        await db.dispose()
+
+
+def main() -> None:
+    app()
+if __name__ == "__main__":
+    main()

@@ -79,3 +79,20 @@ async def test_joining_unknown_or_private_conversation_as_room_is_404(
     carl = await register_and_login(client, "Carl")
     r = await client.post(f"/api/v1/rooms/{dm['id']}/join", headers=carl.headers)
     assert r.status_code == 404
+
+
+async def test_nul_and_huge_numbers_are_422_not_500(client: httpx.AsyncClient) -> None:
+    ana = await register_and_login(client, "Ana")
+    r = await client.get("/api/v1/rooms", params={"q": "a\x00b"}, headers=ana.headers)
+    assert r.status_code == 422
+    assert r.json()["field"] == "q"
+    r = await client.post("/api/v1/rooms", json={"name": "a\x00b"}, headers=ana.headers)
+    assert r.status_code == 422
+    room = (await client.post("/api/v1/rooms", json={"name": "ok"}, headers=ana.headers)).json()
+    r = await client.get(
+        f"/api/v1/conversations/{room['id']}/messages",
+        params={"before": 2**70},
+        headers=ana.headers,
+    )
+    assert r.status_code == 422
+    assert r.json()["field"] == "before"

@@ -24,6 +24,8 @@ from hushroom.services.views import conversation_view, message_view
 
 router = APIRouter(prefix="/api/v1", tags=["conversations"])
 
+MAX_SEQ = 2**63 - 1
+
 
 class EnvelopeIn(Strict):
     generation: int = Field(ge=0, le=2**31 - 1)
@@ -37,7 +39,7 @@ class MessageIn(Strict):
 
 
 class ReadIn(Strict):
-    seq: int = Field(ge=0)
+    seq: int = Field(ge=0, le=MAX_SEQ)
 
 
 class DmIn(Strict):
@@ -101,8 +103,12 @@ async def history(
     c: ContainerDep,
     p: PrincipalDep,
     conversation_id: uuid.UUID,
-    before: Annotated[int | None, Query(ge=1, description="page backwards from this seq")] = None,
-    after: Annotated[int | None, Query(ge=0, description="page forwards after this seq")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_SEQ, description="page backwards from this seq")
+    ] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_SEQ, description="page forwards after this seq")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     conv = await c.conversations.get(p, conversation_id)

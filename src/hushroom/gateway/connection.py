@@ -292,4 +292,3 @@ async def handle(websocket: WebSocket, container: Container, registry: Connectio
         if websocket.client_state is WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 await websocket.close(1011)
-

@@ -17,7 +17,13 @@ MAX_NAME = 80
 MAX_TOPIC = 300
 
 
+def reject_nul(value: str, field: str) -> None:
+    if "\x00" in value:
+        raise ValidationFailed("text may not contain NUL characters", field=field)
+
+
 def clean_name(name: str, field: str = "name") -> str:
+    reject_nul(name, field)
     name = " ".join(name.split())
     if not name:
         raise ValidationFailed("a name is required", field=field)
@@ -29,6 +35,7 @@ def clean_name(name: str, field: str = "name") -> str:
 def clean_topic(topic: str | None) -> str | None:
     if topic is None:
         return None
+    reject_nul(topic, "topic")
     topic = topic.strip()
     if len(topic) > MAX_TOPIC:
         raise ValidationFailed(f"topics are limited to {MAX_TOPIC} characters", field="topic")
@@ -75,6 +82,9 @@ class RoomService:
         self, query: str | None, limit: int = 50, after_name: str | None = None
     ) -> list[ConversationRecord]:
         limit = max(1, min(limit, 200))
+        for value, field in ((query, "q"), (after_name, "after")):
+            if value is not None:
+                reject_nul(value, field)
         async with self._storage.read() as tx:
             return await tx.conversations.search_rooms(query, limit, after_name)
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hushroom.errors import ServiceUnavailable
+from hushroom.errors import HushroomError, ServiceUnavailable, ValidationFailed
 from hushroom.storage.engine import Database
 from hushroom.storage.sql.accounts import (
     SqlDeviceRepository,
@@ -43,6 +43,23 @@ def _is_connection_error(exc: DBAPIError) -> bool:
     return isinstance(exc, OperationalError) or exc.connection_invalidated
 
 
+def _is_data_error(exc: DBAPIError) -> bool:
+    # SQLSTATE class 22 "data exception": NUL in text, integers out of range, bad encodings.
+    # Input validation should catch these first; this keeps a miss from becoming a 500.
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return isinstance(exc, DataError) or (isinstance(sqlstate, str) and sqlstate.startswith("22"))
+
+
+def _translate(exc: DBAPIError | OSError) -> HushroomError | None:
+    if isinstance(exc, OSError):
+        return ServiceUnavailable("the database is unreachable")
+    if _is_connection_error(exc):
+        return ServiceUnavailable("the database is unreachable")
+    if _is_data_error(exc):
+        return ValidationFailed("the request contains a value that cannot be stored")
+    return None
+
+
 class Storage:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -53,9 +70,10 @@ class Storage:
             async with self.db.write() as conn:
                 yield Repos(conn)
         except (DBAPIError, OSError) as exc:
-            if isinstance(exc, OSError) or _is_connection_error(exc):
-                raise ServiceUnavailable("the database is unreachable") from exc
-            raise
+            translated = _translate(exc)
+            if translated is None:
+                raise
+            raise translated from exc
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Repos]:
@@ -63,6 +81,7 @@ class Storage:
             async with self.db.read() as conn:
                 yield Repos(conn)
         except (DBAPIError, OSError) as exc:
-            if isinstance(exc, OSError) or _is_connection_error(exc):
-                raise ServiceUnavailable("the database is unreachable") from exc
-            raise
+            translated = _translate(exc)
+            if translated is None:
+                raise
+            raise translated from exc

@@ -41,6 +41,7 @@ class Container:
             self.events,
             self.clock,
             MessageLimits(settings.max_text_chars, settings.max_ciphertext_bytes),
+            self.metrics,
         )
         self.presence = PresenceService(
             self.storage, self.presence_backend, self.events, self.clock

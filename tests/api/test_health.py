@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import httpx
 
+from tests.api.test_messages import make_room, send
+from tests.support.accounts import register_and_login
+
 
 async def test_readyz_reports_ready_on_migrated_database(client: httpx.AsyncClient) -> None:
     r = await client.get("/readyz")
@@ -20,3 +23,13 @@ async def test_api_without_token_is_401_problem(client: httpx.AsyncClient) -> No
     r = await client.get("/api/v1/conversations")
     assert r.status_code == 401
     assert r.json()["code"] == "unauthenticated"
+
+
+async def test_metrics_count_messages_and_errors(client: httpx.AsyncClient) -> None:
+    ana = await register_and_login(client, "Ana")
+    room = await make_room(client, ana)
+    assert (await send(client, ana, room, "hi")).status_code == 201
+    text = (await client.get("/metrics")).text
+    assert 'hushroom_messages_sent_total{kind="text"} 1.0' in text
+    assert "hushroom_send_seconds_count 1.0" in text
+    assert "hushroom_ws_connections 0.0" in text

@@ -7,6 +7,7 @@ assigned inside that transaction; fan-out happens after commit and is only a fas
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ from hushroom.clock import Clock
 from hushroom.errors import ClientMessageIdReused, PayloadTooLarge, ValidationFailed
 from hushroom.events.event import Event
 from hushroom.events.publisher import EventPublisher
+from hushroom.metrics import Metrics
 from hushroom.principal import Principal
 from hushroom.services.views import message_view
 from hushroom.storage.conversations import MessageRecord, NewMessage
@@ -63,12 +65,18 @@ def validate_client_msg_id(value: str) -> None:
 
 class MessageService:
     def __init__(
-        self, storage: Storage, events: EventPublisher, clock: Clock, limits: MessageLimits
+        self,
+        storage: Storage,
+        events: EventPublisher,
+        clock: Clock,
+        limits: MessageLimits,
+        metrics: Metrics | None = None,
     ) -> None:
         self._storage = storage
         self._events = events
         self._clock = clock
         self._limits = limits
+        self._metrics = metrics or Metrics()
 
     def _validate(self, cmd: SendCommand) -> None:
         validate_client_msg_id(cmd.client_msg_id)
@@ -94,14 +102,21 @@ class MessageService:
 
     async def send(self, principal: Principal, cmd: SendCommand) -> SendResult:
         self._validate(cmd)
+        started = time.perf_counter()
         # A concurrent retry of the same client_msg_id can lose the unique-index race; the
         # second attempt then finds the winner and returns it as a duplicate.
         for attempt in range(2):
             try:
-                return await self._send_once(principal, cmd)
+                result = await self._send_once(principal, cmd)
             except IntegrityError:
                 if attempt == 1:
                     raise
+                continue
+            self._metrics.send_latency.observe(time.perf_counter() - started)
+            if not result.duplicate:
+                kind = "envelope" if cmd.ciphertext is not None else "text"
+                self._metrics.messages_sent.labels(kind).inc()
+            return result
         raise AssertionError("unreachable")
 
     async def _send_once(self, principal: Principal, cmd: SendCommand) -> SendResult:

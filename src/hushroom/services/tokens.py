@@ -60,6 +60,9 @@ class TokenService:
             )
             if claims.get("typ") != TOKEN_TYPE:
                 raise TokenInvalid()
+            ids = (claims.get("sub"), claims.get("did"), claims.get("sid"))
+            if not all(isinstance(v, str) for v in ids):
+                raise TokenInvalid()
             exp = claims["exp"]
             if not isinstance(exp, int) or exp <= self._clock.now_ms() // 1000:
                 raise TokenInvalid("the access token has expired")
@@ -68,5 +71,5 @@ class TokenService:
                 device_id=uuid.UUID(claims["did"]),
                 session_id=uuid.UUID(claims["sid"]),
             )
-        except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
+        except (jwt.PyJWTError, KeyError, ValueError, TypeError, AttributeError) as exc:
             raise TokenInvalid() from exc

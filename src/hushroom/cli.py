@@ -6,8 +6,10 @@ import asyncio
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 
 from hushroom import logs
+from hushroom.app import create_app
 from hushroom.config import Settings
 from hushroom.storage import migrate
 from hushroom.storage.engine import Database
@@ -24,17 +26,36 @@ def serve(
     host: str | None = typer.Option(None, help="Bind address (default: HUSHROOM_HOST)"),
     port: int | None = typer.Option(None, help="Port (default: HUSHROOM_PORT)"),
     upgrade: bool = typer.Option(True, help="Migrate the database to the head revision first"),
+    workers: int = typer.Option(
+        1, min=1, help="Worker processes, one per core (more than 1 needs HUSHROOM_REDIS_URL)"
+    ),
 ) -> None:
-    """Serve the API, the WebSocket gateway and the web client on one port."""
+    """Serve the API, the WebSocket gateway and the web client on one port.
+
+    On SIGTERM the node stops accepting, closes every WebSocket with 1012 (clients reconnect,
+    to another node behind the load balancer), lets in-flight requests and commits finish
+    (up to 10 s), then exits.
+    """
     settings = Settings()
     logs.configure(settings.log_level, settings.log_json)
+    if workers > 1 and not settings.redis_url:
+        typer.echo(
+            f"--workers {workers} needs Redis: each worker is a separate process, and only "
+            "Redis fan-out and presence reach the sockets of the others. Set "
+            "HUSHROOM_REDIS_URL (e.g. redis://127.0.0.1:6379/0) or use --workers 1.",
+            err=True,
+        )
+        raise typer.Exit(code=2)
     if upgrade:
         asyncio.run(_upgrade(settings))
+    # Generate the secret once here, so workers never race to create it.
+    settings.resolved_jwt_secret()
     uvicorn.run(
-        "hushroom.app:create_app",
+        "hushroom.cli:worker_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
+        workers=workers,
         ws="websockets-sansio",
         ws_max_size=settings.max_ws_frame_bytes,
         ws_ping_interval=settings.ws_ping_interval_s,
@@ -44,6 +65,13 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=10,
     )
+
+
+def worker_app() -> FastAPI:
+    """The app factory uvicorn calls in each worker (spawned workers configure logging anew)."""
+    settings = Settings()
+    logs.configure(settings.log_level, settings.log_json)
+    return create_app(settings)
 
 
 async def _upgrade(settings: Settings) -> None:
@@ -92,5 +120,7 @@ async def _make_admin(settings: Settings, email: str) -> bool:
 
 def main() -> None:
     app()
+
+
 if __name__ == "__main__":
     main()

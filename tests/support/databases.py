@@ -18,7 +18,9 @@ from hushroom.storage.engine import Database
 from hushroom.storage.migrate import upgrade
 from hushroom.storage.sql.tables import metadata
 
-PG_ADMIN_DSN = os.environ.get("HUSHROOM_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_DSN = os.environ.get(
+    "HUSHROOM_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 PG_TEST_DB = os.environ.get("HUSHROOM_TEST_PG_DB", "hushroom_test")
 
 

@@ -1,0 +1,76 @@
+"""Users: the caller's own account and public profiles of others (thin routes over
+AccountService). Public views never carry another user's email or vault."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from hushroom.api.deps import ContainerDep, PrincipalDep
+from hushroom.principal import Principal
+from hushroom.services.views import b64url
+from hushroom.storage.accounts import UserRecord
+
+router = APIRouter(prefix="/api/v1", tags=["users"])
+
+
+class PublicUserOut(BaseModel):
+    user_id: str
+    display_name: str
+    key_bundle: str
+    key_bundle_version: int
+
+
+class MeOut(PublicUserOut):
+    email: str
+    device_id: str
+    session_id: str
+    kdf_params: dict[str, Any]
+    vault: str
+    vault_version: int
+    created_at: int
+
+
+def public_user_view(u: UserRecord) -> dict[str, Any]:
+    return {
+        "user_id": str(u.id),
+        "display_name": u.display_name,
+        "key_bundle": b64url(u.key_bundle),
+        "key_bundle_version": u.key_bundle_version,
+    }
+
+
+def me_view(u: UserRecord, p: Principal) -> dict[str, Any]:
+    return {
+        **public_user_view(u),
+        "email": u.email,
+        "device_id": str(p.device_id),
+        "session_id": str(p.session_id),
+        "kdf_params": u.kdf_params,
+        "vault": b64url(u.vault),
+        "vault_version": u.vault_version,
+        "created_at": u.created_at,
+    }
+
+
+@router.get("/me", response_model=MeOut)
+async def me(c: ContainerDep, p: PrincipalDep) -> dict[str, Any]:
+    return me_view(await c.accounts.me(p), p)
+
+
+@router.get("/users", response_model=list[PublicUserOut])
+async def search_users(
+    c: ContainerDep,
+    _p: PrincipalDep,
+    q: Annotated[str, Query(min_length=1, max_length=320)],
+    limit: Annotated[int, Query(ge=1, le=50)] = 50,
+) -> list[dict[str, Any]]:
+    return [public_user_view(u) for u in await c.accounts.search_users(q, limit)]
+
+
+@router.get("/users/{user_id}", response_model=PublicUserOut)
+async def get_user(c: ContainerDep, _p: PrincipalDep, user_id: uuid.UUID) -> dict[str, Any]:
+    return public_user_view(await c.accounts.get_user(user_id))

@@ -1,0 +1,548 @@
+"""Registration, prelogin, login, refresh-token rotation and logout over HTTP."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import httpx
+import pytest
+
+from hushroom.clock import FakeClock
+from hushroom.config import Settings
+from hushroom.container import Container
+from hushroom.errors import InvalidCredentials, RateLimited, TokenInvalid
+from hushroom.events.event import Event
+from tests.support.accounts import (
+    KDF_PARAMS,
+    REFRESH_COOKIE,
+    b64,
+    login,
+    register,
+    register_and_login,
+    register_body,
+    unb64,
+)
+
+AUTH = "/api/v1/auth"
+
+
+def _comparable(r: httpx.Response) -> tuple[int, list[tuple[str, str]], bytes]:
+    headers = sorted(
+        (k, v) for k, v in r.headers.items() if k.lower() not in ("date", "x-request-id")
+    )
+    return r.status_code, headers, r.content
+
+
+# -- register → login → refresh → logout --
+
+
+async def test_register_login_refresh_logout(client: httpx.AsyncClient) -> None:
+    body = register_body("Alice")
+    secret = unb64(body["auth_secret"])
+    r = await client.post(f"{AUTH}/register", json=body)
+    assert r.status_code == 201
+    user_id = r.json()["user_id"]
+
+    r = await client.post(
+        f"{AUTH}/login",
+        json={"email": "  ALICE@example.test ", "auth_secret": b64(secret), "device_name": "Lap"},
+    )
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert data["token_type"] == "bearer"
+    assert data["expires_in"] == 15 * 60
+    assert data["user_id"] == user_id
+    assert "refresh_token" not in data  # browsers get the cookie only
+    assert unb64(data["vault"]) == unb64(body["vault"])
+    assert unb64(data["key_bundle"]) == unb64(body["key_bundle"])
+    assert data["vault_version"] == 1
+    assert data["key_bundle_version"] == 1
+    assert r.headers["cache-control"] == "no-store"
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith(f"{REFRESH_COOKIE}=")
+    for attr in ("HttpOnly", "Secure", "Path=/", "SameSite=strict", "Max-Age=2592000"):
+        assert attr.lower() in cookie.lower()
+    first_refresh = client.cookies[REFRESH_COOKIE]
+
+    headers = {"Authorization": f"Bearer {data['access_token']}"}
+    me = (await client.get("/api/v1/me", headers=headers)).json()
+    assert me["user_id"] == user_id
+    assert me["email"] == "alice@example.test"
+    assert me["session_id"] == data["session_id"]
+    assert me["kdf_params"] == KDF_PARAMS
+
+    # The cookie refreshes and rotates.
+    r = await client.post(f"{AUTH}/refresh")
+    assert r.status_code == 200, r.text
+    refreshed = r.json()
+    assert refreshed["session_id"] == data["session_id"]
+    assert refreshed["device_id"] == data["device_id"]
+    assert "refresh_token" not in refreshed
+    assert client.cookies[REFRESH_COOKIE] != first_refresh
+    headers = {"Authorization": f"Bearer {refreshed['access_token']}"}
+    assert (await client.get("/api/v1/me", headers=headers)).status_code == 200
+
+    r = await client.post(f"{AUTH}/logout", headers=headers)
+    assert r.status_code == 204
+    assert REFRESH_COOKIE not in client.cookies
+    assert (await client.get("/api/v1/me", headers=headers)).json()["code"] == "token_invalid"
+
+
+async def test_refresh_token_in_body_for_bots(client: httpx.AsyncClient) -> None:
+    alice = await register_and_login(client, "Alice")
+    client.cookies.clear()
+    r = await client.post(f"{AUTH}/refresh", json={"refresh_token": alice.refresh_token})
+    assert r.status_code == 200
+    new = r.json()["refresh_token"]
+    assert new != alice.refresh_token
+    r = await client.post(f"{AUTH}/refresh", json={"refresh_token": new})
+    assert r.status_code == 200
+
+
+async def test_refresh_without_token_is_401(client: httpx.AsyncClient) -> None:
+    r = await client.post(f"{AUTH}/refresh")
+    assert r.status_code == 401
+    assert r.json()["code"] == "unauthenticated"
+
+
+async def test_logout_revokes_the_refresh_token(client: httpx.AsyncClient) -> None:
+    alice = await register_and_login(client, "Alice")
+    assert (await client.post(f"{AUTH}/logout", headers=alice.headers)).status_code == 204
+    r = await client.post(f"{AUTH}/refresh", json={"refresh_token": alice.refresh_token})
+    assert r.status_code == 401
+    assert r.json()["code"] == "token_invalid"
+
+
+async def test_login_reuses_an_owned_device_and_not_a_foreign_one(
+    client: httpx.AsyncClient,
+) -> None:
+    alice = await register_and_login(client, "Alice")
+    bob = await register_and_login(client, "Bob")
+    first_device, first_session = alice.device_id, alice.session_id
+    await login(client, alice, device_id=first_device)
+    assert alice.device_id == first_device
+    assert alice.session_id != first_session
+    await login(client, alice, device_id=bob.device_id)
+    assert alice.device_id not in (first_device, bob.device_id)
+
+
+# -- registration validation --
+
+
+async def test_duplicate_email_is_refused(client: httpx.AsyncClient) -> None:
+    await register(client, "Alice")
+    r = await client.post(
+        f"{AUTH}/register", json=register_body("Other", email=" Alice@Example.test")
+    )
+    assert r.status_code == 409
+    assert r.json()["code"] == "email_taken"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {**KDF_PARAMS, "m_kib": 65535},
+        {**KDF_PARAMS, "m_kib": 19456},
+        {**KDF_PARAMS, "t": 2},
+        {**KDF_PARAMS, "t": 1, "m_kib": 1 << 20},
+        {**KDF_PARAMS, "p": 0},
+        {**KDF_PARAMS, "alg": "argon2i"},
+        {**KDF_PARAMS, "alg": "pbkdf2"},
+        {**KDF_PARAMS, "version": 2},
+        {**KDF_PARAMS, "t": "3"},
+        {**KDF_PARAMS, "t": 3.0},
+        {**KDF_PARAMS, "t": True},
+        {**KDF_PARAMS, "salt_len": 8},
+        {k: v for k, v in KDF_PARAMS.items() if k != "p"},
+        {**KDF_PARAMS, "m_kib": 1 << 40},
+    ],
+)
+async def test_weak_or_malformed_kdf_params_are_refused(
+    client: httpx.AsyncClient, params: dict[str, Any]
+) -> None:
+    r = await client.post(f"{AUTH}/register", json=register_body("Alice", kdf_params=params))
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] == "validation_failed"
+
+
+async def test_stronger_kdf_params_are_accepted_and_returned(client: httpx.AsyncClient) -> None:
+    strong = {**KDF_PARAMS, "m_kib": 131072, "t": 4, "p": 2}
+    body = register_body("Alice", kdf_params=strong)
+    assert (await client.post(f"{AUTH}/register", json=body)).status_code == 201
+    r = await client.post(f"{AUTH}/prelogin", json={"email": body["email"]})
+    assert r.json() == {"kdf_salt": body["kdf_salt"], "kdf_params": strong}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"email": "not-an-email"}, "email"),
+        ({"email": "a@b"}, "email"),
+        ({"email": "x" * 321}, "email"),
+        ({"display_name": "   "}, "display_name"),
+        ({"display_name": "x" * 65}, "display_name"),
+        ({"display_name": "bad\x00name"}, "display_name"),
+        ({"auth_secret": b64(os.urandom(31))}, "auth_secret"),
+        ({"auth_secret": b64(os.urandom(33))}, "auth_secret"),
+        ({"auth_secret": "not base64!"}, "auth_secret"),
+        ({"kdf_salt": b64(os.urandom(8))}, "kdf_salt"),
+        ({"vault": ""}, "vault"),
+        ({"key_bundle": "+/=="}, "key_bundle"),
+        ({"extra": 1}, "extra"),
+    ],
+)
+async def test_invalid_registration_is_refused(
+    client: httpx.AsyncClient, overrides: dict[str, Any], field: str
+) -> None:
+    r = await client.post(f"{AUTH}/register", json=register_body("Alice", **overrides))
+    assert r.status_code == 422, r.text
+    problem = r.json()
+    assert problem["code"] == "validation_failed"
+    assert problem["field"] == field
+    assert r.headers["content-type"] == "application/problem+json"
+
+
+async def test_display_name_is_trimmed(client: httpx.AsyncClient) -> None:
+    alice = await register_and_login(client, "  Alice  ")
+    me = (await client.get("/api/v1/me", headers=alice.headers)).json()
+    assert me["display_name"] == "Alice"
+
+
+async def test_oversize_vault_is_413_problem(client: httpx.AsyncClient, settings: Settings) -> None:
+    body = register_body("Alice", vault=b64(b"v" * (settings.max_vault_bytes + 1)))
+    r = await client.post(f"{AUTH}/register", json=body)
+    assert r.status_code == 413
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["code"] == "payload_too_large"
+    assert r.json()["field"] == "vault"
+    # Exactly at the limit is fine.
+    body = register_body("Alice", vault=b64(b"v" * settings.max_vault_bytes))
+    assert (await client.post(f"{AUTH}/register", json=body)).status_code == 201
+
+
+async def test_oversize_key_bundle_is_413_problem(client: httpx.AsyncClient) -> None:
+    body = register_body("Alice", key_bundle=b64(b"k" * (64 * 1024 + 1)))
+    r = await client.post(f"{AUTH}/register", json=body)
+    assert r.status_code == 413
+    assert r.json()["field"] == "key_bundle"
+
+
+# -- prelogin --
+
+
+async def test_prelogin_of_registered_email_returns_its_salt(client: httpx.AsyncClient) -> None:
+    body = register_body("Alice")
+    await client.post(f"{AUTH}/register", json=body)
+    r = await client.post(f"{AUTH}/prelogin", json={"email": "ALICE@example.test"})
+    assert r.status_code == 200
+    assert r.json() == {"kdf_salt": body["kdf_salt"], "kdf_params": KDF_PARAMS}
+
+
+async def test_prelogin_of_unknown_email_is_stable_and_indistinguishable(
+    client: httpx.AsyncClient,
+) -> None:
+    await register(client, "Alice")
+    known = await client.post(f"{AUTH}/prelogin", json={"email": "alice@example.test"})
+    a = await client.post(f"{AUTH}/prelogin", json={"email": "nobody@example.test"})
+    b = await client.post(f"{AUTH}/prelogin", json={"email": " NOBODY@example.test "})
+    c = await client.post(f"{AUTH}/prelogin", json={"email": "someone@example.test"})
+    assert a.json() == b.json()  # deterministic, after normalization
+    assert a.json()["kdf_salt"] != c.json()["kdf_salt"]
+    for r in (a, c):
+        assert r.status_code == known.status_code == 200
+        assert set(r.json()) == set(known.json())
+        assert r.json()["kdf_params"] == known.json()["kdf_params"]
+        assert len(unb64(r.json()["kdf_salt"])) == len(unb64(known.json()["kdf_salt"])) == 16
+        assert sorted(r.headers.keys()) == sorted(known.headers.keys())
+
+
+async def test_prelogin_fake_salt_survives_a_restart(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    # Another container on the same settings (a restarted node) derives the same fake salt.
+    r = await client.post(f"{AUTH}/prelogin", json={"email": "nobody@example.test"})
+    assert unb64(r.json()["kdf_salt"]) == container.accounts.fake_salt("nobody@example.test")
+
+
+# -- login failures --
+
+
+async def test_wrong_secret_and_unknown_email_are_byte_identical(
+    client: httpx.AsyncClient,
+) -> None:
+    alice = await register(client, "Alice")
+    wrong = await client.post(
+        f"{AUTH}/login", json={"email": alice.email, "auth_secret": b64(os.urandom(32))}
+    )
+    unknown = await client.post(
+        f"{AUTH}/login",
+        json={"email": "nobody@example.test", "auth_secret": b64(os.urandom(32))},
+    )
+    assert wrong.status_code == 401
+    assert wrong.json()["code"] == "invalid_credentials"
+    assert _comparable(wrong) == _comparable(unknown)
+    assert "set-cookie" not in wrong.headers
+
+
+async def test_throttled_after_ten_failures_for_known_and_unknown_alike(
+    client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    alice = await register(client, "Alice")
+    responses: dict[str, httpx.Response] = {}
+    for email in (alice.email, "nobody@example.test"):
+        for _ in range(10):
+            r = await client.post(
+                f"{AUTH}/login", json={"email": email, "auth_secret": b64(os.urandom(32))}
+            )
+            assert r.status_code == 401
+        responses[email] = await client.post(
+            f"{AUTH}/login", json={"email": email, "auth_secret": b64(os.urandom(32))}
+        )
+    limited = responses[alice.email]
+    assert limited.status_code == 429
+    assert limited.json()["code"] == "rate_limited"
+    assert limited.headers["retry-after"] == "900"
+    assert _comparable(limited) == _comparable(responses["nobody@example.test"])
+
+    # Even the right secret is refused while throttled; other emails are unaffected.
+    right = {"email": alice.email, "auth_secret": b64(alice.auth_secret)}
+    assert (await client.post(f"{AUTH}/login", json=right)).status_code == 429
+    await register_and_login(client, "Bob")
+
+    clock.advance(15 * 60 + 1)
+    assert (await client.post(f"{AUTH}/login", json=right)).status_code == 200
+
+
+async def test_success_clears_the_failure_count(client: httpx.AsyncClient) -> None:
+    alice = await register(client, "Alice")
+    for _ in range(9):
+        r = await client.post(
+            f"{AUTH}/login", json={"email": alice.email, "auth_secret": b64(os.urandom(32))}
+        )
+        assert r.status_code == 401
+    await login(client, alice)
+    for _ in range(10):
+        r = await client.post(
+            f"{AUTH}/login", json={"email": alice.email, "auth_secret": b64(os.urandom(32))}
+        )
+        assert r.status_code == 401
+
+
+async def test_throttle_memory_is_bounded(container: Container) -> None:
+    from hushroom.services.accounts import LoginThrottle
+
+    throttle = LoginThrottle(container.clock, 10, 900, max_keys=100)
+    for i in range(1000):
+        throttle.record_failure(f"user{i}@example.test")
+    assert len(throttle) == 100
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"email": "a@example.test"},
+        {"email": "a@example.test", "auth_secret": "%%%"},
+        {"email": "a@example.test", "auth_secret": b64(os.urandom(16))},
+        {"email": "x" * 321, "auth_secret": b64(os.urandom(32))},
+        {"email": "a@example.test", "auth_secret": b64(os.urandom(32)), "password": "hunter2"},
+        {"email": "a@example.test", "auth_secret": b64(os.urandom(32)), "device_id": "nope"},
+    ],
+)
+async def test_malformed_login_is_422(client: httpx.AsyncClient, body: dict[str, Any]) -> None:
+    r = await client.post(f"{AUTH}/login", json=body)
+    assert r.status_code == 422
+    assert r.json()["code"] == "validation_failed"
+
+
+# -- refresh-token rotation --
+
+
+async def test_refresh_token_reuse_revokes_the_family(client: httpx.AsyncClient) -> None:
+    alice = await register_and_login(client, "Alice")
+    client.cookies.clear()
+    stolen = alice.refresh_token
+    r = await client.post(f"{AUTH}/refresh", json={"refresh_token": stolen})
+    fresh = r.json()["refresh_token"]
+
+    # The rotated-out token is presented again: the whole family dies.
+    r = await client.post(f"{AUTH}/refresh", json={"refresh_token": stolen})
+    assert r.status_code == 401
+    assert r.json()["code"] == "token_invalid"
+    r = await client.post(f"{AUTH}/refresh", json={"refresh_token": fresh})
+    assert r.status_code == 401
+    assert r.json()["code"] == "token_invalid"
+
+    # Another session of the same user is untouched.
+    other = await login(client, alice)
+    r = await client.post(f"{AUTH}/refresh", json={"refresh_token": other.refresh_token})
+    assert r.status_code == 200
+
+
+async def test_refresh_token_reuse_announces_the_revocation(container: Container) -> None:
+    events: list[Event] = []
+
+    async def capture(event: Event) -> None:
+        events.append(event)
+
+    container.accounts._events.publish = capture  # type: ignore[method-assign]
+    body = register_body("Alice")
+    secret = unb64(body["auth_secret"])
+    await container.accounts.register(
+        "Alice", body["email"], os.urandom(16), dict(KDF_PARAMS), secret, b"b", b"v"
+    )
+    result = await container.accounts.login(body["email"], secret)
+    await container.accounts.refresh(result.tokens.refresh_token)
+    with pytest.raises(TokenInvalid):
+        await container.accounts.refresh(result.tokens.refresh_token)
+    assert [e.type for e in events] == ["session.revoked"]
+    assert events[0].payload["session_ids"] == [str(result.tokens.principal.session_id)]
+    assert events[0].recipients == frozenset({result.user.id})
+
+
+async def test_expired_refresh_token_is_refused(
+    client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    alice = await register_and_login(client, "Alice")
+    clock.advance(30 * 24 * 3600 + 1)
+    r = await client.post(f"{AUTH}/refresh", json={"refresh_token": alice.refresh_token})
+    assert r.status_code == 401
+    assert r.json()["code"] == "token_invalid"
+
+
+@pytest.mark.parametrize("token", ["garbage", "x" * 200, "a"])
+async def test_unknown_refresh_token_is_refused(client: httpx.AsyncClient, token: str) -> None:
+    r = await client.post(f"{AUTH}/refresh", json={"refresh_token": token})
+    assert r.status_code == 401
+    assert r.json()["code"] == "token_invalid"
+
+
+async def test_oversize_refresh_token_is_422(client: httpx.AsyncClient) -> None:
+    r = await client.post(f"{AUTH}/refresh", json={"refresh_token": "x" * 201})
+    assert r.status_code == 422
+
+
+async def test_logout_everywhere_revokes_every_session(client: httpx.AsyncClient) -> None:
+    laptop = await register_and_login(client, "Alice")
+    laptop_refresh = laptop.refresh_token
+    phone = await login(client, laptop)  # the same account, a second session
+    phone_refresh, phone_headers = phone.refresh_token, phone.headers
+    bob = await register_and_login(client, "Bob")
+
+    r = await client.post(f"{AUTH}/logout-all", headers=phone_headers)
+    assert r.status_code == 204
+    for token in (laptop_refresh, phone_refresh):
+        r = await client.post(f"{AUTH}/refresh", json={"refresh_token": token})
+        assert r.status_code == 401
+    r = await client.post(f"{AUTH}/refresh", json={"refresh_token": bob.refresh_token})
+    assert r.status_code == 200
+
+
+async def test_logout_everywhere_publishes_session_revoked(container: Container) -> None:
+    import uuid
+
+    from hushroom.principal import Principal
+
+    events: list[Event] = []
+
+    async def capture(event: Event) -> None:
+        events.append(event)
+
+    container.accounts._events.publish = capture  # type: ignore[method-assign]
+    body = register_body("Alice")
+    user = await container.accounts.register(
+        body["display_name"],
+        body["email"],
+        unb64(body["kdf_salt"]),
+        dict(KDF_PARAMS),
+        unb64(body["auth_secret"]),
+        b"bundle",
+        b"vault",
+    )
+    one = await container.accounts.login(body["email"], unb64(body["auth_secret"]), "a")
+    two = await container.accounts.login(body["email"], unb64(body["auth_secret"]), "b")
+    revoked = await container.accounts.logout_everywhere(one.tokens.principal)
+    assert set(revoked) == {one.tokens.principal.session_id, two.tokens.principal.session_id}
+    assert len(events) == 1
+    event = events[0]
+    assert event.type == "session.revoked"
+    assert event.recipients == frozenset({user.id})
+    assert event.payload["all"] is True
+    assert sorted(event.payload["session_ids"]) == sorted(str(s) for s in revoked)
+    assert not await container.accounts.session_active(one.tokens.principal)
+    bogus = Principal(user.id, uuid.uuid4(), uuid.uuid4())
+    assert not await container.accounts.session_active(bogus)
+
+
+async def test_auth_secret_is_stored_as_argon2id_hash(container: Container) -> None:
+    body = register_body("Alice")
+    secret = unb64(body["auth_secret"])
+    user = await container.accounts.register(
+        "Alice", body["email"], os.urandom(16), dict(KDF_PARAMS), secret, b"b", b"v"
+    )
+    assert user.auth_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert secret not in user.auth_hash.encode()
+    assert "auth_hash" not in repr(user)
+    assert user.auth_hash not in repr(user)
+
+
+async def test_unknown_email_and_wrong_secret_do_the_same_work(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = register_body("Alice")
+    await container.accounts.register(
+        "Alice", body["email"], os.urandom(16), dict(KDF_PARAMS), os.urandom(32), b"b", b"v"
+    )
+    accounts = container.accounts
+    verified: list[str] = []
+    real_verify = accounts._verify_secret
+
+    async def counting(auth_hash: str, secret: bytes) -> bool:
+        verified.append(auth_hash.split("$")[3])  # the Argon2 parameters used
+        return await real_verify(auth_hash, secret)
+
+    monkeypatch.setattr(accounts, "_verify_secret", counting)
+    for email in (body["email"], "nobody@example.test"):
+        with pytest.raises(InvalidCredentials):
+            await accounts.login(email, os.urandom(32))
+    assert verified == ["m=19456,t=2,p=1", "m=19456,t=2,p=1"]
+
+
+async def test_argon2_runs_off_the_event_loop(container: Container) -> None:
+    import asyncio
+
+    ticks = 0
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            await asyncio.sleep(0.001)
+
+    task = asyncio.create_task(ticker())
+    body = register_body("Alice")
+    await container.accounts.register(
+        "Alice", body["email"], os.urandom(16), dict(KDF_PARAMS), os.urandom(32), b"b", b"v"
+    )
+    with pytest.raises(InvalidCredentials):
+        await container.accounts.login(body["email"], os.urandom(32))
+    done.set()
+    await task
+    # Two Argon2 runs of ~40 ms each: a blocked loop would tick only a handful of times.
+    assert ticks >= 20
+
+
+async def test_parallel_guesses_cannot_slip_under_the_throttle(container: Container) -> None:
+    import asyncio
+
+    body = register_body("Alice")
+    await container.accounts.register(
+        "Alice", body["email"], os.urandom(16), dict(KDF_PARAMS), os.urandom(32), b"b", b"v"
+    )
+    results = await asyncio.gather(
+        *(container.accounts.login(body["email"], os.urandom(32)) for _ in range(20)),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(r, InvalidCredentials) for r in results) == 10
+    assert sum(isinstance(r, RateLimited) for r in results) == 10

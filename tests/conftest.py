@@ -26,10 +26,12 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_database() -> str:
+def pg_database() -> Iterator[str]:
     if os.environ.get("HUSHROOM_SKIP_POSTGRES") and not os.environ.get("CI"):
         pytest.skip("HUSHROOM_SKIP_POSTGRES is set (never allowed in CI)")
-    return databases.make_pg_database()
+    url = databases.make_pg_database()
+    yield url
+    databases.drop_pg_database()
 
 
 @pytest.fixture(params=BACKENDS)

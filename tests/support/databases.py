@@ -21,7 +21,8 @@ from hushroom.storage.sql.tables import metadata
 PG_ADMIN_DSN = os.environ.get(
     "HUSHROOM_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-PG_TEST_DB = os.environ.get("HUSHROOM_TEST_PG_DB", "hushroom_test")
+# One database per pytest process, so concurrent runs on one machine never share state.
+PG_TEST_DB = os.environ.get("HUSHROOM_TEST_PG_DB", f"hushroom_test_{os.getpid()}")
 
 
 def sqlite_url(path: Path) -> str:
@@ -66,6 +67,18 @@ async def _recreate_pg(dbname: str) -> None:
         await conn.execute(f'CREATE DATABASE "{dbname}"')
     finally:
         await conn.close()
+
+
+async def _drop_pg(dbname: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def drop_pg_database(dbname: str = PG_TEST_DB) -> None:
+    _run_sync(lambda: _drop_pg(dbname))
 
 
 def make_pg_database(dbname: str = PG_TEST_DB) -> str:

@@ -38,7 +38,7 @@ run: install web-build ## Migrate the embedded SQLite database and serve on http
 services: ## Start PostgreSQL and Redis if they are down
 	@scripts/services.sh
 
-test-py: install-py services ## Python suites (every storage test on SQLite and PostgreSQL)
+test-py: install-py install-web services ## Python suites (every storage test on SQLite and PostgreSQL)
 	$(UV) run pytest $(PYTEST_ARGS)
 
 test-web: install-web ## Web client: typecheck, lint, Vitest

@@ -1,0 +1,149 @@
+"""Non-negotiable 1: the server never sees private plaintext, passwords or unwrapped keys.
+
+Canary strings go into a password and into an end-to-end encrypted DM (sealed with the real
+crypto core, as a browser would); afterwards the database contents and the server's logs are
+searched for them, in every encoding a leak could take.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import uuid
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+from hushroom.crypto.conversation_key import ConversationKey
+from hushroom.crypto.device import DeviceKey
+from hushroom.crypto.envelope import peek_header, seal_envelope
+from hushroom.crypto.password import KdfParams, derive_password_keys
+from hushroom.storage.engine import Database
+from hushroom.storage.sql.tables import metadata
+from tests.support.accounts import KDF_PARAMS, b64
+from tests.support.server import ServerProcess
+
+
+def _forms(secret: bytes) -> list[bytes]:
+    """The ways a leaked value could be written down."""
+    return [
+        secret,
+        secret.hex().encode(),
+        base64.b64encode(secret).rstrip(b"="),
+        base64.urlsafe_b64encode(secret).rstrip(b"="),
+    ]
+
+
+async def _dump_database(url: str) -> bytes:
+    """Every value of every table, as bytes (columns of all types)."""
+    db = Database(url)
+    chunks: list[bytes] = []
+    try:
+        async with db.read() as conn:
+            for table in metadata.sorted_tables:
+                for row in await conn.execute(sa.select(table)):
+                    for value in row:
+                        chunks.append(value if isinstance(value, bytes) else str(value).encode())
+    finally:
+        await db.dispose()
+    return b"\n".join(chunks)
+
+
+async def _register(c: httpx.AsyncClient, name: str, password: str) -> dict[str, Any]:
+    params = KdfParams.generate()
+    keys = derive_password_keys(password, params)
+    email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.test"
+    auth_secret = keys.auth_secret.reveal()
+    r = await c.post(
+        "/api/v1/auth/register",
+        json={
+            "display_name": name,
+            "email": email,
+            "kdf_salt": b64(params.salt),
+            "kdf_params": KDF_PARAMS,
+            "auth_secret": b64(auth_secret),
+            "key_bundle": b64(os.urandom(64)),
+            "vault": b64(os.urandom(128)),
+        },
+    )
+    assert r.status_code == 201, r.text
+    r = await c.post("/api/v1/auth/login", json={"email": email, "auth_secret": b64(auth_secret)})
+    assert r.status_code == 200, r.text
+    return {
+        **r.json(),
+        "auth_secret": auth_secret,
+        "refresh": r.cookies.get("__Host-hushroom_refresh"),
+    }
+
+
+def test_canaries_never_reach_database_or_logs(live_server: ServerProcess) -> None:
+    canary_text = f"CANARY-PLAINTEXT-{uuid.uuid4().hex}".encode()
+    canary_password = f"CANARY-PASSWORD-{uuid.uuid4().hex}"
+    conversation_key = os.urandom(32)
+
+    async def scenario() -> tuple[bytes, list[bytes]]:
+        async with httpx.AsyncClient(base_url=live_server.base_url) as c:
+            ana = await _register(c, "Ana", canary_password)
+            ben = await _register(c, "Ben", canary_password + "-ben")
+            auth = {"Authorization": f"Bearer {ana['access_token']}"}
+            dm = (
+                await c.post("/api/v1/dms", json={"user_id": ben["user_id"]}, headers=auth)
+            ).json()
+            ck = ConversationKey(dm["id"], 1, conversation_key)
+            device = DeviceKey.generate()
+            msg_id = uuid.uuid4().hex
+            envelope = seal_envelope(
+                ck,
+                device,
+                sender_user_id=ana["user_id"],
+                sender_device_id=ana["device_id"],
+                client_message_id=msg_id,
+                timestamp=1,
+                counter=1,
+                plaintext=canary_text,
+            )
+            r = await c.post(
+                f"/api/v1/conversations/{dm['id']}/messages",
+                json={
+                    "client_msg_id": msg_id,
+                    "envelope": {"generation": 1, "ciphertext": b64(envelope)},
+                },
+                headers=auth,
+            )
+            assert r.status_code == 201, r.text
+            # Ben gets back exactly what was sealed; the canary really was inside it.
+            ben_auth = {"Authorization": f"Bearer {ben['access_token']}"}
+            hist = (
+                await c.get(f"/api/v1/conversations/{dm['id']}/messages", headers=ben_auth)
+            ).json()
+            stored = base64.urlsafe_b64decode(hist["messages"][0]["ciphertext"] + "==")
+            assert stored == envelope
+            assert peek_header(stored).client_message_id == msg_id
+            assert canary_text not in stored
+            secrets = [
+                ana["auth_secret"],
+                ben["auth_secret"],
+                ana["access_token"].encode(),
+                ben["access_token"].encode(),
+            ]
+            return stored, secrets
+
+    stored, secrets = asyncio.run(scenario())
+    dump = asyncio.run(_dump_database(live_server.database_url))
+    live_server.stop()
+    logs = live_server.log_path.read_bytes()
+    assert stored in dump  # the dump really covers message contents
+    assert b'"path": "/api/v1/auth/login"' in logs  # the log is real and was written
+    forbidden = [
+        *_forms(canary_text),
+        *_forms(canary_password.encode()),
+        *_forms(conversation_key),
+        *(form for s in secrets for form in _forms(s)),
+    ]
+    for needle in forbidden:
+        assert needle not in dump, "a canary reached the database"
+        assert needle not in logs, "a canary reached the server log"
+    assert b"CANARY" not in dump
+    assert b"CANARY" not in logs

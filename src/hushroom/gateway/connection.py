@@ -219,17 +219,19 @@ class Connection:
             done, _pending = await asyncio.wait(
                 {writer, reader}, return_when=asyncio.FIRST_COMPLETED
             )
-            if reader in done and reader.exception() is not None:
+            if reader in done:
                 exc = reader.exception()
-                if not isinstance(exc, WebSocketDisconnect | RuntimeError):
+                if exc is not None and not isinstance(exc, WebSocketDisconnect | RuntimeError):
                     log.error("gateway error", extra={"error_type": type(exc).__name__})
                     self._apply_sync(self.protocol.internal_error())
-            if reader in done and not self._closing:
-                writer.cancel()
+                if self._closing:
+                    # Let the writer flush up to the close sentinel.
+                    with contextlib.suppress(TimeoutError, Exception):
+                        await asyncio.wait_for(asyncio.shield(writer), 5)
             else:
-                # Let the writer flush up to the close sentinel.
-                with contextlib.suppress(asyncio.TimeoutError, Exception):
-                    await asyncio.wait_for(asyncio.shield(writer), 5)
+                # The writer stopped (close sent, or the peer vanished mid-write). The reader may
+                # be running a command inside a transaction: let it finish instead of cancelling.
+                await asyncio.wait({reader}, timeout=5)
         finally:
             for task in (reader, writer):
                 task.cancel()

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import typer
 import uvicorn
-from fastapi import FastAPI
 
 from hushroom import logs
-from hushroom.app import create_app
 from hushroom.config import Settings
 from hushroom.storage import migrate
 from hushroom.storage.engine import Database
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 app = typer.Typer(
     help="Hushroom: self-hostable, end-to-end encrypted web chat.", no_args_is_help=True
@@ -64,11 +66,17 @@ def serve(
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=10,
+        # A spawned worker imports the whole app before it can answer the supervisor's ping;
+        # on a busy machine that takes longer than uvicorn's 5 s default, which would kill
+        # and respawn workers forever.
+        timeout_worker_healthcheck=60,
     )
 
 
 def worker_app() -> FastAPI:
     """The app factory uvicorn calls in each worker (spawned workers configure logging anew)."""
+    from hushroom.app import create_app  # here: the other commands need not import the app
+
     settings = Settings()
     logs.configure(settings.log_level, settings.log_json)
     return create_app(settings)

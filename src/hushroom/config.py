@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     database_url: str = "sqlite+aiosqlite:///./data/hushroom.db"
     redis_url: str | None = None
+    # Prefix of every Redis key and channel (several deployments or test runs can share a Redis).
+    redis_prefix: str = "hushroom:"
     host: str = "127.0.0.1"
     port: int = 8000
     # Origins allowed to open WebSockets; the server's own origin is always allowed.

@@ -7,9 +7,11 @@ from hushroom.config import Settings
 from hushroom.events.publisher import EventPublisher
 from hushroom.fanout.base import FanoutBackend
 from hushroom.fanout.memory import MemoryFanout
+from hushroom.fanout.redis import RedisFanout
 from hushroom.metrics import Metrics
 from hushroom.presence.base import PresenceBackend
 from hushroom.presence.memory import MemoryPresence
+from hushroom.presence.redis import RedisPresence
 from hushroom.services.accounts import AccountService
 from hushroom.services.conversations import ConversationService
 from hushroom.services.messages import MessageLimits, MessageService
@@ -27,8 +29,19 @@ class Container:
         self.metrics = Metrics()
         self.db = Database(settings.database_url)
         self.storage = Storage(self.db)
-        self.fanout: FanoutBackend = MemoryFanout()
-        self.presence_backend: PresenceBackend = MemoryPresence()
+        # Redis when configured (needed for more than one node or worker), memory otherwise.
+        self._redis_fanout: RedisFanout | None = None
+        self._redis_presence: RedisPresence | None = None
+        self.fanout: FanoutBackend
+        self.presence_backend: PresenceBackend
+        if settings.redis_url:
+            self._redis_fanout = RedisFanout(
+                settings.redis_url, prefix=settings.redis_prefix, registry=self.metrics.registry
+            )
+            self._redis_presence = RedisPresence(settings.redis_url, prefix=settings.redis_prefix)
+            self.fanout, self.presence_backend = self._redis_fanout, self._redis_presence
+        else:
+            self.fanout, self.presence_backend = MemoryFanout(), MemoryPresence()
         self.events = EventPublisher(self.fanout)
         self.tokens = TokenService(
             settings.resolved_jwt_secret(), self.clock, settings.access_token_ttl_s
@@ -49,7 +62,11 @@ class Container:
 
     async def start(self) -> None:
         await self.fanout.start()
+        if self._redis_presence is not None:
+            await self._redis_presence.start()
 
     async def stop(self) -> None:
+        if self._redis_presence is not None:
+            await self._redis_presence.stop()
         await self.fanout.stop()
         await self.db.dispose()

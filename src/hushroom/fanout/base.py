@@ -35,6 +35,12 @@ class FanoutBackend(Protocol):
 
     def unsubscribe(self, subscriber: Subscriber) -> None: ...
 
+    async def sync(self) -> None:
+        """Return once every subscribe/unsubscribe asked for so far is in effect (the gateway
+        waits for it before a resume query, so nothing committed in between skips the fast
+        path)."""
+        ...
+
     def local_user_ids(self) -> set[uuid.UUID]:
         """Users with at least one subscriber on this node."""
         ...

@@ -28,5 +28,8 @@ class MemoryFanout:
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self._hub.remove(subscriber)
 
+    async def sync(self) -> None:
+        return None  # subscriptions take effect immediately
+
     def local_user_ids(self) -> set[uuid.UUID]:
         return self._hub.user_ids()

@@ -171,6 +171,10 @@ class Connection:
         # Subscribe before any resume query, so nothing committed after it can fall between.
         self.registry.add(self)
         self.c.fanout.subscribe(self)
+        # With Redis the SUBSCRIBE is asynchronous; wait (bounded: Redis may be down, and the
+        # database catch-up covers that case) until it is in effect.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.c.fanout.sync(), 2.0)
         await self.c.presence.connected(principal, self.id)
 
     async def _resume(self, principal: Principal, positions: dict[uuid.UUID, int]) -> None:

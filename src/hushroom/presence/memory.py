@@ -50,8 +50,10 @@ class MemoryPresence:
         self, conversation_id: uuid.UUID, user_id: uuid.UUID, now_ms: int, ttl_ms: int
     ) -> bool:
         key = (conversation_id, user_id)
-        fresh = self._typing.get(key, 0) <= now_ms
+        # Relay at most once per TTL: a continuous typist is announced again after it expires.
+        if self._typing.get(key, 0) > now_ms:
+            return False
         self._typing[key] = now_ms + ttl_ms
         if len(self._typing) > 10_000:  # bound memory: forget expired entries
             self._typing = {k: v for k, v in self._typing.items() if v > now_ms}
-        return fresh
+        return True

@@ -1,0 +1,422 @@
+"""Multi-node fan-out over Redis pub/sub: one channel per user (`{prefix}u:{user_id}`).
+
+A node SUBSCRIBEs to a user's channel when the user's first socket connects here and
+UNSUBSCRIBEs when the last one leaves, so it receives only what its sockets need. `publish`
+delivers to this node's sockets directly, then PUBLISHes one serialised copy per recipient in a
+single pipeline (one round trip per event); other nodes deliver what they receive to their own
+sockets, and every node ignores the copies it published itself.
+
+Events with more than `bulk_threshold` recipients (a message in a big public room) are published
+once, recipient list included, on the bulk channel `{prefix}bulk` that every node subscribes to;
+each node hands it to the recipients it holds. One PUBLISH and one copy per node instead of one
+per member.
+
+Fan-out is a fast path only (BRIEF §2, invariant 4). When Redis is unreachable, sockets stay up,
+local delivery goes on, publishes for other nodes are dropped and counted
+(`hushroom_fanout_dropped_total`), and clients recover from the database when they resync. The
+reader reconnects with capped backoff and re-SUBSCRIBEs every local user's channel, so fan-out
+resumes well within 5 s of Redis returning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from redis.asyncio.client import PubSub
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+
+from hushroom.events.event import Event
+from hushroom.fanout.base import Subscriber
+from hushroom.fanout.local import LocalHub
+
+log = logging.getLogger("hushroom.fanout")
+
+# Redis commands are sent in chunks of this many channels (re-subscribe after a reconnect).
+_CHUNK = 500
+_SEP = b"|"
+
+
+class _Metrics:
+    def __init__(self, registry: CollectorRegistry | None) -> None:
+        registry = registry if registry is not None else CollectorRegistry()
+        self.dropped = Counter(
+            "hushroom_fanout_dropped_total",
+            "Events not published to other nodes because Redis was unreachable",
+            registry=registry,
+        )
+        self.reconnects = Counter(
+            "hushroom_fanout_reconnects_total",
+            "Times the fan-out subscriber (re)connected to Redis",
+            registry=registry,
+        )
+        self.connected = Gauge(
+            "hushroom_fanout_redis_connected",
+            "1 while the fan-out subscriber is connected to Redis",
+            registry=registry,
+        )
+
+
+class RedisFanout:
+    """`FanoutBackend` over Redis pub/sub; see the module docstring."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "hushroom:",
+        registry: CollectorRegistry | None = None,
+        max_backoff_s: float = 1.0,
+        ping_interval_s: float = 5.0,
+        command_timeout_s: float = 2.0,
+        bulk_threshold: int = 200,
+    ) -> None:
+        self._url = url
+        self._bulk_threshold = bulk_threshold
+        self._bulk_channel = f"{prefix}bulk"
+        self._prefix = prefix
+        self._user_prefix = f"{prefix}u:"
+        self._node_id = uuid.uuid4().hex.encode()
+        self._node_channel = f"{prefix}node:{self._node_id.decode()}"
+        self._hub = LocalHub()
+        self._metrics = _Metrics(registry)
+        self._max_backoff_s = max_backoff_s
+        self._ping_interval_s = ping_interval_s
+        self._command_timeout_s = command_timeout_s
+        self._client: aioredis.Redis | None = None
+        self._pubsub: PubSub | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._control: asyncio.Task[None] | None = None
+        # (kind, name): "sub"/"unsub" a channel, or "ping" a sync() token.
+        self._ops: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self._syncs: dict[str, asyncio.Future[None]] = {}
+        # Channels of the users with sockets here: what the subscriber connection should hold.
+        self._wanted: set[str] = set()
+        self._up = asyncio.Event()
+        self._outage_logged = False
+        self._stopping = False
+        # Counted here too, so tests and the benchmark need not scrape metrics.
+        self.dropped = 0
+        self.reconnects = 0
+        # Last decoded payload: a node holding k recipients of one event receives k equal copies.
+        self._last_raw: bytes = b""
+        self._last_fields: dict[str, Any] = {}
+
+    # Lifecycle --------------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._reader is not None:
+            return
+        self._stopping = False
+        self._client = aioredis.Redis.from_url(
+            self._url,
+            socket_timeout=self._command_timeout_s,
+            socket_connect_timeout=self._command_timeout_s,
+            socket_keepalive=True,
+            # One quick retry: the first command after a Redis restart meets a dead pooled socket.
+            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 1),
+            health_check_interval=30,
+            # Named, so an operator (or a test) can find this node's connections in CLIENT LIST.
+            client_name=self.client_name,
+        )
+        self._reader = asyncio.create_task(self._read_forever(), name="fanout-redis-reader")
+        self._control = asyncio.create_task(self._control_forever(), name="fanout-redis-control")
+        # Wait briefly for the first connection so a fresh node fans out at once; if Redis is
+        # down the node still starts (the reader keeps trying).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._up.wait(), self._command_timeout_s)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for task in (self._reader, self._control):
+            if task is not None:
+                task.cancel()
+        for task in (self._reader, self._control):
+            if task is not None:
+                with contextlib.suppress(BaseException):
+                    await task
+        self._reader = self._control = None
+        await self._close_pubsub()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        self._up.clear()
+        self._metrics.connected.set(0)
+
+    @property
+    def client_name(self) -> str:
+        return f"{self._prefix}fanout:{self._node_id.decode()}"
+
+    @property
+    def connected(self) -> bool:
+        """True while this node receives other nodes' events."""
+        return self._up.is_set()
+
+    async def wait_connected(self) -> None:
+        """Until the subscriber is connected (callers bound it with `asyncio.timeout`)."""
+        await self._up.wait()
+
+    # FanoutBackend ------------------------------------------------------------------------------
+    def subscribe(self, subscriber: Subscriber) -> None:
+        if self._hub.add(subscriber):
+            channel = self._channel(subscriber.user_id)
+            self._wanted.add(channel)
+            self._ops.put_nowait(("sub", channel))
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        if self._hub.remove(subscriber):
+            channel = self._channel(subscriber.user_id)
+            self._wanted.discard(channel)
+            self._ops.put_nowait(("unsub", channel))
+
+    def local_user_ids(self) -> set[uuid.UUID]:
+        return self._hub.user_ids()
+
+    async def sync(self) -> None:
+        """Until Redis has applied every (un)subscription asked for so far (a PING round trip
+        on the subscriber connection). The gateway waits for it (bounded) after subscribing."""
+        token = uuid.uuid4().hex
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._syncs[token] = future
+        self._ops.put_nowait(("ping", token))
+        try:
+            await future
+        finally:
+            self._syncs.pop(token, None)
+
+    async def publish(self, event: Event) -> None:
+        """Deliver here at once, then to other nodes; never raises for Redis trouble."""
+        self._hub.deliver(event)
+        if not event.recipients:
+            return
+        client = self._client
+        if client is None or not self._up.is_set():
+            self._drop()
+            return
+        data = self._node_id + _SEP + _encode(event)
+        try:
+            if len(event.recipients) > self._bulk_threshold:
+                await client.publish(self._bulk_channel, data)
+            elif len(event.recipients) == 1:
+                (user_id,) = event.recipients
+                await client.publish(self._channel(user_id), data)
+            else:
+                async with client.pipeline(transaction=False) as pipe:
+                    for user_id in event.recipients:
+                        pipe.publish(self._channel(user_id), data)
+                    await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self._drop(exc)
+
+    # Internals ------------------------------------------------------------------------------------
+    def _channel(self, user_id: uuid.UUID) -> str:
+        return self._user_prefix + user_id.hex
+
+    def _drop(self, exc: BaseException | None = None) -> None:
+        self.dropped += 1
+        self._metrics.dropped.inc()
+        self._outage(exc)
+
+    def _outage(self, exc: BaseException | None) -> None:
+        """Log once per outage; the exception type only (a URL could carry a password)."""
+        if self._outage_logged or self._stopping:
+            return
+        self._outage_logged = True
+        log.warning(
+            "redis fan-out unavailable; events for other nodes are dropped until it returns",
+            extra={"error_type": type(exc).__name__ if exc is not None else "disconnected"},
+        )
+
+    async def _close_pubsub(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _read_forever(self) -> None:
+        backoff = 0.05
+        while not self._stopping:
+            try:
+                await self._connect()
+                backoff = 0.05
+                await self._read(self._pubsub_or_raise())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # RedisError, OSError, protocol errors: reconnect
+                self._up.clear()
+                self._metrics.connected.set(0)
+                self._outage(exc)
+            await self._close_pubsub()
+            if self._stopping:
+                return
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self._max_backoff_s)
+
+    def _pubsub_or_raise(self) -> PubSub:
+        if self._pubsub is None:
+            raise ConnectionError("no pubsub connection")
+        return self._pubsub
+
+    async def _connect(self) -> None:
+        assert self._client is not None
+        self._pubsub = self._client.pubsub()
+        # Everything queued so far is covered by subscribing the current set.
+        while not self._ops.empty():
+            self._ops.get_nowait()
+        channels = [self._node_channel, self._bulk_channel, *self._wanted]
+        for i in range(0, len(channels), _CHUNK):
+            await self._pubsub.subscribe(*channels[i : i + _CHUNK])
+        for token in list(self._syncs):
+            await self._pubsub.ping(token)
+        self.reconnects += 1
+        self._metrics.reconnects.inc()
+        self._metrics.connected.set(1)
+        if self._outage_logged:
+            log.info("redis fan-out restored", extra={"channels": len(channels)})
+        self._outage_logged = False
+        self._up.set()
+
+    async def _read(self, pubsub: PubSub) -> None:
+        loop = asyncio.get_running_loop()
+        last_traffic = last_ping = loop.time()
+        while True:
+            message = await pubsub.get_message(timeout=1.0)
+            now = loop.time()
+            if message is None:
+                # A silent peer (host gone, no RST) would otherwise go unnoticed for hours.
+                if now - last_traffic > 3 * self._ping_interval_s:
+                    raise ConnectionError("no answer from Redis to pings")
+                if now - max(last_traffic, last_ping) >= self._ping_interval_s:
+                    await pubsub.ping()
+                    last_ping = now
+                continue
+            last_traffic = now
+            if message["type"] == "pong":
+                data = message["data"]
+                token = data.decode() if isinstance(data, bytes) else str(data)
+                future = self._syncs.get(token)
+                if future is not None and not future.done():
+                    future.set_result(None)
+                continue
+            if message["type"] != "message":
+                continue
+            channel = message["channel"]
+            self._receive(
+                channel.decode() if isinstance(channel, bytes) else str(channel), message["data"]
+            )
+
+    def _receive(self, channel: str, raw: bytes) -> None:
+        bulk = channel == self._bulk_channel
+        if not bulk and not channel.startswith(self._user_prefix):
+            return
+        origin, sep, body = raw.partition(_SEP)
+        if not sep or origin == self._node_id:
+            return  # our own event: already delivered locally at publish time
+        try:
+            if body != self._last_raw:
+                self._last_fields = _decode(body)
+                self._last_raw = body
+            fields = self._last_fields
+            recipients: frozenset[uuid.UUID] = fields["recipients"]
+            # Bulk: the hub hands it to whichever recipients have sockets here (as the memory
+            # backend does). Per-user channel: to that user only, if the event names them.
+            if not bulk:
+                user_id = uuid.UUID(hex=channel[len(self._user_prefix) :])
+                recipients = recipients & {user_id}
+                if not recipients:
+                    return
+            event = Event(
+                type=fields["type"],
+                payload=fields["payload"],
+                recipients=recipients,
+                conversation_id=fields["conversation_id"],
+                seq=fields["seq"],
+                exclude_device=fields["exclude_device"],
+            )
+        except (ValueError, KeyError, TypeError):
+            log.warning("malformed fan-out message ignored", extra={"bytes": len(raw)})
+            return
+        self._hub.deliver(event)
+
+    async def _control_forever(self) -> None:
+        """Sends SUBSCRIBE/UNSUBSCRIBE in arrival order; the reader task reads the replies."""
+        while True:
+            first = await self._ops.get()
+            await self._up.wait()
+            batch = [first]
+            while not self._ops.empty():
+                batch.append(self._ops.get_nowait())
+            pubsub = self._pubsub
+            if pubsub is None:
+                continue  # reconnecting: the reader subscribes the whole current set
+            # Ops queued before a reconnect may be stale; keep those the current state wants.
+            batch = [
+                (kind, name)
+                for kind, name in batch
+                if kind == "ping" or (kind == "sub") == (name in self._wanted)
+            ]
+            try:
+                for kind, group in _runs(batch):
+                    if kind == "sub":
+                        await pubsub.subscribe(*group)
+                    elif kind == "unsub":
+                        await pubsub.unsubscribe(*group)
+                    else:
+                        for token in group:
+                            await pubsub.ping(token)
+            except (RedisError, OSError) as exc:
+                # The reader notices the broken connection and re-subscribes everything.
+                self._outage(exc)
+
+
+def _runs(batch: list[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """Consecutive operations of one kind, merged (order between kinds is kept)."""
+    out: list[tuple[str, list[str]]] = []
+    for kind, name in batch:
+        if out and out[-1][0] == kind and len(out[-1][1]) < _CHUNK:
+            out[-1][1].append(name)
+        else:
+            out.append((kind, [name]))
+    return out
+
+
+def _encode(event: Event) -> bytes:
+    return orjson.dumps(
+        {
+            "t": event.type,
+            "p": event.payload,
+            "r": [u.hex for u in event.recipients],
+            "c": event.conversation_id.hex if event.conversation_id is not None else None,
+            "s": event.seq,
+            "x": event.exclude_device.hex if event.exclude_device is not None else None,
+        }
+    )
+
+
+def _decode(body: bytes) -> dict[str, Any]:
+    data = orjson.loads(body)
+    if not isinstance(data, dict) or not isinstance(data["t"], str):
+        raise ValueError("not an event")
+    payload = data["p"]
+    if not isinstance(payload, dict):
+        raise ValueError("payload is not an object")
+    conv = data["c"]
+    excl = data["x"]
+    seq = data["s"]
+    if seq is not None and not isinstance(seq, int):
+        raise ValueError("seq is not an integer")
+    return {
+        "type": data["t"],
+        "payload": payload,
+        "recipients": frozenset(uuid.UUID(hex=u) for u in data["r"]),
+        "conversation_id": uuid.UUID(hex=conv) if conv is not None else None,
+        "seq": seq,
+        "exclude_device": uuid.UUID(hex=excl) if excl is not None else None,
+    }

@@ -1,0 +1,91 @@
+"""Clients for the multi-node scenarios: each user talks to one chosen node (or to nginx)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from hushroom.client import (
+    HushroomClient,
+    Message,
+    MessageEvent,
+    Realtime,
+    RealtimeEvent,
+    ServerEvent,
+)
+
+PASSWORD = "correct horse battery staple"
+WAIT_S = 30.0
+
+
+@asynccontextmanager
+async def clients(*targets: tuple[str, str]) -> AsyncIterator[list[HushroomClient]]:
+    """Registered, logged-in clients: one per (name, base URL), closed on exit."""
+
+    async def one(name: str, base_url: str) -> HushroomClient:
+        client = HushroomClient(base_url)
+        email = f"{name.lower()}-{secrets.token_hex(4)}@example.test"
+        try:
+            await client.register_and_login(name, email, PASSWORD, device_name=name)
+        except BaseException:
+            await client.aclose()
+            raise
+        return client
+
+    async with AsyncExitStack() as stack:
+        made = await asyncio.gather(*(one(n, u) for n, u in targets), return_exceptions=True)
+        for client in made:
+            if isinstance(client, HushroomClient):
+                stack.push_async_callback(client.aclose)
+        for client in made:
+            if isinstance(client, BaseException):
+                raise client
+        yield [c for c in made if isinstance(c, HushroomClient)]
+
+
+async def next_messages(
+    rt: Realtime, count: int, *, conversation_id: uuid.UUID | None = None
+) -> list[Message]:
+    out: list[Message] = []
+    async with asyncio.timeout(WAIT_S):
+        while len(out) < count:
+            event = await rt.next_event()
+            if isinstance(event, MessageEvent) and (
+                conversation_id is None or event.message.conversation_id == conversation_id
+            ):
+                out.append(event.message)
+    return out
+
+
+async def next_server_event(
+    rt: Realtime, type_: str, within: float = 10.0, **match: str
+) -> ServerEvent:
+    """The next `type_` frame whose data has the given values (others are skipped)."""
+    async with asyncio.timeout(within):
+        while True:
+            event = await rt.next_event()
+            if (
+                isinstance(event, ServerEvent)
+                and event.type == type_
+                and all(event.data.get(k) == v for k, v in match.items())
+            ):
+                return event
+
+
+async def quiet_events(rt: Realtime, seconds: float) -> list[RealtimeEvent]:
+    out: list[RealtimeEvent] = []
+    try:
+        async with asyncio.timeout(seconds):
+            while True:
+                out.append(await rt.next_event())
+    except TimeoutError:
+        pass
+    return out
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import Counter
 
 from hushroom.client import (
     Connected,
@@ -28,6 +27,7 @@ from tests.integration.helpers import (
     unique_email,
     users,
 )
+from tests.support.load import SendLoad
 from tests.support.server import ServerProcess
 
 
@@ -171,52 +171,23 @@ async def test_kill_9_loses_no_acknowledged_message(server: ServerProcess) -> No
         room = await ada.create_room("durable")
         await bob.join_room(room.id)
         await asyncio.gather(ada.connect(), bob.connect())
-        acked: dict[str, SendAck] = {}
-        attempted: list[str] = []
-        stop = asyncio.Event()
-        progress = asyncio.Event()
-
-        async def sender(client: HushroomClient, name: str) -> None:
-            n = 0
-            while not stop.is_set():
-                cmid = new_client_msg_id()
-                attempted.append(cmid)
-                # Retried by the SDK (same id) across the crash until acknowledged.
-                acked[cmid] = await client.send(room.id, body=f"{name} {n}", client_msg_id=cmid)
-                progress.set()
-                n += 1
-
-        async def acks_reach(count: int) -> None:
-            async with asyncio.timeout(60):
-                while len(acked) < count:
-                    progress.clear()
-                    await progress.wait()
-
-        tasks = [asyncio.create_task(sender(c, n)) for c, n in ((ada, "ada"), (bob, "bob"))]
+        load = SendLoad(room.id)
+        # Each send is retried by the SDK (same id) across the crash until acknowledged.
+        load.start([(ada, "ada"), (bob, "bob")])
         try:
-            await acks_reach(30)
+            await load.acks_reach(30)
             await asyncio.to_thread(server.kill9)
-            acked_before_kill = dict(acked)
-            in_flight = set(attempted) - set(acked)
+            acked_before_kill = dict(load.acked)
+            in_flight = set(load.attempted) - set(load.acked)
             await asyncio.to_thread(server.start, START_TIMEOUT_S)
-            await acks_reach(len(acked_before_kill) + 20)
-            stop.set()
-            async with asyncio.timeout(30):
-                await asyncio.gather(*tasks)
+            await load.acks_reach(len(acked_before_kill) + 20)
+            await load.stop()
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await load.cancel()
 
         history = [m async for m in ada.iter_history(room.id)]
-        counts = Counter(m.client_msg_id for m in history)
-        # Every acknowledged message is there exactly once, with the seq its ack named.
+        counts = load.check_history(history)
         assert all(counts[cmid] == 1 for cmid in acked_before_kill)
-        assert set(counts) == set(acked) == set(attempted)
-        assert max(counts.values()) == 1
-        seq_of = {m.client_msg_id: m.seq for m in history}
-        assert all(seq_of[cmid] == ack.seq for cmid, ack in acked.items())
-        assert [m.seq for m in history] == list(range(1, len(history) + 1))
         # The sends cut off by the crash were retried and landed once each.
         assert in_flight
         assert all(counts[cmid] == 1 for cmid in in_flight)

@@ -13,7 +13,6 @@ from hushroom.client import (
     Message,
     MessageEvent,
     Realtime,
-    RealtimeEvent,
     ServerEvent,
 )
 
@@ -73,17 +72,6 @@ async def next_server_event(
                 and all(event.data.get(k) == v for k, v in match.items())
             ):
                 return event
-
-
-async def quiet_events(rt: Realtime, seconds: float) -> list[RealtimeEvent]:
-    out: list[RealtimeEvent] = []
-    try:
-        async with asyncio.timeout(seconds):
-            while True:
-                out.append(await rt.next_event())
-    except TimeoutError:
-        pass
-    return out
 
 
 def percentile(values: list[float], q: float) -> float:

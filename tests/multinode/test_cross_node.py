@@ -10,14 +10,9 @@ import httpx
 import pytest
 
 from hushroom.client import MessageEvent, new_client_msg_id
+from tests.integration.helpers import quiet_events
 from tests.multinode.conftest import Cluster
-from tests.multinode.helpers import (
-    clients,
-    next_messages,
-    next_server_event,
-    percentile,
-    quiet_events,
-)
+from tests.multinode.helpers import clients, next_messages, next_server_event, percentile
 
 pytestmark = pytest.mark.timeout(240)
 log = logging.getLogger("tests.multinode")

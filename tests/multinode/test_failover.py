@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import re
 import signal
-from collections import Counter
 
 import httpx
 import pytest
@@ -18,11 +17,11 @@ from hushroom.client import (
     HushroomClient,
     MessageEvent,
     RealtimeEvent,
-    SendAck,
-    new_client_msg_id,
 )
+from tests.integration.helpers import quiet_events
 from tests.multinode.conftest import Cluster, MakeCluster
-from tests.multinode.helpers import clients, next_messages, quiet_events
+from tests.multinode.helpers import clients, next_messages
+from tests.support.load import SendLoad
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.timeout(300)
@@ -56,50 +55,22 @@ async def test_node_killed_under_load_loses_and_duplicates_nothing(
             person.realtime.track(room.id)
         victim = await busiest(cluster)
 
-        acked: dict[str, SendAck] = {}
-        attempted: list[str] = []
-        stop = asyncio.Event()
-        progress = asyncio.Event()
-
-        async def sender(client: HushroomClient, name: str) -> None:
-            n = 0
-            while not stop.is_set():
-                cmid = new_client_msg_id()
-                attempted.append(cmid)
-                # The SDK retries with the same id across the crash until acknowledged.
-                acked[cmid] = await client.send(room.id, body=f"{name} {n}", client_msg_id=cmid)
-                progress.set()
-                n += 1
-
-        async def acks_reach(count: int) -> None:
-            async with asyncio.timeout(60):
-                while len(acked) < count:
-                    progress.clear()
-                    await progress.wait()
-
-        senders = [asyncio.create_task(sender(p, names[i])) for i, p in enumerate(people[:3])]
+        load = SendLoad(room.id)
+        # The SDK retries each send with the same id across the crash until acknowledged.
+        load.start((p, names[i]) for i, p in enumerate(people[:3]))
         try:
-            await acks_reach(40)
+            await load.acks_reach(40)
             await asyncio.to_thread(victim.kill9)
-            acked_before_kill = dict(acked)
-            await acks_reach(len(acked_before_kill) + 40)
-            stop.set()
-            async with asyncio.timeout(30):
-                await asyncio.gather(*senders)
+            acked_before_kill = dict(load.acked)
+            await load.acks_reach(len(acked_before_kill) + 40)
+            await load.stop()
         finally:
-            for task in senders:
-                task.cancel()
-            await asyncio.gather(*senders, return_exceptions=True)
+            await load.cancel()
 
         history = [m async for m in people[0].iter_history(room.id)]
-        counts = Counter(m.client_msg_id for m in history)
-        assert max(counts.values()) == 1, "a message was stored twice"
-        assert set(counts) == set(acked) == set(attempted), "an acknowledged message was lost"
+        counts = load.check_history(history)
         assert all(counts[c] == 1 for c in acked_before_kill)
-        seq_of = {m.client_msg_id: m.seq for m in history}
-        assert all(seq_of[c] == ack.seq for c, ack in acked.items())
         total = len(history)
-        assert [m.seq for m in history] == list(range(1, total + 1))
 
         # Every member's socket saw every message exactly once, in order, live or resumed;
         # those on the dead node reconnected (through nginx, to the survivor).

@@ -7,7 +7,7 @@ commits when the block exits cleanly, so an ack sent after the block is an ack a
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -60,28 +60,25 @@ def _translate(exc: DBAPIError | OSError) -> HushroomError | None:
     return None
 
 
+@asynccontextmanager
+async def _translated(conns: AbstractAsyncContextManager[AsyncConnection]) -> AsyncIterator[Repos]:
+    """Repositories over one transaction; driver errors become domain errors (503 / 422)."""
+    try:
+        async with conns as conn:
+            yield Repos(conn)
+    except (DBAPIError, OSError) as exc:
+        translated = _translate(exc)
+        if translated is None:
+            raise
+        raise translated from exc
+
+
 class Storage:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[Repos]:
-        try:
-            async with self.db.write() as conn:
-                yield Repos(conn)
-        except (DBAPIError, OSError) as exc:
-            translated = _translate(exc)
-            if translated is None:
-                raise
-            raise translated from exc
+    def write(self) -> AbstractAsyncContextManager[Repos]:
+        return _translated(self.db.write())
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[Repos]:
-        try:
-            async with self.db.read() as conn:
-                yield Repos(conn)
-        except (DBAPIError, OSError) as exc:
-            translated = _translate(exc)
-            if translated is None:
-                raise
-            raise translated from exc
+    def read(self) -> AbstractAsyncContextManager[Repos]:
+        return _translated(self.db.read())

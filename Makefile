@@ -7,10 +7,10 @@ UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 WEB := web
 PYTEST_ARGS ?=
 
-.PHONY: help install install-py install-web web-build run test test-py test-web lint services bench clean
+.PHONY: help install install-py install-web web-build run test test-py test-web e2e lint services bench bench-full clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
@@ -44,15 +44,28 @@ test-py: install-py install-web services ## Python suites (every storage test on
 test-web: install-web ## Web client: typecheck, lint, Vitest
 	@if [ -f $(WEB)/package.json ]; then (cd $(WEB) && npm run typecheck && npm run lint && npm test); fi
 
-test: install services lint test-py test-web ## Install, start services, lint and run every suite
+e2e: install web-build ## Playwright in Debian's Chromium against a real server process (web/e2e)
+	@command -v chromium >/dev/null || { echo "chromium is missing: run make services (or apt-get install chromium)" >&2; exit 1; }
+	cd $(WEB) && npm run e2e
+
+test: install services lint test-py test-web e2e ## Install, start services, lint and run every suite
 
 lint: install-py ## ruff + mypy --strict
-	$(UV) run ruff check src tests
-	$(UV) run ruff format --check src tests
+	$(UV) run ruff check src tests bench
+	$(UV) run ruff format --check src tests bench
 	$(UV) run mypy
 
-bench: install ## Micro-benchmarks (quick)
-	@if [ -f bench/crypto_bench.py ]; then $(UV) run python bench/crypto_bench.py; fi
+bench: install services ## Load benchmark, quick (a few minutes) + crypto micro-benchmarks → bench/results/<UTC>/
+	$(UV) sync --frozen --group bench
+	$(UV) run --frozen --group bench python -m bench.run --quick
+	@if grep -q '"bench:crypto"' $(WEB)/package.json 2>/dev/null; then (cd $(WEB) && npm run bench:crypto -- --quick); fi
+	@if [ -f bench/crypto_bench.py ]; then $(UV) run --frozen --group bench python bench/crypto_bench.py; fi
+
+bench-full: install services ## The whole benchmark ladder (up to 19,500 connections, 5,000 DM/s; ~30 min)
+	$(UV) sync --frozen --group bench
+	$(UV) run --frozen --group bench python -m bench.run --full
+	@if grep -q '"bench:crypto"' $(WEB)/package.json 2>/dev/null; then (cd $(WEB) && npm run bench:crypto); fi
+	@if [ -f bench/crypto_bench.py ]; then $(UV) run --frozen --group bench python bench/crypto_bench.py; fi
 
 clean: ## Remove build outputs and caches (keeps ./data)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache $(WEB)/dist

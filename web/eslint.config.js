@@ -44,7 +44,17 @@ const impureGlobals = [
 }));
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "coverage/", "eslint.config.js"] },
+  {
+    ignores: [
+      "dist/",
+      "node_modules/",
+      "coverage/",
+      "eslint.config.js",
+      "src/api/schema.gen.ts",
+      "playwright-report/",
+      "test-results/",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
@@ -70,8 +80,26 @@ export default tseslint.config(
     plugins: { "react-hooks": reactHooks },
     rules: { ...reactHooks.configs.recommended.rules },
   },
+  ...["auth", "chat", "rooms"].map((feature) => ({
+    // Features do not import each other; shared code lives in api/, store/, session/, components/.
+    files: [`src/features/${feature}/**/*.{ts,tsx}`],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: ["../*"], message: "Use '@/…' imports instead of '../'." },
+            {
+              group: ["@/features/*", `!@/features/${feature}`],
+              message: "Features do not import each other (move shared code out of features/).",
+            },
+          ],
+        },
+      ],
+    },
+  })),
   {
-    files: ["scripts/**/*.ts", "*.config.ts"],
+    files: ["scripts/**/*.ts", "*.config.ts", "e2e/**/*.ts"],
     languageOptions: { globals: { ...globals.node } },
   },
   {
@@ -100,7 +128,7 @@ export default tseslint.config(
   },
   {
     // Tests read untyped JSON vectors; the unsafe-any rules would only add casts there.
-    files: ["src/**/*.test.ts", "src/test/**/*.ts", "scripts/**/*.ts"],
+    files: ["src/**/*.test.{ts,tsx}", "src/test/**/*.{ts,tsx}", "scripts/**/*.ts", "e2e/**/*.ts"],
     rules: {
       "@typescript-eslint/no-explicit-any": "off",
       "@typescript-eslint/no-unsafe-assignment": "off",

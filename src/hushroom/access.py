@@ -15,10 +15,10 @@ from hushroom.storage.unit import Repos
 async def _load(
     tx: Repos, user_id: uuid.UUID, conversation_id: uuid.UUID
 ) -> tuple[ConversationRecord, MemberRecord | None]:
-    conv = await tx.conversations.get(conversation_id)
+    conv, member = await tx.conversations.get_with_member(conversation_id, user_id)
     if conv is None:
         raise NotFound("no such conversation", field="conversation_id")
-    return conv, await tx.members.get(conversation_id, user_id)
+    return conv, member
 
 
 async def access_read(

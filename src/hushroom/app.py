@@ -11,21 +11,14 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import HTMLResponse
 
-from hushroom.api import conversations, health, problems, rooms
+from hushroom.api import conversations, health, problems, rooms, web
 from hushroom.config import Settings
 from hushroom.container import Container
 from hushroom.gateway import routes as gateway_routes
 from hushroom.gateway.connection import ConnectionRegistry
 
 log = logging.getLogger("hushroom.http")
-
-_STATUS_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>Hushroom</title></head><body><h1>Hushroom</h1>
-<p>The server is running. API: <a href="/docs">/docs</a>,
-<a href="/openapi.json">/openapi.json</a>.</p>
-</body></html>"""
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
@@ -83,9 +76,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         app.include_router(router)
     _include_optional_routers(app)
 
-    @app.get("/", include_in_schema=False)
-    async def index() -> HTMLResponse:
-        return HTMLResponse(_STATUS_PAGE)
+    # Last: the web client's catch-all must not shadow any API route.
+    web.install(app, web.resolve_dist(container.settings.web_dist))
 
     return app
 

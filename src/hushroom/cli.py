@@ -60,6 +60,8 @@ def serve(
         workers=workers,
         ws="websockets-sansio",
         ws_max_size=settings.max_ws_frame_bytes,
+        # Envelopes don't compress, and deflate costs ~41 KB per socket (docs/performance.md).
+        ws_per_message_deflate=False,
         ws_ping_interval=settings.ws_ping_interval_s,
         ws_ping_timeout=settings.ws_ping_interval_s,
         log_config=None,

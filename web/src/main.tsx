@@ -1,3 +1,5 @@
+import "@/app/styles.css";
+
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 

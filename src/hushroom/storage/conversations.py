@@ -66,6 +66,12 @@ class ConversationRepository(Protocol):
 
     async def get(self, conversation_id: uuid.UUID) -> ConversationRecord | None: ...
 
+    async def get_with_member(
+        self, conversation_id: uuid.UUID, user_id: uuid.UUID
+    ) -> tuple[ConversationRecord | None, MemberRecord | None]:
+        """The conversation and the user's membership in it, in one round trip."""
+        ...
+
     async def get_dm(self, dm_pair: str) -> ConversationRecord | None: ...
 
     async def search_rooms(

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 20) -> None:
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
         self._write_lock: asyncio.Lock | None = None
@@ -31,7 +31,11 @@ class Database:
             self._write_lock = asyncio.Lock()
         elif self.dialect == "postgresql":
             self.engine = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                # No pre-ping (a round trip per transaction): a dead connection fails one
+                # request with 503 and SQLAlchemy then invalidates the whole pool.
+                self.url,
+                pool_size=pool_size,
+                max_overflow=5,
             )
         else:
             raise ValueError(f"unsupported database: {self.dialect}")

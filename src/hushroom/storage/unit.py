@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hushroom.errors import HushroomError, ServiceUnavailable, ValidationFailed
@@ -66,6 +67,8 @@ async def _translated(conns: AbstractAsyncContextManager[AsyncConnection]) -> As
     try:
         async with conns as conn:
             yield Repos(conn)
+    except PoolTimeout as exc:
+        raise ServiceUnavailable("the server is busy", retry_after=1.0) from exc
     except (DBAPIError, OSError) as exc:
         translated = _translate(exc)
         if translated is None:

@@ -1,8 +1,47 @@
-/** Placeholder shell; the UI issue replaces this with the real app. */
+/** Routes and providers. */
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { useState } from "react";
+import { createBrowserRouter, Navigate, RouterProvider } from "react-router";
+
+import { AuthedLayout, EmptyPane } from "@/app/layout";
+import { LoginPage, RegisterPage } from "@/features/auth/auth-pages";
+import { ConversationRoute } from "@/features/chat/conversation-view";
+import { BrowseRooms } from "@/features/rooms/browse-rooms";
+import { SessionProvider, useSession } from "@/session/session";
+
+function PublicOnly({ children }: { children: React.ReactNode }) {
+  const { state } = useSession();
+  if (state.status === "authenticated") return <Navigate to="/" replace />;
+  return children;
+}
+
+const router = createBrowserRouter([
+  { path: "/login", element: <PublicOnly><LoginPage /></PublicOnly> },
+  { path: "/register", element: <PublicOnly><RegisterPage /></PublicOnly> },
+  {
+    path: "/",
+    element: <AuthedLayout />,
+    children: [
+      { index: true, element: <EmptyPane /> },
+      { path: "rooms", element: <BrowseRooms /> },
+      { path: "c/:id", element: <ConversationRoute /> },
+    ],
+  },
+  { path: "*", element: <Navigate to="/" replace /> },
+]);
+
 export function App() {
+  const [queryClient] = useState(
+    () =>
+      new QueryClient({
+        defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: true, staleTime: 10_000 } },
+      }),
+  );
   return (
-    <main>
-      <h1>Hushroom</h1>
-    </main>
+    <QueryClientProvider client={queryClient}>
+      <SessionProvider>
+        <RouterProvider router={router} />
+      </SessionProvider>
+    </QueryClientProvider>
   );
 }

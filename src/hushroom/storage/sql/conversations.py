@@ -88,6 +88,28 @@ class SqlConversationRepository:
         ).first()
         return _conv(row) if row else None
 
+    async def get_with_member(
+        self, conversation_id: uuid.UUID, user_id: uuid.UUID
+    ) -> tuple[ConversationRecord | None, MemberRecord | None]:
+        stmt = (
+            select(*_CONV_COLS, *_MEMBER_COLS)
+            .select_from(
+                conversations.outerjoin(
+                    members,
+                    and_(
+                        members.c.conversation_id == conversations.c.id,
+                        members.c.user_id == user_id,
+                    ),
+                )
+            )
+            .where(conversations.c.id == conversation_id)
+        )
+        row = (await self._conn.execute(stmt)).first()
+        if row is None:
+            return None, None
+        member = tuple(row)[8:]
+        return _conv(row), (_member(member) if member[0] is not None else None)
+
     async def get_dm(self, dm_pair: str) -> ConversationRecord | None:
         row = (
             await self._conn.execute(select(*_CONV_COLS).where(conversations.c.dm_pair == dm_pair))

@@ -1,0 +1,161 @@
+"""Small shared helpers: statistics, client message ids that carry their scheduled send time,
+machine information and load."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def now_ns() -> int:
+    """CLOCK_MONOTONIC: one clock for every process on the machine (Linux)."""
+    return time.monotonic_ns()
+
+
+def make_cmid(scheduled_ns: int, n: int) -> str:
+    """32 lowercase hex: 16 for the scheduled send time, 16 for uniqueness."""
+    return f"{scheduled_ns & 0xFFFFFFFFFFFFFFFF:016x}{n & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+def cmid_time(cmid: str) -> int:
+    return int(cmid[:16], 16)
+
+
+def pct(sorted_values: Sequence[float], p: float) -> float | None:
+    if not sorted_values:
+        return None
+    k = min(len(sorted_values) - 1, max(0, round(p / 100.0 * (len(sorted_values) - 1))))
+    return float(sorted_values[k])
+
+
+def latency_summary(values_ms: Sequence[float]) -> dict[str, Any]:
+    s = sorted(values_ms)
+    return {
+        "count": len(s),
+        "p50_ms": pct(s, 50),
+        "p90_ms": pct(s, 90),
+        "p99_ms": pct(s, 99),
+        "p999_ms": pct(s, 99.9),
+        "max_ms": s[-1] if s else None,
+    }
+
+
+def loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def set_nofile_max() -> int:
+    """Raise the soft open-file limit to the hard one; returns the new soft limit."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    return soft
+
+
+def pin(cpus: set[int]) -> bool:
+    try:
+        # The machine's CPUs, not this process's current set: a child inherits its parent's.
+        available = set(range(os.cpu_count() or 1))
+        use = cpus & available
+        if not use:
+            return False
+        os.sched_setaffinity(0, use)
+        return True
+    except (AttributeError, OSError):
+        return False
+
+
+def cpu_plan() -> tuple[set[int], set[int]]:
+    """(server cores, generator cores): disjoint when the machine has at least two."""
+    cpus = list(range(os.cpu_count() or 1))
+    if len(cpus) < 2:
+        return set(cpus), set(cpus)
+    half = max(1, len(cpus) // 2)
+    return set(cpus[:half]), set(cpus[half:])
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=5
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = out.stdout.strip() or None
+    if commit and dirty.stdout.strip():
+        commit += " (with uncommitted changes)"
+    return commit
+
+
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def _ram_mb() -> int | None:
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) // 1024
+    return None
+
+
+PACKAGES = (
+    "hushroom",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "websockets",
+    "sqlalchemy",
+    "asyncpg",
+    "orjson",
+    "redis",
+    "hiredis",
+    "httpx",
+    "psutil",
+    "matplotlib",
+)
+
+
+def machine_info() -> dict[str, Any]:
+    versions: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    pg = None
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        pg = subprocess.run(
+            ["psql", "--version"], capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpu_model": _cpu_model(),
+        "ram_mb": _ram_mb(),
+        "kernel": platform.release(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "packages": versions,
+        "postgresql_client": pg,
+        "git_commit": _git_commit(),
+        "loadavg_at_start": loadavg(),
+    }

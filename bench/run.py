@@ -1,0 +1,129 @@
+"""Entry point: `uv run python -m bench.run --quick|--full [--scenarios dm,room,...]`.
+
+Starts the servers under test itself (PostgreSQL database `hushroom_bench`, recreated), runs the
+scenarios, and writes bench/results/<UTC timestamp>/ (results.json, PNG plots, summary.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import shutil
+import sys
+import time
+import traceback
+from typing import Any
+
+from bench import accounts, report, scenarios
+from bench.common import REPO, cpu_plan, loadavg, machine_info, pin, set_nofile_max
+from bench.servers import BENCH_ENV, recreate_database
+
+ALL = ["idle", "dm", "room", "baseline", "crossnode"]
+RESULTS = REPO / "bench" / "results"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="few steps, small sizes (default)")
+    mode.add_argument("--full", action="store_true", help="the whole ladder")
+    parser.add_argument("--scenarios", default=",".join(ALL), help=f"comma-separated, of {ALL}")
+    parser.add_argument(
+        "--profile-rate",
+        type=int,
+        default=None,
+        help="run py-spy on the server during the dm step at this rate",
+    )
+    parser.add_argument(
+        "--keep-as",
+        default=None,
+        help="also copy the results dir to bench/results/<name> (e.g. latest-quick)",
+    )
+    args = parser.parse_args(argv)
+    chosen = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    unknown = set(chosen) - set(ALL)
+    if unknown:
+        parser.error(f"unknown scenarios: {sorted(unknown)}")
+    plan = scenarios.Plan.make(quick=not args.full)
+    started = dt.datetime.now(dt.UTC)
+    out = RESULTS / started.strftime("%Y%m%dT%H%M%SZ")
+    out.mkdir(parents=True, exist_ok=True)
+    server_cpus, gen_cpus = cpu_plan()
+    nofile = set_nofile_max()
+    pin(gen_cpus)  # the coordinator too stays off the server's core
+    print(f"bench: {'full' if args.full else 'quick'} run of {chosen} → {out}", flush=True)
+    print(
+        f"bench: server CPUs {sorted(server_cpus)}, generator CPUs {sorted(gen_cpus)}, "
+        f"open-file limit {nofile}, load {loadavg()}",
+        flush=True,
+    )
+    results: dict[str, Any] = {
+        "mode": "full" if args.full else "quick",
+        "started_utc": started.isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "server_cpus": sorted(server_cpus),
+        "generator_cpus": sorted(gen_cpus),
+        "open_file_limit": nofile,
+        "plan": plan.__dict__,
+        "bench_server_env": BENCH_ENV,
+        "scenarios": {},
+        "errors": {},
+    }
+    t0 = time.monotonic()
+    ctx: scenarios.Context | None = None
+    try:
+        needs_db = any(s in chosen for s in ("idle", "dm", "room", "crossnode"))
+        if needs_db:
+            print("bench: recreating database hushroom_bench", flush=True)
+            url = recreate_database()
+            ctx = scenarios.Context(
+                plan, out, url, server_cpus, gen_cpus, profile_rate=args.profile_rate
+            )
+            setup = ctx.server("setup")
+            try:
+                n_users = plan.users
+                if "idle" not in chosen:
+                    n_users = min(
+                        n_users,
+                        max(plan.room_members, 2 * scenarios._pairs(n_users, plan.dm_rates)),
+                    )
+                print(f"bench: registering {n_users} users", flush=True)
+                t = time.monotonic()
+                ctx.users = accounts.create_users(setup.base_url, n_users)
+                results["setup"] = {
+                    "users": n_users,
+                    "register_login_s": round(time.monotonic() - t, 1),
+                }
+            finally:
+                setup.stop()
+        else:
+            ctx = scenarios.Context(plan, out, "", server_cpus, gen_cpus)
+        for name in chosen:
+            print(f"bench: == {name} == (load {loadavg()})", flush=True)
+            t = time.monotonic()
+            try:
+                if name == "idle":
+                    results["scenarios"]["idle"] = scenarios.idle(ctx)
+                    results["scenarios"]["idle_deflate"] = scenarios.idle_deflate(ctx)
+                else:
+                    results["scenarios"][name] = getattr(scenarios, name)(ctx)
+            except Exception as exc:  # keep the other scenarios' figures
+                traceback.print_exc()
+                results["errors"][name] = f"{type(exc).__name__}: {exc}"
+            results.setdefault("durations_s", {})[name] = round(time.monotonic() - t, 1)
+            report.write(results, out)  # after every scenario: an interrupted run keeps its figures
+    finally:
+        results["loadavg_at_end"] = loadavg()
+        results["total_s"] = round(time.monotonic() - t0, 1)
+        report.write(results, out)
+    if args.keep_as:
+        keep = RESULTS / args.keep_as
+        shutil.rmtree(keep, ignore_errors=True)
+        shutil.copytree(out, keep, ignore=shutil.ignore_patterns("*-data", "*.log"))
+    print(f"bench: done in {results['total_s']:.0f}s → {out / 'summary.md'}", flush=True)
+    print((out / "summary.md").read_text(), flush=True)
+    return 1 if results["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

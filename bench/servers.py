@@ -1,0 +1,190 @@
+"""Servers under test: `hushroom serve` on PostgreSQL (and Redis for two nodes), and the transport
+baseline. Each is a subprocess pinned to the server cores, with the open-file limit raised."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from bench.common import pin, set_nofile_max
+
+PG_ADMIN_DSN = os.environ.get(
+    "HUSHROOM_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+BENCH_DB = "hushroom_bench"
+REDIS_URL = os.environ.get("HUSHROOM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+# Settings that only make the benchmark's setup fast or keep its load generator from tripping
+# per-connection abuse limits; none of them is on the measured paths (see docs/performance.md).
+BENCH_ENV = {
+    # Registration and login run server-side Argon2id; hundreds of accounts at the production
+    # cost (19 MiB, t=2) would take minutes of setup. Login is not measured.
+    "HUSHROOM_AUTH_HASH_MEMORY_KIB": "1024",
+    "HUSHROOM_AUTH_HASH_TIME_COST": "1",
+    "HUSHROOM_ACCESS_TOKEN_TTL_S": "7200",
+    # Same token-bucket code runs, with a budget a bench sender never exceeds.
+    "HUSHROOM_WS_FRAMES_PER_SECOND": "1000",
+    "HUSHROOM_WS_FRAME_BURST": "2000",
+    "HUSHROOM_MAX_CONNECTIONS_PER_USER": "50",
+    "HUSHROOM_LOG_LEVEL": "WARNING",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def pg_url(dbname: str = BENCH_DB) -> str:
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return f"{base}/{dbname}"
+
+
+async def _recreate(dbname: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{dbname}"')
+    finally:
+        await conn.close()
+
+
+def recreate_database(dbname: str = BENCH_DB) -> str:
+    """A fresh, empty `hushroom_bench` (the server migrates it on start)."""
+    asyncio.run(_recreate(dbname))
+    return pg_url(dbname)
+
+
+def _preexec(cpus: set[int]) -> Callable[[], None]:
+    def run() -> None:
+        set_nofile_max()
+        pin(cpus)
+
+    return run
+
+
+class Server:
+    """A server subprocess on a free loopback port; logs to `<log_dir>/<name>.log`."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        port: int,
+        log_dir: Path,
+        cpus: set[int],
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.argv = argv
+        self.port = port
+        self.log_path = log_dir / f"{name}.log"
+        self.cpus = cpus
+        self.env = env or {}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.ps: psutil.Process | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            self.argv,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_preexec(self.cpus),  # no threads in the parent yet
+        )
+        log.close()
+        self.ps = psutil.Process(self.proc.pid)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited early:\n{self.log_path.read_text()[-3000:]}"
+                )
+            try:
+                if httpx.get(f"{self.base_url}/readyz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} not ready in {timeout}s")
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def sample(self) -> dict[str, Any]:
+        """CPU seconds (user+system, this process and children) and RSS in bytes."""
+        assert self.ps is not None
+        t = self.ps.cpu_times()
+        return {
+            "cpu_s": t.user + t.system + t.children_user + t.children_system,
+            "rss": self.ps.memory_info().rss,
+            "fds": self.ps.num_fds(),
+            "t": time.monotonic(),
+        }
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+
+
+def hushroom_server(
+    name: str, database_url: str, log_dir: Path, cpus: set[int], **extra: str
+) -> Server:
+    port = free_port()
+    data_dir = log_dir / f"{name}-data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = {
+        **BENCH_ENV,
+        "HUSHROOM_DATABASE_URL": database_url,
+        "HUSHROOM_DATA_DIR": str(data_dir),
+        "HUSHROOM_PORT": str(port),
+        "HUSHROOM_HOST": "127.0.0.1",
+        "HUSHROOM_JWT_SECRET": "bench-secret-" + "z" * 40,
+        "HUSHROOM_ALLOWED_ORIGINS": f'["http://127.0.0.1:{port}"]',
+        **extra,
+    }
+    return Server(name, [sys.executable, "-m", "hushroom.cli", "serve"], port, log_dir, cpus, env)
+
+
+def baseline_server(log_dir: Path, cpus: set[int]) -> Server:
+    port = free_port()
+    argv = [sys.executable, "-m", "bench.baseline_server", "--port", str(port)]
+    return Server(
+        "baseline", argv, port, log_dir, cpus, {"PYTHONPATH": str(Path(__file__).parent.parent)}
+    )

@@ -1,0 +1,38 @@
+import { defineConfig, devices } from "@playwright/test";
+
+// One port for the whole run (the config is evaluated again in each worker; env is inherited).
+process.env.HUSHROOM_E2E_PORT ??= String(20000 + Math.floor(Math.random() * 20000));
+const port = Number(process.env.HUSHROOM_E2E_PORT);
+
+export default defineConfig({
+  testDir: "./e2e",
+  globalSetup: "./e2e/global-setup.ts",
+  globalTeardown: "./e2e/global-teardown.ts",
+  forbidOnly: true,
+  retries: process.env.CI ? 1 : 0,
+  workers: 1,
+  fullyParallel: false,
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  reporter: process.env.CI ? [["list"]] : [["list"]],
+  outputDir: "test-results/artifacts",
+  use: {
+    baseURL: `http://127.0.0.1:${String(port)}`,
+    trace: "on-first-retry",
+    ...devices["Desktop Chrome"],
+    viewport: { width: 1280, height: 800 },
+    launchOptions: {
+      executablePath: "/usr/bin/chromium",
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    },
+  },
+});

@@ -1,0 +1,244 @@
+/**
+ * The typed HTTP client. Access tokens live in memory only; on a 401 `token_invalid` the client
+ * refreshes once through the HttpOnly cookie (`POST /auth/refresh`, same-origin credentials)
+ * and retries. Errors are `ApiError` (problem+json) or `NetworkError`.
+ */
+
+import { ApiError, NetworkError } from "@/api/errors";
+import type {
+  Conversation,
+  ConversationSummary,
+  KdfParamsWire,
+  LoginOut,
+  MemberPage,
+  MessagePage,
+  Prelogin,
+  PublicUser,
+  Me,
+  RegisterIn,
+  SendAck,
+  Ticket,
+  Tokens,
+} from "@/api/types";
+
+export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+
+interface RequestOptions {
+  readonly method?: string;
+  readonly body?: unknown;
+  readonly auth?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+export class ApiClient {
+  #accessToken: string | null = null;
+  #refreshing: Promise<Tokens | null> | null = null;
+  readonly #fetch: FetchLike;
+  readonly #base: string;
+  #onTokens: ((tokens: Tokens | null) => void) | null = null;
+
+  constructor(fetchImpl: FetchLike = (i, init) => fetch(i, init), base = "") {
+    this.#fetch = fetchImpl;
+    this.#base = base;
+  }
+
+  /** Called with new tokens (refresh) or null (the session is gone). */
+  setTokenListener(listener: ((tokens: Tokens | null) => void) | null): void {
+    this.#onTokens = listener;
+  }
+
+  setAccessToken(token: string | null): void {
+    this.#accessToken = token;
+  }
+
+  get hasToken(): boolean {
+    return this.#accessToken !== null;
+  }
+
+  async #raw(path: string, options: RequestOptions): Promise<Response> {
+    const headers: Record<string, string> = { Accept: "application/json" };
+    if (options.body !== undefined) {
+      headers["Content-Type"] = "application/json";
+    }
+    if (options.auth !== false && this.#accessToken !== null) {
+      headers.Authorization = `Bearer ${this.#accessToken}`;
+    }
+    const init: RequestInit = {
+      method: options.method ?? "GET",
+      headers,
+      credentials: "same-origin",
+    };
+    if (options.body !== undefined) {
+      init.body = JSON.stringify(options.body);
+    }
+    if (options.signal !== undefined) {
+      init.signal = options.signal;
+    }
+    try {
+      return await this.#fetch(this.#base + path, init);
+    } catch (error) {
+      if (error instanceof DOMException && error.name === "AbortError") {
+        throw error;
+      }
+      throw new NetworkError("the server could not be reached");
+    }
+  }
+
+  async #request<T>(path: string, options: RequestOptions = {}): Promise<T> {
+    let response = await this.#raw(path, options);
+    if (response.status === 401 && options.auth !== false && this.#accessToken !== null) {
+      const tokens = await this.refresh();
+      if (tokens !== null) {
+        response = await this.#raw(path, options);
+      }
+    }
+    return parse<T>(response);
+  }
+
+  /** Silent refresh through the HttpOnly cookie; null when there is no live session. */
+  refresh(): Promise<Tokens | null> {
+    this.#refreshing ??= (async () => {
+      try {
+        const response = await this.#raw("/api/v1/auth/refresh", { method: "POST", auth: false });
+        if (response.status === 401 || response.status === 403) {
+          this.#accessToken = null;
+          this.#onTokens?.(null);
+          return null;
+        }
+        const tokens = await parse<Tokens>(response);
+        this.#accessToken = tokens.access_token;
+        this.#onTokens?.(tokens);
+        return tokens;
+      } finally {
+        this.#refreshing = null;
+      }
+    })();
+    return this.#refreshing;
+  }
+
+  prelogin(email: string): Promise<Prelogin> {
+    return this.#request("/api/v1/auth/prelogin", { method: "POST", body: { email }, auth: false });
+  }
+
+  register(body: RegisterIn): Promise<{ user_id: string }> {
+    return this.#request("/api/v1/auth/register", { method: "POST", body, auth: false });
+  }
+
+  async login(email: string, authSecret: string, deviceName: string): Promise<LoginOut> {
+    const out = await this.#request<LoginOut>("/api/v1/auth/login", {
+      method: "POST",
+      body: { email, auth_secret: authSecret, device_name: deviceName },
+      auth: false,
+    });
+    this.#accessToken = out.access_token;
+    return out;
+  }
+
+  async logout(everywhere = false): Promise<void> {
+    try {
+      await this.#request(everywhere ? "/api/v1/auth/logout-all" : "/api/v1/auth/logout", {
+        method: "POST",
+      });
+    } finally {
+      this.#accessToken = null;
+    }
+  }
+
+  me(): Promise<Me> {
+    return this.#request("/api/v1/me");
+  }
+
+  user(userId: string): Promise<PublicUser> {
+    return this.#request(`/api/v1/users/${encodeURIComponent(userId)}`);
+  }
+
+  wsTicket(): Promise<Ticket> {
+    return this.#request("/api/v1/ws-ticket", { method: "POST" });
+  }
+
+  searchRooms(q: string): Promise<Conversation[]> {
+    const query = q.trim() === "" ? "" : `?q=${encodeURIComponent(q.trim())}`;
+    return this.#request(`/api/v1/rooms${query}`);
+  }
+
+  createRoom(name: string, topic: string | null): Promise<Conversation> {
+    return this.#request("/api/v1/rooms", { method: "POST", body: { name, topic } });
+  }
+
+  joinRoom(roomId: string): Promise<Conversation> {
+    return this.#request(`/api/v1/rooms/${roomId}/join`, { method: "POST" });
+  }
+
+  leaveRoom(roomId: string): Promise<void> {
+    return this.#request(`/api/v1/rooms/${roomId}/leave`, { method: "POST" });
+  }
+
+  conversations(): Promise<ConversationSummary[]> {
+    return this.#request("/api/v1/conversations");
+  }
+
+  conversation(id: string): Promise<Conversation> {
+    return this.#request(`/api/v1/conversations/${id}`);
+  }
+
+  members(id: string): Promise<MemberPage> {
+    return this.#request(`/api/v1/conversations/${id}/members?limit=1000`);
+  }
+
+  messages(
+    id: string,
+    page: { before?: number; after?: number; limit?: number } = {},
+  ): Promise<MessagePage> {
+    const params = new URLSearchParams();
+    if (page.before !== undefined) params.set("before", String(page.before));
+    if (page.after !== undefined) params.set("after", String(page.after));
+    params.set("limit", String(page.limit ?? 50));
+    return this.#request(`/api/v1/conversations/${id}/messages?${params.toString()}`);
+  }
+
+  send(id: string, clientMsgId: string, body: string): Promise<SendAck> {
+    return this.#request(`/api/v1/conversations/${id}/messages`, {
+      method: "POST",
+      body: { client_msg_id: clientMsgId, body },
+    });
+  }
+
+  markRead(id: string, seq: number): Promise<void> {
+    return this.#request(`/api/v1/conversations/${id}/read`, { method: "POST", body: { seq } });
+  }
+}
+
+async function parse<T>(response: Response): Promise<T> {
+  if (response.status === 204) {
+    return undefined as T;
+  }
+  const text = await response.text();
+  let data: unknown = null;
+  if (text !== "") {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!response.ok) {
+    const problem = (typeof data === "object" && data !== null ? data : {}) as Record<
+      string,
+      unknown
+    >;
+    const retry = Number(response.headers.get("Retry-After"));
+    throw new ApiError(
+      response.status,
+      typeof problem.code === "string" ? problem.code : `http_${String(response.status)}`,
+      typeof problem.detail === "string"
+        ? problem.detail
+        : typeof problem.title === "string"
+          ? problem.title
+          : response.statusText,
+      Number.isFinite(retry) && retry > 0 ? retry : null,
+    );
+  }
+  return data as T;
+}
+
+export type { KdfParamsWire };

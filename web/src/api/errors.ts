@@ -1,0 +1,70 @@
+/** Errors of the API layer, and the plain words a person sees for each. */
+
+export class ApiError extends Error {
+  override readonly name = "ApiError";
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly retryAfterS: number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+/** The server could not be reached at all (offline, DNS, refused, CORS). */
+export class NetworkError extends Error {
+  override readonly name = "NetworkError";
+}
+
+/** Words for a person: never reveals whether an email is registered. */
+export function describeError(error: unknown): { title: string; detail: string } {
+  if (error instanceof NetworkError) {
+    return {
+      title: "Can't reach the server",
+      detail: "Check your connection and try again. Nothing was lost.",
+    };
+  }
+  if (error instanceof ApiError) {
+    switch (error.code) {
+      case "invalid_credentials":
+        return {
+          title: "Wrong email or password",
+          detail: "Check both and try again.",
+        };
+      case "rate_limited": {
+        const wait =
+          error.retryAfterS !== null && error.retryAfterS > 0
+            ? ` Try again in ${String(Math.ceil(error.retryAfterS))} seconds.`
+            : " Wait a little and try again.";
+        return { title: "Too many attempts", detail: `For your safety we paused sign-ins.${wait}` };
+      }
+      case "email_taken":
+        return {
+          title: "That email can't be used",
+          detail: "Try signing in instead, or use another email.",
+        };
+      case "service_unavailable":
+        return {
+          title: "The server is busy",
+          detail: "It should be back in a moment. Try again soon.",
+        };
+      case "unauthenticated":
+      case "token_invalid":
+        return { title: "You were signed out", detail: "Please sign in again." };
+      case "not_a_member":
+        return { title: "Not a member", detail: "Join this room first." };
+      case "validation_failed":
+        return { title: "Something doesn't look right", detail: error.message };
+      default:
+        if (error.status >= 500) {
+          return {
+            title: "Something went wrong on the server",
+            detail: "It's not your fault. Try again in a moment.",
+          };
+        }
+        return { title: "That didn't work", detail: error.message };
+    }
+  }
+  return { title: "Something went wrong", detail: "Try again in a moment." };
+}

@@ -1,0 +1,401 @@
+/**
+ * One WebSocket per tab: ticket auth, `ready`, `resume` with the last seq per conversation,
+ * exponential backoff with jitter, and the outbox (each unacknowledged message is sent once per
+ * connection with its client message id; the server acknowledges retries as duplicates, so a
+ * message is stored exactly once).
+ *
+ * No React and no DOM beyond what is injected: tests drive it with a fake socket and timers.
+ */
+
+import { ApiError } from "@/api/errors";
+import { backoffDelay } from "@/transport/backoff";
+import type { ClientFrame, ServerFrame } from "@/transport/frames";
+import { parseServerFrame } from "@/transport/frames";
+import { newClientMsgId } from "@/transport/ids";
+import type { Outbox, OutboxEntry } from "@/transport/outbox";
+
+export type ConnectionStatus = "connecting" | "ready" | "reconnecting" | "offline" | "stopped";
+
+/** The part of `WebSocket` used here (a fake in tests). */
+export interface SocketLike {
+  readonly readyState: number;
+  onopen: ((event: Event) => void) | null;
+  onmessage: ((event: MessageEvent) => void) | null;
+  onclose: ((event: CloseEvent) => void) | null;
+  onerror: ((event: Event) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+export interface Timers {
+  set(fn: () => void, ms: number): number;
+  clear(id: number): void;
+}
+
+export interface RealtimeListener {
+  status(status: ConnectionStatus): void;
+  frame(frame: ServerFrame): void;
+  /** An outbox entry was added, changed (failed) or removed (acknowledged). */
+  outboxChanged(entries: readonly OutboxEntry[]): void;
+  ack(entry: OutboxEntry, frame: Extract<ServerFrame, { type: "message.ack" }>): void;
+  /** The session is gone (ticket refused with 401, or `session.revoked`). */
+  authLost(): void;
+}
+
+export interface RealtimeOptions {
+  readonly url: string;
+  readonly ticket: () => Promise<string>;
+  readonly open: (url: string) => SocketLike;
+  readonly outbox: Outbox;
+  readonly positions: () => Record<string, number>;
+  readonly listener: RealtimeListener;
+  readonly timers?: Timers;
+  readonly random?: () => number;
+  readonly now?: () => number;
+  readonly pingIntervalMs?: number;
+  readonly typingIntervalMs?: number;
+}
+
+const OPEN = 1;
+/** Errors after which a send is worth retrying later rather than shown as failed. */
+const TRANSIENT = new Set(["rate_limited", "service_unavailable", "internal_error"]);
+
+const defaultTimers: Timers = {
+  set: (fn, ms) => window.setTimeout(fn, ms),
+  clear: (id) => {
+    window.clearTimeout(id);
+  },
+};
+
+export class RealtimeClient {
+  readonly #o: RealtimeOptions;
+  readonly #timers: Timers;
+  readonly #random: () => number;
+  readonly #now: () => number;
+  #socket: SocketLike | null = null;
+  #status: ConnectionStatus = "stopped";
+  #ready = false;
+  #attempt = 0;
+  #everConnected = false;
+  #retryTimer: number | null = null;
+  #pingTimer: number | null = null;
+  #pongDeadline: number | null = null;
+  #offline = false;
+  #stopped = true;
+  #entries: OutboxEntry[] = [];
+  /** Client message ids sent on the current connection (never twice on one socket). */
+  #inflight = new Set<string>();
+  readonly #lastTyping = new Map<string, number>();
+  #loaded: Promise<void> | null = null;
+  #presence: "online" | "away" = "online";
+
+  constructor(options: RealtimeOptions) {
+    this.#o = options;
+    this.#timers = options.timers ?? defaultTimers;
+    this.#random = options.random ?? Math.random;
+    this.#now = options.now ?? Date.now;
+  }
+
+  get status(): ConnectionStatus {
+    return this.#status;
+  }
+
+  get outbox(): readonly OutboxEntry[] {
+    return this.#entries;
+  }
+
+  start(): Promise<void> {
+    this.#stopped = false;
+    this.#loaded ??= this.#o.outbox.all().then((entries) => {
+      this.#entries = entries;
+      this.#o.listener.outboxChanged(this.#entries);
+    });
+    void this.#loaded.then(() => {
+      if (!this.#stopped && !this.#offline) {
+        this.#connect();
+      }
+    });
+    return this.#loaded;
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#teardown(1000);
+    this.#setStatus("stopped");
+  }
+
+  /** The browser went offline: drop the socket, keep the outbox. */
+  goOffline(): void {
+    this.#offline = true;
+    this.#teardown(1000);
+    if (!this.#stopped) this.#setStatus("offline");
+  }
+
+  /** Back online: reconnect now. */
+  goOnline(): void {
+    if (!this.#offline) return;
+    this.#offline = false;
+    this.#attempt = 0;
+    if (!this.#stopped) this.#connect();
+  }
+
+  /** Queue a message: stored in the outbox first, sent now if connected. */
+  async send(conversationId: string, body: string): Promise<OutboxEntry> {
+    const entry: OutboxEntry = {
+      clientMsgId: newClientMsgId(),
+      conversationId,
+      body,
+      createdAt: this.#now(),
+      failed: false,
+    };
+    await this.#loaded;
+    await this.#o.outbox.put(entry);
+    this.#entries = [...this.#entries, entry];
+    this.#o.listener.outboxChanged(this.#entries);
+    this.#transmit(entry);
+    return entry;
+  }
+
+  /** Retry a failed message with the same client message id. */
+  async retry(clientMsgId: string): Promise<void> {
+    const entry = this.#entries.find((e) => e.clientMsgId === clientMsgId);
+    if (entry === undefined) return;
+    const again = { ...entry, failed: false };
+    await this.#replace(again);
+    this.#inflight.delete(clientMsgId);
+    this.#transmit(again);
+  }
+
+  /** Drop a failed message. */
+  async discard(clientMsgId: string): Promise<void> {
+    await this.#o.outbox.remove(clientMsgId);
+    this.#entries = this.#entries.filter((e) => e.clientMsgId !== clientMsgId);
+    this.#o.listener.outboxChanged(this.#entries);
+  }
+
+  /** At most one `typing` per conversation per interval (default 3 s). */
+  typing(conversationId: string): void {
+    const now = this.#now();
+    const last = this.#lastTyping.get(conversationId) ?? -Infinity;
+    if (now - last < (this.#o.typingIntervalMs ?? 3000) || !this.#ready) return;
+    this.#lastTyping.set(conversationId, now);
+    this.#sendFrame({ type: "typing", conversation_id: conversationId });
+  }
+
+  /** Returns false when not connected (the caller may use HTTP instead). */
+  read(conversationId: string, seq: number): boolean {
+    if (!this.#ready) return false;
+    this.#sendFrame({ type: "read", conversation_id: conversationId, seq });
+    return true;
+  }
+
+  /** Online while the tab is in view, away when hidden. */
+  presence(status: "online" | "away"): void {
+    this.#presence = status;
+    if (this.#ready) this.#sendFrame({ type: "presence.set", status });
+  }
+
+  /** Send `resume` again (e.g. after joining a conversation). */
+  resume(): void {
+    if (this.#ready) this.#sendFrame({ type: "resume", positions: this.#o.positions() });
+  }
+
+  #connect(): void {
+    this.#clearRetry();
+    this.#setStatus(this.#everConnected ? "reconnecting" : "connecting");
+    const attemptSocket = async () => {
+      let ticket: string;
+      try {
+        ticket = await this.#o.ticket();
+      } catch (error) {
+        if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+          this.stop();
+          this.#o.listener.authLost();
+          return;
+        }
+        this.#scheduleReconnect();
+        return;
+      }
+      if (this.#stopped || this.#offline) return;
+      const socket = this.#o.open(this.#o.url);
+      this.#socket = socket;
+      this.#inflight = new Set();
+      socket.onopen = () => {
+        socket.send(JSON.stringify({ type: "auth", ticket } satisfies ClientFrame));
+      };
+      socket.onmessage = (event) => {
+        if (socket !== this.#socket) return;
+        const frame = parseServerFrame(event.data);
+        if (frame !== null) this.#onFrame(frame);
+      };
+      socket.onclose = () => {
+        if (socket !== this.#socket) return;
+        this.#socket = null;
+        this.#ready = false;
+        this.#stopPing();
+        if (!this.#stopped && !this.#offline) this.#scheduleReconnect();
+      };
+      socket.onerror = () => {
+        // onclose follows.
+      };
+    };
+    void attemptSocket();
+  }
+
+  #onFrame(frame: ServerFrame): void {
+    switch (frame.type) {
+      case "ready":
+        this.#ready = true;
+        this.#attempt = 0;
+        this.#everConnected = true;
+        this.#sendFrame({ type: "resume", positions: this.#o.positions() });
+        if (this.#presence === "away") this.#sendFrame({ type: "presence.set", status: "away" });
+        this.#setStatus("ready");
+        this.#startPing();
+        for (const entry of this.#entries) {
+          if (!entry.failed) this.#transmit(entry);
+        }
+        break;
+      case "message.ack":
+        void this.#acked(frame);
+        break;
+      case "error":
+        if (frame.ref != null) this.#sendFailed(frame.ref, frame.code);
+        break;
+      case "pong":
+        if (this.#pongDeadline !== null) {
+          this.#timers.clear(this.#pongDeadline);
+          this.#pongDeadline = null;
+        }
+        break;
+      case "session.revoked":
+        this.stop();
+        this.#o.listener.authLost();
+        return;
+      default:
+        break;
+    }
+    this.#o.listener.frame(frame);
+  }
+
+  #transmit(entry: OutboxEntry): void {
+    if (!this.#ready || entry.failed || this.#inflight.has(entry.clientMsgId)) return;
+    this.#inflight.add(entry.clientMsgId);
+    this.#sendFrame({
+      type: "message.send",
+      ref: entry.clientMsgId,
+      conversation_id: entry.conversationId,
+      client_msg_id: entry.clientMsgId,
+      body: entry.body,
+    });
+  }
+
+  async #acked(frame: Extract<ServerFrame, { type: "message.ack" }>): Promise<void> {
+    const entry = this.#entries.find((e) => e.clientMsgId === frame.client_msg_id);
+    this.#inflight.delete(frame.client_msg_id);
+    if (entry === undefined) return;
+    this.#entries = this.#entries.filter((e) => e.clientMsgId !== frame.client_msg_id);
+    this.#o.listener.ack(entry, frame);
+    this.#o.listener.outboxChanged(this.#entries);
+    await this.#o.outbox.remove(frame.client_msg_id);
+  }
+
+  #sendFailed(ref: string, code: string): void {
+    const entry = this.#entries.find((e) => e.clientMsgId === ref);
+    if (entry === undefined) return;
+    this.#inflight.delete(ref);
+    if (TRANSIENT.has(code)) {
+      this.#timers.set(() => {
+        this.#transmit(entry);
+      }, backoffDelay(2, this.#random));
+      return;
+    }
+    void this.#replace({ ...entry, failed: true });
+  }
+
+  async #replace(entry: OutboxEntry): Promise<void> {
+    this.#entries = this.#entries.map((e) => (e.clientMsgId === entry.clientMsgId ? entry : e));
+    this.#o.listener.outboxChanged(this.#entries);
+    await this.#o.outbox.put(entry);
+  }
+
+  #sendFrame(frame: ClientFrame): void {
+    const socket = this.#socket;
+    if (socket !== null && socket.readyState === OPEN) {
+      socket.send(JSON.stringify(frame));
+    }
+  }
+
+  #startPing(): void {
+    this.#stopPing();
+    const interval = this.#o.pingIntervalMs ?? 25_000;
+    const tick = () => {
+      this.#sendFrame({ type: "ping", ref: "hb" });
+      this.#pongDeadline ??= this.#timers.set(() => {
+        // No pong: the connection is stalled; start over.
+        this.#pongDeadline = null;
+        this.#socket?.close(4000, "stalled");
+        this.#dropSocket();
+      }, 10_000);
+      this.#pingTimer = this.#timers.set(tick, interval);
+    };
+    this.#pingTimer = this.#timers.set(tick, interval);
+  }
+
+  #stopPing(): void {
+    if (this.#pingTimer !== null) this.#timers.clear(this.#pingTimer);
+    if (this.#pongDeadline !== null) this.#timers.clear(this.#pongDeadline);
+    this.#pingTimer = null;
+    this.#pongDeadline = null;
+  }
+
+  #dropSocket(): void {
+    const socket = this.#socket;
+    if (socket === null) return;
+    this.#socket = null;
+    this.#ready = false;
+    this.#stopPing();
+    if (!this.#stopped && !this.#offline) this.#scheduleReconnect();
+  }
+
+  #teardown(code: number): void {
+    this.#clearRetry();
+    this.#stopPing();
+    const socket = this.#socket;
+    this.#socket = null;
+    this.#ready = false;
+    if (socket !== null) {
+      socket.onclose = null;
+      socket.onmessage = null;
+      try {
+        socket.close(code);
+      } catch {
+        // already closed
+      }
+    }
+  }
+
+  #scheduleReconnect(): void {
+    this.#clearRetry();
+    this.#setStatus(this.#everConnected ? "reconnecting" : "connecting");
+    const delay = backoffDelay(this.#attempt, this.#random);
+    this.#attempt += 1;
+    this.#retryTimer = this.#timers.set(() => {
+      this.#retryTimer = null;
+      if (!this.#stopped && !this.#offline) this.#connect();
+    }, delay);
+  }
+
+  #clearRetry(): void {
+    if (this.#retryTimer !== null) {
+      this.#timers.clear(this.#retryTimer);
+      this.#retryTimer = null;
+    }
+  }
+
+  #setStatus(status: ConnectionStatus): void {
+    if (status === this.#status) return;
+    this.#status = status;
+    this.#o.listener.status(status);
+  }
+}

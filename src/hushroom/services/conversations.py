@@ -132,9 +132,8 @@ class ConversationService:
                 MemberRecord(conv.id, user_id, "member", self._clock.now_ms(), conv.last_seq)
             )
             if added:
-                await tx.conversations.add_member_count(conv.id, 1)
+                conv = await tx.conversations.add_member_count(conv.id, 1)
             recipients = await tx.members.user_ids(conv.id)
-            conv = await access.access_group_admin(tx, principal.user_id, conversation_id)
         if added:
             await self._announce(conv, [user_id])
             await self._events.publish(member_event("member.joined", conv.id, user_id, recipients))

@@ -101,9 +101,8 @@ class RoomService:
                 )
             )
             if added:
-                await tx.conversations.add_member_count(room.id, 1)
+                room = await tx.conversations.add_member_count(room.id, 1)
             recipients = await tx.members.user_ids(room.id) if added else []
-            room = await access.access_room(tx, room_id)
         if added:
             await self._events.publish(
                 member_event("member.joined", room.id, principal.user_id, recipients)

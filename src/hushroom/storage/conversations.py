@@ -88,7 +88,9 @@ class ConversationRepository(Protocol):
         """Atomically increment and return the conversation's sequence number (row-locked)."""
         ...
 
-    async def add_member_count(self, conversation_id: uuid.UUID, delta: int) -> None: ...
+    async def add_member_count(self, conversation_id: uuid.UUID, delta: int) -> ConversationRecord:
+        """Adjust the member count; returns the conversation as updated."""
+        ...
 
 
 class MemberRepository(Protocol):

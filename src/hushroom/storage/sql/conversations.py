@@ -153,12 +153,16 @@ class SqlConversationRepository:
         ).scalar_one()
         return int(seq)
 
-    async def add_member_count(self, conversation_id: uuid.UUID, delta: int) -> None:
-        await self._conn.execute(
-            update(conversations)
-            .where(conversations.c.id == conversation_id)
-            .values(member_count=conversations.c.member_count + delta)
-        )
+    async def add_member_count(self, conversation_id: uuid.UUID, delta: int) -> ConversationRecord:
+        row = (
+            await self._conn.execute(
+                update(conversations)
+                .where(conversations.c.id == conversation_id)
+                .values(member_count=conversations.c.member_count + delta)
+                .returning(*_CONV_COLS)
+            )
+        ).one()
+        return _conv(row)
 
 
 class SqlMemberRepository:

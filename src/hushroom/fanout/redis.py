@@ -37,6 +37,7 @@ from redis.retry import Retry
 from hushroom.events.event import Event
 from hushroom.fanout.base import Subscriber
 from hushroom.fanout.local import LocalHub
+from hushroom.tasks import cancel_and_wait
 
 log = logging.getLogger("hushroom.fanout")
 
@@ -135,13 +136,7 @@ class RedisFanout:
 
     async def stop(self) -> None:
         self._stopping = True
-        for task in (self._reader, self._control):
-            if task is not None:
-                task.cancel()
-        for task in (self._reader, self._control):
-            if task is not None:
-                with contextlib.suppress(BaseException):
-                    await task
+        await cancel_and_wait([self._reader, self._control])
         self._reader = self._control = None
         await self._close_pubsub()
         if self._client is not None:

@@ -22,7 +22,6 @@ reports False; a warning is logged once per outage.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 
@@ -33,6 +32,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from hushroom.presence.base import PresenceInfo, Status
+from hushroom.tasks import cancel_and_wait
 
 log = logging.getLogger("hushroom.presence")
 
@@ -176,9 +176,7 @@ class RedisPresence:
 
     async def stop(self) -> None:
         if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(BaseException):
-                await self._heartbeat
+            await cancel_and_wait([self._heartbeat])
             self._heartbeat = None
         if self._client is not None:
             await self._client.aclose()

@@ -35,10 +35,19 @@ async def access_member(
     tx: Repos, user_id: uuid.UUID, conversation_id: uuid.UUID
 ) -> tuple[ConversationRecord, MemberRecord]:
     """Sending, typing, read receipts, leaving: members only."""
-    conv, member = await _load(tx, user_id, conversation_id)
-    if member is None:
-        raise NotAMember()
+    conv, member = await tx.conversations.get_with_member(conversation_id, user_id)
+    conv = require_member(conv, member is not None)
+    assert member is not None  # checked by require_member
     return conv, member
+
+
+def require_member(conv: ConversationRecord | None, is_member: bool) -> ConversationRecord:
+    """`access_member` over rows already loaded (batched sends load many at once)."""
+    if conv is None:
+        raise NotFound("no such conversation", field="conversation_id")
+    if not is_member:
+        raise NotAMember()
+    return conv
 
 
 def check_payload_kind(conv: ConversationRecord, *, has_body: bool, has_envelope: bool) -> None:

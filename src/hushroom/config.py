@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     ws_max_errors: int = 10
     ws_ping_interval_s: float = 20.0
     resume_max_messages: int = 500
+    # Most sends stored in one transaction: concurrent sends share a commit (group commit).
+    send_batch_max: int = Field(default=256, ge=1, le=1000)
     max_connections_per_user: int = 20
     log_level: str = "INFO"
     log_json: bool = True

@@ -53,7 +53,11 @@ class Container:
             self.storage,
             self.events,
             self.clock,
-            MessageLimits(settings.max_text_chars, settings.max_ciphertext_bytes),
+            MessageLimits(
+                settings.max_text_chars,
+                settings.max_ciphertext_bytes,
+                send_batch_max=settings.send_batch_max,
+            ),
             self.metrics,
         )
         self.presence = PresenceService(

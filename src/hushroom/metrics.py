@@ -22,6 +22,12 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
             registry=self.registry,
         )
+        self.send_batch_size = Histogram(
+            "hushroom_send_batch_size",
+            "Sends stored per transaction (group commit)",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+            registry=self.registry,
+        )
         self.http_requests = Counter(
             "hushroom_http_requests_total",
             "HTTP requests",

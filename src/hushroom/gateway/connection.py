@@ -129,10 +129,6 @@ class Connection:
                     ),
                 )
                 m = result.message
-                if not result.duplicate:
-                    self.c.metrics.messages_sent.labels(
-                        "envelope" if m.ciphertext else "text"
-                    ).inc()
                 await self._apply(
                     self.protocol.message_sent(
                         ref=ref,

@@ -15,11 +15,18 @@ from sqlalchemy.exc import IntegrityError
 
 from hushroom import access
 from hushroom.clock import Clock
-from hushroom.errors import ClientMessageIdReused, PayloadTooLarge, ValidationFailed
+from hushroom.errors import (
+    ClientMessageIdReused,
+    HushroomError,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 from hushroom.events.event import Event
 from hushroom.events.publisher import EventPublisher
 from hushroom.metrics import Metrics
 from hushroom.principal import Principal
+from hushroom.services.group_commit import GroupCommit
 from hushroom.services.views import message_view
 from hushroom.storage.conversations import MessageRecord, NewMessage
 from hushroom.storage.unit import Storage
@@ -54,6 +61,25 @@ class ResumePlan:
 class MessageLimits:
     max_text_chars: int
     max_ciphertext_bytes: int
+    # Most sends stored in one transaction (group commit).
+    send_batch_max: int = 256
+
+
+def _duplicate_of(found: MessageRecord, cmd: SendCommand) -> SendResult:
+    """A retry gets the original ack; the same id for another conversation is a client bug."""
+    if found.conversation_id != cmd.conversation_id:
+        raise ClientMessageIdReused(field="client_msg_id")
+    return SendResult(found, duplicate=True)
+
+
+def _follow(leader: SendResult | Exception | None, cmd: SendCommand) -> SendResult | Exception:
+    """The outcome of a send that repeats a stored one, or an earlier send of the same batch."""
+    if not isinstance(leader, SendResult):
+        return leader if isinstance(leader, Exception) else AssertionError("no leader outcome")
+    try:
+        return _duplicate_of(leader.message, cmd)
+    except HushroomError as exc:
+        return exc
 
 
 def validate_client_msg_id(value: str) -> None:
@@ -77,6 +103,9 @@ class MessageService:
         self._clock = clock
         self._limits = limits
         self._metrics = metrics or Metrics()
+        self._batches: GroupCommit[tuple[Principal, SendCommand], SendResult] = GroupCommit(
+            self._store_batch, max_batch=limits.send_batch_max
+        )
 
     def _validate(self, cmd: SendCommand) -> None:
         validate_client_msg_id(cmd.client_msg_id)
@@ -103,61 +132,160 @@ class MessageService:
     async def send(self, principal: Principal, cmd: SendCommand) -> SendResult:
         self._validate(cmd)
         started = time.perf_counter()
+        result = await self._batches.submit((principal, cmd))
+        self._metrics.send_latency.observe(time.perf_counter() - started)
+        if not result.duplicate:
+            kind = "envelope" if cmd.ciphertext is not None else "text"
+            self._metrics.messages_sent.labels(kind).inc()
+        return result
+
+    async def _store_batch(
+        self, sends: list[tuple[Principal, SendCommand]]
+    ) -> list[SendResult | Exception]:
+        """Store validated sends in one transaction, then publish what was stored.
+
+        Per-send refusals (not a member, wrong payload kind, reused id) fail only that send. A
+        failing transaction (say a concurrent retry won the unique index on another node, or a
+        value the database refuses) is retried send by send, so one bad send fails alone.
+        """
+        self._metrics.send_batch_size.observe(len(sends))
+        try:
+            outcomes, stored = await self._store_together(sends)
+        except ServiceUnavailable as exc:
+            return [exc] * len(sends)
+        except (IntegrityError, HushroomError):
+            outcomes, stored = [], []
+            for principal, cmd in sends:
+                try:
+                    result, recipients = await self._store_alone(principal, cmd)
+                except (IntegrityError, HushroomError) as exc:
+                    outcomes.append(exc)
+                    continue
+                outcomes.append(result)
+                if recipients is not None:
+                    stored.append((result.message, recipients))
+        # Committed: now the fast path.
+        for record, recipients in stored:
+            await self._events.publish(
+                Event(
+                    type="message.new",
+                    payload={"message": message_view(record)},
+                    recipients=frozenset(recipients),
+                    conversation_id=record.conversation_id,
+                    seq=record.seq,
+                )
+            )
+        return outcomes
+
+    async def _store_together(
+        self, sends: list[tuple[Principal, SendCommand]]
+    ) -> tuple[list[SendResult | Exception], list[tuple[MessageRecord, list[uuid.UUID]]]]:
+        now = self._clock.now_ms()
+        outcomes: list[SendResult | Exception | None] = [None] * len(sends)
+        # The same (device, client_msg_id) twice in one batch: the later ones follow the first.
+        first: dict[tuple[uuid.UUID, str], int] = {}
+        followers: list[tuple[int, int]] = []
+        stored: list[tuple[MessageRecord, list[uuid.UUID]]] = []
+        async with self._storage.write() as tx:
+            keys = [(p.device_id, cmd.client_msg_id) for p, cmd in sends]
+            existing = await tx.messages.by_client_ids(keys)
+            fresh: list[int] = []
+            for i, key in enumerate(keys):
+                if key in first:
+                    followers.append((i, first[key]))
+                    continue
+                first[key] = i
+                found = existing.get(key)
+                if found is None:
+                    fresh.append(i)
+                else:
+                    outcomes[i] = _follow(SendResult(found, duplicate=True), sends[i][1])
+            conv_ids = {sends[i][1].conversation_id for i in fresh}
+            convs = await tx.conversations.lock_many(conv_ids)
+            member_ids = await tx.members.user_ids_many(conv_ids)
+            last_seqs = {cid: conv.last_seq for cid, conv in convs.items()}
+            rows: list[tuple[NewMessage, int]] = []
+            accepted: list[int] = []
+            for i in fresh:
+                principal, cmd = sends[i]
+                try:
+                    conv = access.require_member(
+                        convs.get(cmd.conversation_id),
+                        principal.user_id in member_ids.get(cmd.conversation_id, ()),
+                    )
+                    access.check_payload_kind(
+                        conv,
+                        has_body=cmd.body is not None,
+                        has_envelope=cmd.ciphertext is not None,
+                    )
+                except HushroomError as exc:
+                    outcomes[i] = exc
+                    continue
+                last_seqs[conv.id] += 1
+                rows.append((self._new_message(principal, cmd, now), last_seqs[conv.id]))
+                accepted.append(i)
+            if rows:
+                await tx.conversations.set_last_seqs(
+                    {cid: seq for cid, seq in last_seqs.items() if seq != convs[cid].last_seq}
+                )
+                records = await tx.messages.insert_many(rows)
+                # Your own message is read by you: it never counts as unread.
+                await tx.members.set_read_many(
+                    [(r.conversation_id, r.sender_id, r.seq) for r in records]
+                )
+                for i, record in zip(accepted, records, strict=True):
+                    outcomes[i] = SendResult(record, duplicate=False)
+                    stored.append((record, member_ids[record.conversation_id]))
+        for i, leader in followers:
+            outcomes[i] = _follow(outcomes[leader], sends[i][1])
+        return [o if o is not None else AssertionError("send left unsorted") for o in outcomes], (
+            stored
+        )
+
+    async def _store_alone(
+        self, principal: Principal, cmd: SendCommand
+    ) -> tuple[SendResult, list[uuid.UUID] | None]:
         # A concurrent retry of the same client_msg_id can lose the unique-index race; the
         # second attempt then finds the winner and returns it as a duplicate.
         for attempt in range(2):
             try:
-                result = await self._send_once(principal, cmd)
+                return await self._store_one(principal, cmd)
             except IntegrityError:
                 if attempt == 1:
                     raise
-                continue
-            self._metrics.send_latency.observe(time.perf_counter() - started)
-            if not result.duplicate:
-                kind = "envelope" if cmd.ciphertext is not None else "text"
-                self._metrics.messages_sent.labels(kind).inc()
-            return result
         raise AssertionError("unreachable")
 
-    async def _send_once(self, principal: Principal, cmd: SendCommand) -> SendResult:
+    async def _store_one(
+        self, principal: Principal, cmd: SendCommand
+    ) -> tuple[SendResult, list[uuid.UUID] | None]:
         async with self._storage.write() as tx:
             existing = await tx.messages.by_client_id(principal.device_id, cmd.client_msg_id)
             if existing is not None:
-                if existing.conversation_id != cmd.conversation_id:
-                    raise ClientMessageIdReused(field="client_msg_id")
-                return SendResult(existing, duplicate=True)
+                return _duplicate_of(existing, cmd), None
             conv, _member = await access.access_member(tx, principal.user_id, cmd.conversation_id)
             access.check_payload_kind(
                 conv, has_body=cmd.body is not None, has_envelope=cmd.ciphertext is not None
             )
             seq = await tx.conversations.next_seq(conv.id)
             record = await tx.messages.insert(
-                NewMessage(
-                    conversation_id=conv.id,
-                    sender_id=principal.user_id,
-                    sender_device_id=principal.device_id,
-                    client_msg_id=cmd.client_msg_id,
-                    created_at=self._clock.now_ms(),
-                    body=cmd.body,
-                    generation=cmd.generation,
-                    ciphertext=cmd.ciphertext,
-                ),
-                seq,
+                self._new_message(principal, cmd, self._clock.now_ms()), seq
             )
-            # Your own message is read by you: it never counts as unread.
             await tx.members.set_read(conv.id, principal.user_id, seq)
             recipients = await tx.members.user_ids(conv.id)
-        # Committed: now the fast path.
-        await self._events.publish(
-            Event(
-                type="message.new",
-                payload={"message": message_view(record)},
-                recipients=frozenset(recipients),
-                conversation_id=conv.id,
-                seq=seq,
-            )
+        return SendResult(record, duplicate=False), recipients
+
+    @staticmethod
+    def _new_message(principal: Principal, cmd: SendCommand, now_ms: int) -> NewMessage:
+        return NewMessage(
+            conversation_id=cmd.conversation_id,
+            sender_id=principal.user_id,
+            sender_device_id=principal.device_id,
+            client_msg_id=cmd.client_msg_id,
+            created_at=now_ms,
+            body=cmd.body,
+            generation=cmd.generation,
+            ciphertext=cmd.ciphertext,
         )
-        return SendResult(record, duplicate=False)
 
     async def history(
         self,

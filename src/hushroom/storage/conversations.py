@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -92,6 +93,17 @@ class ConversationRepository(Protocol):
         """Adjust the member count; returns the conversation as updated."""
         ...
 
+    async def lock_many(
+        self, conversation_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, ConversationRecord]:
+        """The conversations that exist, row-locked in id order (so two batches touching the
+        same conversations queue instead of deadlocking) until the transaction ends."""
+        ...
+
+    async def set_last_seqs(self, last_seqs: dict[uuid.UUID, int]) -> None:
+        """Store new sequence highs for conversations locked with `lock_many`."""
+        ...
+
 
 class MemberRepository(Protocol):
     async def add(self, record: MemberRecord) -> bool:
@@ -112,6 +124,16 @@ class MemberRepository(Protocol):
         """Move last_read_seq forward (never back); True if it moved."""
         ...
 
+    async def set_read_many(self, positions: Sequence[tuple[uuid.UUID, uuid.UUID, int]]) -> None:
+        """`set_read` for many (conversation, user, seq) at once."""
+        ...
+
+    async def user_ids_many(
+        self, conversation_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, list[uuid.UUID]]:
+        """Member user ids of each conversation (conversations without members are absent)."""
+        ...
+
     async def count_admins(self, conversation_id: uuid.UUID) -> int: ...
 
     async def co_members(self, user_id: uuid.UUID, limit: int) -> list[uuid.UUID]:
@@ -125,6 +147,16 @@ class MemberRepository(Protocol):
 
 class MessageRepository(Protocol):
     async def insert(self, message: NewMessage, seq: int) -> MessageRecord: ...
+
+    async def insert_many(self, rows: Sequence[tuple[NewMessage, int]]) -> list[MessageRecord]:
+        """Insert (message, seq) pairs in one statement; records in the same order."""
+        ...
+
+    async def by_client_ids(
+        self, keys: Collection[tuple[uuid.UUID, str]]
+    ) -> dict[tuple[uuid.UUID, str], MessageRecord]:
+        """Stored messages by (sender_device_id, client_msg_id), for the keys that exist."""
+        ...
 
     async def by_client_id(
         self, sender_device_id: uuid.UUID, client_msg_id: str

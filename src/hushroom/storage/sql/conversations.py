@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Collection, Sequence
+from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -35,6 +36,19 @@ _MEMBER_COLS = (
     members.c.joined_at,
     members.c.last_read_seq,
 )
+
+
+_T = TypeVar("_T")
+
+
+def _padded(values: Collection[_T]) -> list[_T]:
+    """The values, repeated up to the next power of two: an IN list then has one of a few
+    lengths, so the driver's prepared-statement cache holds a few statements, not one per size."""
+    items = list(values)
+    size = 1
+    while size < len(items):
+        size *= 2
+    return items + [items[-1]] * (size - len(items)) if items else items
 
 
 def _conv(row: Any) -> ConversationRecord:
@@ -164,6 +178,31 @@ class SqlConversationRepository:
         ).one()
         return _conv(row)
 
+    async def lock_many(
+        self, conversation_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, ConversationRecord]:
+        if not conversation_ids:
+            return {}
+        # PostgreSQL locks rows in the ORDER BY order; SQLite ignores FOR UPDATE (its writes
+        # are serialised by the engine's write lock).
+        stmt = (
+            select(*_CONV_COLS)
+            .where(conversations.c.id.in_(_padded(conversation_ids)))
+            .order_by(conversations.c.id)
+            .with_for_update()
+        )
+        return {row[0]: _conv(row) for row in await self._conn.execute(stmt)}
+
+    async def set_last_seqs(self, last_seqs: dict[uuid.UUID, int]) -> None:
+        if not last_seqs:
+            return
+        await self._conn.execute(
+            update(conversations)
+            .where(conversations.c.id == bindparam("b_id"))
+            .values(last_seq=bindparam("b_seq")),
+            [{"b_id": cid, "b_seq": seq} for cid, seq in sorted(last_seqs.items())],
+        )
+
 
 class SqlMemberRepository:
     def __init__(self, conn: AsyncConnection) -> None:
@@ -234,6 +273,37 @@ class SqlMemberRepository:
         )
         return bool(result.rowcount)
 
+    async def set_read_many(self, positions: Sequence[tuple[uuid.UUID, uuid.UUID, int]]) -> None:
+        if not positions:
+            return
+        await self._conn.execute(
+            update(members)
+            .where(
+                and_(
+                    members.c.conversation_id == bindparam("b_conv"),
+                    members.c.user_id == bindparam("b_user"),
+                    members.c.last_read_seq < bindparam("b_seq"),
+                )
+            )
+            .values(last_read_seq=bindparam("b_seq")),
+            [{"b_conv": c, "b_user": u, "b_seq": seq} for c, u, seq in sorted(positions)],
+        )
+
+    async def user_ids_many(
+        self, conversation_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, list[uuid.UUID]]:
+        if not conversation_ids:
+            return {}
+        rows = await self._conn.execute(
+            select(members.c.conversation_id, members.c.user_id).where(
+                members.c.conversation_id.in_(_padded(conversation_ids))
+            )
+        )
+        found: dict[uuid.UUID, list[uuid.UUID]] = {}
+        for conv_id, user_id in rows:
+            found.setdefault(conv_id, []).append(user_id)
+        return found
+
     async def count_admins(self, conversation_id: uuid.UUID) -> int:
         n = (
             await self._conn.execute(
@@ -298,6 +368,64 @@ class SqlMessageRepository:
             generation=message.generation,
             ciphertext=message.ciphertext,
         )
+
+    async def insert_many(self, rows: Sequence[tuple[NewMessage, int]]) -> list[MessageRecord]:
+        if not rows:
+            return []
+        result = await self._conn.execute(
+            insert(messages).returning(messages.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "conversation_id": m.conversation_id,
+                    "seq": seq,
+                    "sender_id": m.sender_id,
+                    "sender_device_id": m.sender_device_id,
+                    "client_msg_id": m.client_msg_id,
+                    "created_at": m.created_at,
+                    "body": m.body,
+                    "generation": m.generation,
+                    "ciphertext": m.ciphertext,
+                }
+                for m, seq in rows
+            ],
+        )
+        ids = [int(r[0]) for r in result]
+        return [
+            MessageRecord(
+                id=new_id,
+                conversation_id=m.conversation_id,
+                seq=seq,
+                sender_id=m.sender_id,
+                sender_device_id=m.sender_device_id,
+                client_msg_id=m.client_msg_id,
+                created_at=m.created_at,
+                body=m.body,
+                generation=m.generation,
+                ciphertext=m.ciphertext,
+            )
+            for new_id, (m, seq) in zip(ids, rows, strict=True)
+        ]
+
+    async def by_client_ids(
+        self, keys: Collection[tuple[uuid.UUID, str]]
+    ) -> dict[tuple[uuid.UUID, str], MessageRecord]:
+        if not keys:
+            return {}
+        wanted = set(keys)
+        # Two IN lists match the (device, client_msg_id) index; the exact pairs are picked here.
+        stmt = select(messages).where(
+            and_(
+                messages.c.sender_device_id.in_(_padded({d for d, _ in wanted})),
+                messages.c.client_msg_id.in_(_padded({c for _, c in wanted})),
+            )
+        )
+        found: dict[tuple[uuid.UUID, str], MessageRecord] = {}
+        for row in await self._conn.execute(stmt):
+            record = _message(row)
+            key = (record.sender_device_id, record.client_msg_id)
+            if key in wanted:
+                found[key] = record
+        return found
 
     async def by_client_id(
         self, sender_device_id: uuid.UUID, client_msg_id: str

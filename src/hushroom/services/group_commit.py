@@ -1,0 +1,65 @@
+"""Group commit: calls that arrive while a batch is being stored wait and go into the next one.
+
+One transaction (and one fsync) then stores many messages, so throughput grows with load while
+a lone call still goes straight through (BRIEF §4: 2,000 persisted DMs/s on one core). Each caller
+gets its own outcome, and only after the handler (which commits) returned: ack after commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+I = TypeVar("I")  # noqa: E741 - the input type
+O = TypeVar("O")  # noqa: E741 - the output type
+
+BatchHandler = Callable[[list[I]], Awaitable[list[O | Exception]]]
+
+
+class GroupCommit(Generic[I, O]):
+    def __init__(self, handler: BatchHandler[I, O], *, max_batch: int) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be >= 1")
+        self._handler = handler
+        self._max_batch = max_batch
+        self._pending: list[tuple[I, asyncio.Future[O]]] = []
+        self._worker: asyncio.Task[None] | None = None
+        self.batches = 0  # handler calls so far (tests and metrics read it)
+
+    async def submit(self, item: I) -> O:
+        future: asyncio.Future[O] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._drain())
+        # A cancelled caller cancels only its wait: the item is stored anyway and a retry with
+        # the same client message id finds it.
+        return await future
+
+    async def _drain(self) -> None:
+        batch: list[tuple[I, asyncio.Future[O]]] = []
+        try:
+            while self._pending:
+                batch = self._pending[: self._max_batch]
+                del self._pending[: self._max_batch]
+                self.batches += 1
+                try:
+                    outcomes = await self._handler([item for item, _ in batch])
+                except Exception as exc:  # the handler sorts errors per item; this is a bug guard
+                    outcomes = [exc] * len(batch)
+                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(outcome, Exception):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
+                batch = []
+        except BaseException:
+            # Cancelled (shutdown): nobody may wait forever.
+            for _, future in batch + self._pending:
+                future.cancel()
+            self._pending.clear()
+            raise
+        finally:
+            self._worker = None

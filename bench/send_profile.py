@@ -2,7 +2,7 @@
 sockets: CPU per send, statements per send, and the top cProfile costs.
 
 Run after a bench run has filled `hushroom_bench` (it picks an existing DM):
-`uv run python -m bench.send_profile [--n 2000]`.
+`uv run python -m bench.send_profile [--n 2000] [--concurrency 50]`.
 """
 
 from __future__ import annotations
@@ -26,26 +26,34 @@ from hushroom.principal import Principal
 from hushroom.services.messages import SendCommand
 
 
-async def _pick(container: Container) -> tuple[Principal, uuid.UUID]:
+async def _pick(container: Container, n: int) -> list[tuple[Principal, uuid.UUID]]:
+    """`n` (sender, DM) pairs, each its own DM where the bench made enough."""
     from sqlalchemy import text
 
     async with container.db.read() as conn:
-        row = (
+        rows = (
             await conn.execute(
                 text(
-                    "SELECT m.conversation_id, m.user_id, d.id FROM members m "
-                    "JOIN conversations c ON c.id = m.conversation_id "
+                    "SELECT DISTINCT ON (m.conversation_id) m.conversation_id, m.user_id, d.id "
+                    "FROM members m JOIN conversations c ON c.id = m.conversation_id "
                     "JOIN devices d ON d.user_id = m.user_id "
-                    "WHERE c.kind = 'dm' LIMIT 1"
-                )
+                    "WHERE c.kind = 'dm' LIMIT :n"
+                ),
+                {"n": n},
             )
-        ).first()
-    if row is None:
+        ).all()
+    if not rows:
         raise SystemExit("no DM in hushroom_bench: run `python -m bench.run --scenarios dm` first")
-    return Principal(row[1], row[2], uuid.uuid4()), row[0]
+    return [
+        (
+            Principal(rows[i % len(rows)][1], rows[i % len(rows)][2], uuid.uuid4()),
+            rows[i % len(rows)][0],
+        )
+        for i in range(n)
+    ]
 
 
-async def run(n: int) -> None:
+async def run(n: int, concurrency: int) -> None:
     for k, v in BENCH_ENV.items():
         os.environ.setdefault(k, v)
     settings = Settings(database_url=pg_url(), jwt_secret="bench-secret-" + "z" * 40)
@@ -58,34 +66,42 @@ async def run(n: int) -> None:
         nonlocal statements
         statements += 1
 
-    principal, conv = await _pick(container)
+    senders = await _pick(container, concurrency)
     blob = secrets.token_bytes(300)
 
-    async def send() -> None:
+    async def send_one(principal: Principal, conv: uuid.UUID) -> None:
         await container.messages.send(
             principal, SendCommand(conv, secrets.token_hex(16), None, 0, blob)
         )
 
-    for _ in range(50):  # warm-up: pool, statement caches
+    async def send() -> None:
+        # `concurrency` senders at once: they share transactions (group commit).
+        await asyncio.gather(*(send_one(p, c) for p, c in senders))
+
+    for _ in range(20):  # warm-up: pool, statement caches
         await send()
     statements = 0
+    rounds = max(1, n // concurrency)
     t0, wall0 = os.times(), time.perf_counter()
-    for _ in range(n):
+    for _ in range(rounds):
         await send()
     t1, wall = os.times(), time.perf_counter() - wall0
+    n = rounds * concurrency
     user, system = (t1.user - t0.user) / n * 1e6, (t1.system - t0.system) / n * 1e6
     print(
-        f"{n} sequential sends: {user + system:.0f} µs CPU each ({user:.0f} user, {system:.0f} "
-        f"system), {wall / n * 1e3:.2f} ms wall, {statements / n:.1f} SQL statements each "
-        f"(plus pre-ping, BEGIN, COMMIT), load {os.getloadavg()}"
+        f"{n} sends, {concurrency} at a time: {user + system:.0f} µs CPU each "
+        f"({user:.0f} user, {system:.0f} system), {wall / n * 1e3:.2f} ms wall, "
+        f"{statements / n:.1f} SQL statements each (plus BEGIN, COMMIT), load {os.getloadavg()}"
     )
     prof = cProfile.Profile(time.process_time)  # CPU time, not wall time
     prof.enable()
-    for _ in range(min(n, 500)):
+    for _ in range(max(1, min(n, 500) // concurrency)):
         await send()
     prof.disable()
     out = io.StringIO()
-    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(30)
+    pstats.Stats(prof, stream=out).sort_stats(
+        os.environ.get("PROFILE_SORT", "tottime")
+    ).print_stats(int(os.environ.get("PROFILE_TOP", "30")))
     print(out.getvalue())
     await container.stop()
 
@@ -93,7 +109,9 @@ async def run(n: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=1000)
-    asyncio.run(run(parser.parse_args().n))
+    parser.add_argument("--concurrency", type=int, default=1, help="sends in flight at once")
+    args = parser.parse_args()
+    asyncio.run(run(args.n, args.concurrency))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -25,6 +27,13 @@ class Event:
     seq: int | None = None
     # Users that must not get it even if listed (e.g. the typist for "typing").
     exclude_device: uuid.UUID | None = field(default=None)
+    # The frame as JSON text, made on first use and shared by every recipient's socket.
+    _text: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
 
     def frame(self) -> dict[str, Any]:
         return {"type": self.type, **self.payload}
+
+    def frame_text(self) -> str:
+        if not self._text:
+            self._text.append(orjson.dumps(self.frame()).decode())
+        return self._text[0]

@@ -94,7 +94,8 @@ class Connection:
         commands: list[p.Effect] = []
         for effect in effects:
             if isinstance(effect, p.SendFrame):
-                self._enqueue(orjson.dumps(effect.frame).decode())
+                text = effect.text
+                self._enqueue(text if text is not None else orjson.dumps(effect.frame).decode())
             elif isinstance(effect, p.Close):
                 if not self._closing:
                     self._enqueue(_CLOSE)

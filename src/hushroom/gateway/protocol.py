@@ -63,6 +63,8 @@ class State(enum.Enum):
 @dataclass(frozen=True, slots=True)
 class SendFrame:
     frame: dict[str, Any]
+    # Already serialised (an event's frame, shared by all its recipients), or None.
+    text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,7 +350,7 @@ class GatewayProtocol:
                 return []
         if ev.type == "session.revoked":
             return self._session_revoked(ev, principal)
-        return [SendFrame(ev.frame())]
+        return [SendFrame(ev.frame(), ev.frame_text())]
 
     # --- time, backpressure, lifecycle -------------------------------------------------------
 

@@ -671,11 +671,20 @@ def test_other_events_pass_through_as_frames() -> None:
         payload={"user_id": str(OTHER_USER), "status": "away", "last_seen": 123},
         recipients=frozenset({ME.user_id}),
     )
-    assert proto.event(ev) == [
-        SendFrame(
-            {"type": "presence", "user_id": str(OTHER_USER), "status": "away", "last_seen": 123}
-        )
-    ]
+    frame = {"type": "presence", "user_id": str(OTHER_USER), "status": "away", "last_seen": 123}
+    assert proto.event(ev) == [SendFrame(frame, orjson.dumps(frame).decode())]
+
+
+def test_event_is_serialised_once_for_every_recipient() -> None:
+    """A 1,000-member room costs one JSON encoding per message, not one per member."""
+    sockets = [ready_protocol() for _ in range(3)]
+    ev = message_event(1)
+    sent = [proto.event(ev) for proto in sockets]
+    texts = [effects[0].text for effects in sent if isinstance(effects[0], SendFrame)]
+    assert len(texts) == 3
+    assert texts[0] is texts[1] is texts[2]
+    assert texts[0] is not None
+    assert orjson.loads(texts[0]) == ev.frame()
 
 
 def test_session_revoked_for_this_session_sends_and_closes() -> None:

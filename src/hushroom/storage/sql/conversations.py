@@ -51,6 +51,45 @@ def _padded(values: Collection[_T]) -> list[_T]:
     return items + [items[-1]] * (size - len(items)) if items else items
 
 
+# The send path's statements, built once: constructing a statement costs more CPU than running
+# it through the compiled cache (one send batch runs each of these once).
+_LOCK_MANY = (
+    select(*_CONV_COLS)
+    .where(conversations.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(conversations.c.id)
+    # PostgreSQL locks rows in the ORDER BY order; SQLite ignores FOR UPDATE (its writes are
+    # serialised by the engine's write lock).
+    .with_for_update()
+)
+_SET_LAST_SEQ = (
+    update(conversations)
+    .where(conversations.c.id == bindparam("b_id"))
+    .values(last_seq=bindparam("b_seq"))
+)
+_MEMBER_IDS_MANY = select(members.c.conversation_id, members.c.user_id).where(
+    members.c.conversation_id.in_(bindparam("ids", expanding=True))
+)
+_SET_READ = (
+    update(members)
+    .where(
+        and_(
+            members.c.conversation_id == bindparam("b_conv"),
+            members.c.user_id == bindparam("b_user"),
+            members.c.last_read_seq < bindparam("b_seq"),
+        )
+    )
+    .values(last_read_seq=bindparam("b_seq"))
+)
+_INSERT_MESSAGES = insert(messages).returning(messages.c.id, sort_by_parameter_order=True)
+# Two IN lists match the (device, client_msg_id) index; the exact pairs are picked in Python.
+_BY_CLIENT_IDS = select(messages).where(
+    and_(
+        messages.c.sender_device_id.in_(bindparam("devices", expanding=True)),
+        messages.c.client_msg_id.in_(bindparam("cmids", expanding=True)),
+    )
+)
+
+
 def _conv(row: Any) -> ConversationRecord:
     return ConversationRecord(*row[:8])
 
@@ -183,23 +222,14 @@ class SqlConversationRepository:
     ) -> dict[uuid.UUID, ConversationRecord]:
         if not conversation_ids:
             return {}
-        # PostgreSQL locks rows in the ORDER BY order; SQLite ignores FOR UPDATE (its writes
-        # are serialised by the engine's write lock).
-        stmt = (
-            select(*_CONV_COLS)
-            .where(conversations.c.id.in_(_padded(conversation_ids)))
-            .order_by(conversations.c.id)
-            .with_for_update()
-        )
-        return {row[0]: _conv(row) for row in await self._conn.execute(stmt)}
+        rows = await self._conn.execute(_LOCK_MANY, {"ids": _padded(conversation_ids)})
+        return {row[0]: _conv(row) for row in rows}
 
     async def set_last_seqs(self, last_seqs: dict[uuid.UUID, int]) -> None:
         if not last_seqs:
             return
         await self._conn.execute(
-            update(conversations)
-            .where(conversations.c.id == bindparam("b_id"))
-            .values(last_seq=bindparam("b_seq")),
+            _SET_LAST_SEQ,
             [{"b_id": cid, "b_seq": seq} for cid, seq in sorted(last_seqs.items())],
         )
 
@@ -277,15 +307,7 @@ class SqlMemberRepository:
         if not positions:
             return
         await self._conn.execute(
-            update(members)
-            .where(
-                and_(
-                    members.c.conversation_id == bindparam("b_conv"),
-                    members.c.user_id == bindparam("b_user"),
-                    members.c.last_read_seq < bindparam("b_seq"),
-                )
-            )
-            .values(last_read_seq=bindparam("b_seq")),
+            _SET_READ,
             [{"b_conv": c, "b_user": u, "b_seq": seq} for c, u, seq in sorted(positions)],
         )
 
@@ -294,11 +316,7 @@ class SqlMemberRepository:
     ) -> dict[uuid.UUID, list[uuid.UUID]]:
         if not conversation_ids:
             return {}
-        rows = await self._conn.execute(
-            select(members.c.conversation_id, members.c.user_id).where(
-                members.c.conversation_id.in_(_padded(conversation_ids))
-            )
-        )
+        rows = await self._conn.execute(_MEMBER_IDS_MANY, {"ids": _padded(conversation_ids)})
         found: dict[uuid.UUID, list[uuid.UUID]] = {}
         for conv_id, user_id in rows:
             found.setdefault(conv_id, []).append(user_id)
@@ -373,7 +391,7 @@ class SqlMessageRepository:
         if not rows:
             return []
         result = await self._conn.execute(
-            insert(messages).returning(messages.c.id, sort_by_parameter_order=True),
+            _INSERT_MESSAGES,
             [
                 {
                     "conversation_id": m.conversation_id,
@@ -412,15 +430,15 @@ class SqlMessageRepository:
         if not keys:
             return {}
         wanted = set(keys)
-        # Two IN lists match the (device, client_msg_id) index; the exact pairs are picked here.
-        stmt = select(messages).where(
-            and_(
-                messages.c.sender_device_id.in_(_padded({d for d, _ in wanted})),
-                messages.c.client_msg_id.in_(_padded({c for _, c in wanted})),
-            )
+        rows = await self._conn.execute(
+            _BY_CLIENT_IDS,
+            {
+                "devices": _padded({d for d, _ in wanted}),
+                "cmids": _padded({c for _, c in wanted}),
+            },
         )
         found: dict[tuple[uuid.UUID, str], MessageRecord] = {}
-        for row in await self._conn.execute(stmt):
+        for row in rows:
             record = _message(row)
             key = (record.sender_device_id, record.client_msg_id)
             if key in wanted:

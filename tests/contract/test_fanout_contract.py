@@ -200,6 +200,37 @@ async def test_per_user_order_is_kept(fanout_factory: FanoutFactory) -> None:
     assert [e.seq for e in bob.events] == list(range(1, 201))
 
 
+async def test_publish_many_delivers_each_event_once_in_order(
+    fanout_factory: FanoutFactory,
+) -> None:
+    """One commit's messages go out together: mixed audiences, local and remote, order kept."""
+    a, b = await fanout_factory(), await fanout_factory()
+    ana, bob, outsider = Recorder(uuid.uuid4()), Recorder(uuid.uuid4()), Recorder(uuid.uuid4())
+    crowd = [Recorder(uuid.uuid4()) for _ in range(250)]
+    a.subscribe(ana)
+    b.subscribe(bob)
+    b.subscribe(outsider)
+    for i, sub in enumerate(crowd):
+        (a if i % 2 else b).subscribe(sub)
+    await settled(a, b)
+    room = [*(c.user_id for c in crowd), bob.user_id]
+    batch = [
+        event(ana.user_id, bob.user_id, seq=1),
+        event(*room, seq=2),  # a big audience (Redis: the bulk channel)
+        event(bob.user_id, seq=3),
+        event(seq=4),  # nobody: dropped
+        event(ana.user_id, bob.user_id, seq=5),
+    ]
+    await a.publish_many(batch)
+    await until(lambda: len(bob.events) == 4 and all(len(c.events) == 1 for c in crowd))
+    await until(lambda: len(ana.events) == 2)
+    await quiet()
+    assert [e.seq for e in bob.events] == [1, 2, 3, 5]
+    assert [e.seq for e in ana.events] == [1, 5]
+    assert all([e.seq for e in c.events] == [2] for c in crowd)
+    assert outsider.events == []
+
+
 async def test_subscriber_may_unsubscribe_itself_while_receiving(
     fanout_factory: FanoutFactory,
 ) -> None:

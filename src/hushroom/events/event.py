@@ -27,13 +27,20 @@ class Event:
     seq: int | None = None
     # Users that must not get it even if listed (e.g. the typist for "typing").
     exclude_device: uuid.UUID | None = field(default=None)
-    # The frame as JSON text, made on first use and shared by every recipient's socket.
-    _text: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
+    # The frame and its JSON text, made on first use and shared by every recipient's socket
+    # (a 1,000-member room encodes each message once). Treat the frame as read-only.
+    _wire: list[tuple[dict[str, Any], str]] = field(
+        default_factory=list, init=False, repr=False, compare=False
+    )
 
     def frame(self) -> dict[str, Any]:
-        return {"type": self.type, **self.payload}
+        return self._made()[0]
 
     def frame_text(self) -> str:
-        if not self._text:
-            self._text.append(orjson.dumps(self.frame()).decode())
-        return self._text[0]
+        return self._made()[1]
+
+    def _made(self) -> tuple[dict[str, Any], str]:
+        if not self._wire:
+            frame = {"type": self.type, **self.payload}
+            self._wire.append((frame, orjson.dumps(frame).decode()))
+        return self._wire[0]

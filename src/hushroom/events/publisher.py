@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from hushroom.events.event import Event
 from hushroom.fanout.base import FanoutBackend
 
@@ -15,3 +17,7 @@ class EventPublisher:
         if not event.recipients:
             return
         await self._fanout.publish(event)
+
+    async def publish_many(self, events: Sequence[Event]) -> None:
+        """Several events in order (one commit's messages): one round trip with Redis."""
+        await self._fanout.publish_many([e for e in events if e.recipients])

@@ -6,6 +6,7 @@ It is a fast path only: anything lost here is recovered by clients resyncing fro
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Protocol
 
 from hushroom.events.event import Event
@@ -29,6 +30,11 @@ class FanoutBackend(Protocol):
 
     async def publish(self, event: Event) -> None:
         """Deliver to every subscriber of every recipient, on every node."""
+        ...
+
+    async def publish_many(self, events: Sequence[Event]) -> None:
+        """`publish` for each event, in order, in as few round trips as the backend allows
+        (a batch of sends stored by one commit)."""
         ...
 
     def subscribe(self, subscriber: Subscriber) -> None: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from hushroom.events.event import Event
 from hushroom.fanout.base import Subscriber
@@ -21,6 +22,10 @@ class MemoryFanout:
 
     async def publish(self, event: Event) -> None:
         self._hub.deliver(event)
+
+    async def publish_many(self, events: Sequence[Event]) -> None:
+        for event in events:
+            self._hub.deliver(event)
 
     def subscribe(self, subscriber: Subscriber) -> None:
         self._hub.add(subscriber)

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -188,27 +189,33 @@ class RedisFanout:
 
     async def publish(self, event: Event) -> None:
         """Deliver here at once, then to other nodes; never raises for Redis trouble."""
-        self._hub.deliver(event)
-        if not event.recipients:
+        await self.publish_many((event,))
+
+    async def publish_many(self, events: Sequence[Event]) -> None:
+        """Deliver each here at once, then every PUBLISH in one pipelined round trip."""
+        for event in events:
+            self._hub.deliver(event)
+        events = [e for e in events if e.recipients]
+        if not events:
             return
         client = self._client
         if client is None or not self._up.is_set():
-            self._drop()
+            for _ in events:
+                self._drop()
             return
-        data = self._node_id + _SEP + _encode(event)
         try:
-            if len(event.recipients) > self._bulk_threshold:
-                await client.publish(self._bulk_channel, data)
-            elif len(event.recipients) == 1:
-                (user_id,) = event.recipients
-                await client.publish(self._channel(user_id), data)
-            else:
-                async with client.pipeline(transaction=False) as pipe:
-                    for user_id in event.recipients:
-                        pipe.publish(self._channel(user_id), data)
-                    await pipe.execute()
+            async with client.pipeline(transaction=False) as pipe:
+                for event in events:
+                    data = self._node_id + _SEP + _encode(event)
+                    if len(event.recipients) > self._bulk_threshold:
+                        pipe.publish(self._bulk_channel, data)
+                    else:
+                        for user_id in event.recipients:
+                            pipe.publish(self._channel(user_id), data)
+                await pipe.execute()
         except (RedisError, OSError) as exc:
-            self._drop(exc)
+            for _ in events:
+                self._drop(exc)
 
     # Internals ------------------------------------------------------------------------------------
     def _channel(self, user_id: uuid.UUID) -> str:

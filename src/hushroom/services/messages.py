@@ -165,8 +165,8 @@ class MessageService:
                 if recipients is not None:
                     stored.append((result.message, recipients))
         # Committed: now the fast path.
-        for record, recipients in stored:
-            await self._events.publish(
+        await self._events.publish_many(
+            [
                 Event(
                     type="message.new",
                     payload={"message": message_view(record)},
@@ -174,7 +174,9 @@ class MessageService:
                     conversation_id=record.conversation_id,
                     seq=record.seq,
                 )
-            )
+                for record, recipients in stored
+            ]
+        )
         return outcomes
 
     async def _store_together(

@@ -7,6 +7,7 @@ assigned inside that transaction; fan-out happens after commit and is only a fas
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -82,8 +83,11 @@ def _follow(leader: SendResult | Exception | None, cmd: SendCommand) -> SendResu
         return exc
 
 
+_CLIENT_MSG_ID = re.compile(r"[0-9a-f]{32}")
+
+
 def validate_client_msg_id(value: str) -> None:
-    if len(value) != 32 or any(c not in "0123456789abcdef" for c in value):
+    if _CLIENT_MSG_ID.fullmatch(value) is None:
         raise ValidationFailed(
             "client_msg_id must be 32 lowercase hex characters", field="client_msg_id"
         )

@@ -2,7 +2,8 @@
 
 `cluster` is shared by the scenarios that leave every node running; scenarios that kill or stop
 a node build their own with `make_cluster`. Each cluster has its own Redis key prefix, so it
-shares nothing with other suites using the same Redis.
+shares nothing with other suites using the same Redis. Scenarios that kill Redis itself pass
+`make_cluster(redis_url=...)` with a private `redis-server` (tests/support/redis_server.py).
 """
 
 from __future__ import annotations
@@ -36,11 +37,12 @@ class Cluster:
     nginx: NginxProcess
     redis_prefix: str
     database_url: str
+    redis_url: str = REDIS_URL
 
     def kill_pubsub_connections(self) -> int:
         """Drop the Redis subscriber connections of this cluster's nodes (and nobody else's),
         as a Redis restart would; returns how many were killed."""
-        client = redis.Redis.from_url(REDIS_URL)
+        client = redis.Redis.from_url(self.redis_url)
         try:
             killed = 0
             for info in client.client_list(_type="pubsub"):
@@ -52,18 +54,18 @@ class Cluster:
             client.close()
 
 
-def require_redis() -> None:
+def require_redis(url: str = REDIS_URL) -> None:
     try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
     except redis.RedisError as exc:
-        message = f"Redis at {REDIS_URL} is unreachable ({type(exc).__name__}); run make services"
+        message = f"Redis at {url} is unreachable ({type(exc).__name__}); run make services"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
 
 
-def _delete_prefix(prefix: str) -> None:
-    client = redis.Redis.from_url(REDIS_URL)
+def _delete_prefix(prefix: str, url: str) -> None:
+    client = redis.Redis.from_url(url)
     try:
         keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
         if keys:
@@ -73,15 +75,17 @@ def _delete_prefix(prefix: str) -> None:
 
 
 @contextmanager
-def running_cluster(database_url: str, directory: Path, nodes: int = 2) -> Iterator[Cluster]:
-    require_redis()
+def running_cluster(
+    database_url: str, directory: Path, nodes: int = 2, redis_url: str = REDIS_URL
+) -> Iterator[Cluster]:
+    require_redis(redis_url)
     prefix = f"hushroom-test:{secrets.token_hex(6)}:"
     nginx = NginxProcess(directory / "nginx", [])
     servers = [
         ServerProcess(
             database_url,
             directory / f"node{i}",
-            HUSHROOM_REDIS_URL=REDIS_URL,
+            HUSHROOM_REDIS_URL=redis_url,
             HUSHROOM_REDIS_PREFIX=prefix,
         )
         for i in range(nodes)
@@ -92,7 +96,8 @@ def running_cluster(database_url: str, directory: Path, nodes: int = 2) -> Itera
         )
     nginx.upstreams = [s.port for s in servers]
     with ExitStack() as stack:
-        stack.callback(_delete_prefix, prefix)
+        if redis_url == REDIS_URL:  # a private Redis is thrown away, keys and all
+            stack.callback(_delete_prefix, prefix, redis_url)
         for server in servers:
             stack.callback(server.stop)
         # In parallel: a node takes seconds to import and start on a busy machine.
@@ -101,7 +106,7 @@ def running_cluster(database_url: str, directory: Path, nodes: int = 2) -> Itera
                 future.result()
         stack.callback(nginx.stop)
         nginx.start()
-        yield Cluster(servers, nginx, prefix, database_url)
+        yield Cluster(servers, nginx, prefix, database_url, redis_url)
 
 
 def _truncate(url: str) -> None:
@@ -123,8 +128,10 @@ def make_cluster(pg_database: str, tmp_path: Path) -> Iterator[MakeCluster]:
     """For scenarios that kill or stop nodes: a fresh cluster (and a truncated database)."""
     with ExitStack() as stack:
 
-        def make(nodes: int = 2) -> Cluster:
+        def make(nodes: int = 2, redis_url: str = REDIS_URL) -> Cluster:
             _truncate(pg_database)
-            return stack.enter_context(running_cluster(pg_database, tmp_path / "cluster", nodes))
+            return stack.enter_context(
+                running_cluster(pg_database, tmp_path / "cluster", nodes, redis_url)
+            )
 
         yield make

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+
+import httpx
 
 from hushroom.client import (
     HushroomClient,
@@ -15,6 +18,7 @@ from hushroom.client import (
     Realtime,
     ServerEvent,
 )
+from tests.support.server import ServerProcess
 
 PASSWORD = "correct horse battery staple"
 WAIT_S = 30.0
@@ -77,3 +81,11 @@ async def next_server_event(
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def metric(node: ServerProcess, name: str) -> float:
+    """One unlabelled sample from the node's /metrics (0 when absent)."""
+    async with httpx.AsyncClient(timeout=5) as http:
+        text = (await http.get(f"{node.base_url}/metrics")).text
+    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections import deque
 from typing import Any
 
 import orjson
@@ -43,7 +44,26 @@ def origin_allowed(websocket: WebSocket, allowed: list[str]) -> bool:
 
 
 class Connection:
-    """One authenticated-or-not WebSocket; a fan-out subscriber once authenticated."""
+    """One authenticated-or-not WebSocket; a fan-out subscriber once authenticated.
+
+    Memory per idle socket is the budget (BRIEF §4), so a connection holds no task, queue or
+    buffer while it has nothing to send: the handler's own task reads; a writer task and its
+    send queue exist only while frames are waiting.
+    """
+
+    __slots__ = (
+        "_close_code",
+        "_close_reason",
+        "_closing",
+        "_out",
+        "_writer",
+        "c",
+        "id",
+        "principal",
+        "protocol",
+        "registry",
+        "ws",
+    )
 
     def __init__(
         self, websocket: WebSocket, container: Container, registry: ConnectionRegistry
@@ -52,10 +72,11 @@ class Connection:
         self.c = container
         self.registry = registry
         self.id = uuid.uuid4().hex
-        self.protocol = p.GatewayProtocol(
-            p.ProtocolLimits.from_settings(container.settings), container.clock.monotonic()
-        )
-        self.queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=container.settings.ws_send_queue)
+        self.protocol = p.GatewayProtocol(registry.limits, container.clock.monotonic())
+        # Frames waiting for the writer (bounded by settings.ws_send_queue), and the writer
+        # task draining them; both None while nothing is waiting.
+        self._out: deque[Any] | None = None
+        self._writer: asyncio.Task[None] | None = None
         self.principal: Principal | None = None
         self._closing = False
         self._close_code = 1000
@@ -74,20 +95,29 @@ class Connection:
     def _enqueue(self, item: Any) -> None:
         if self._closing:
             return
-        try:
-            self.queue.put_nowait(item)
-        except asyncio.QueueFull:
+        out = self._out
+        if out is None:
+            out = self._out = deque()
+        elif 0 < self.c.settings.ws_send_queue <= len(out):  # 0: unbounded, as asyncio.Queue
             # Slow consumer: never buffer without bound. It reconnects and resyncs.
             for effect in self.protocol.overflow():
                 if isinstance(effect, p.Close):
                     self._force_close(effect.code, effect.reason)
+            return
+        out.append(item)
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write())
 
     def _force_close(self, code: int, reason: str) -> None:
         self._closing = True
         self._close_code, self._close_reason = code, reason
-        while not self.queue.empty():
-            self.queue.get_nowait()
-        self.queue.put_nowait(_CLOSE)
+        out = self._out
+        if out is None:
+            out = self._out = deque()
+        out.clear()
+        out.append(_CLOSE)
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write())
 
     def _apply_sync(self, effects: list[p.Effect]) -> list[p.Effect]:
         """Carry out frame/close effects; return the commands that need the services."""
@@ -185,60 +215,78 @@ class Connection:
             await self._apply(self.protocol.resume_gap(conv_id, after, last))
         await self._apply(self.protocol.resume_done())
 
-    # Tasks ------------------------------------------------------------------------------------
-    async def _writer(self) -> None:
-        while True:
-            item = await self.queue.get()
-            if item is _CLOSE:
-                self.c.metrics.ws_closes.labels(str(self._close_code)).inc()
-                with contextlib.suppress(Exception):
-                    await self.ws.close(self._close_code, self._close_reason)
-                return
-            await self.ws.send_text(item)
+    # Reading and writing ----------------------------------------------------------------------
+    async def _write(self) -> None:
+        """Send the waiting frames in order, then exit (the next frame starts a new writer)."""
+        out = self._out
+        assert out is not None
+        try:
+            while out:
+                item = out.popleft()
+                if item is _CLOSE:
+                    self.c.metrics.ws_closes.labels(str(self._close_code)).inc()
+                    with contextlib.suppress(Exception):
+                        await self.ws.close(self._close_code, self._close_reason)
+                    return
+                await self.ws.send_text(item)
+        except Exception:
+            # The peer vanished mid-write: send nothing more. The reader sees the disconnect
+            # (and a command it is running finishes first).
+            self._closing = True
+            out.clear()
+        finally:
+            self._writer = None
+            if not out:
+                self._out = None
 
-    async def _reader(self) -> None:
+    async def _read(self) -> None:
         clock = self.c.clock
+        ws = self.ws
+        protocol = self.protocol
         while not self._closing:
-            deadline = self.protocol.deadline
-            timeout = None if deadline is None else max(0.0, deadline - clock.monotonic())
-            try:
-                message = await asyncio.wait_for(self.ws.receive(), timeout)
-            except TimeoutError:
-                await self._apply(self.protocol.tick(clock.monotonic()))
-                continue
+            deadline = protocol.deadline
+            if deadline is None:
+                message = await ws.receive()
+            else:
+                try:
+                    message = await asyncio.wait_for(
+                        ws.receive(), max(0.0, deadline - clock.monotonic())
+                    )
+                except TimeoutError:
+                    await self._apply(protocol.tick(clock.monotonic()))
+                    continue
             if message["type"] == "websocket.disconnect":
                 return
             data = message.get("text")
             if data is None:
                 data = message.get("bytes") or b""
-            await self._apply(self.protocol.receive(data, clock.monotonic()))
+            await self._apply(protocol.receive(data, clock.monotonic()))
 
     async def serve(self) -> None:
-        writer = asyncio.create_task(self._writer())
-        reader = asyncio.create_task(self._reader())
+        """Read in the handler's task until the peer leaves or a close is queued.
+
+        A command runs to its end inside the read loop, so one in a transaction finishes even
+        when the peer disappears meanwhile; the loop then sees the disconnect (or `_closing`).
+        """
         try:
-            done, _pending = await asyncio.wait(
-                {writer, reader}, return_when=asyncio.FIRST_COMPLETED
-            )
-            if reader in done:
-                exc = reader.exception()
-                if exc is not None and not isinstance(exc, WebSocketDisconnect | RuntimeError):
-                    log.error("gateway error", extra={"error_type": type(exc).__name__})
-                    self._apply_sync(self.protocol.internal_error())
-                if self._closing:
-                    # Let the writer flush up to the close sentinel.
-                    with contextlib.suppress(TimeoutError, Exception):
-                        await asyncio.wait_for(asyncio.shield(writer), 5)
-            else:
-                # The writer stopped (close sent, or the peer vanished mid-write). The reader may
-                # be running a command inside a transaction: let it finish instead of cancelling.
-                await asyncio.wait({reader}, timeout=5)
+            try:
+                await self._read()
+            except (WebSocketDisconnect, RuntimeError):
+                pass  # the peer is gone (RuntimeError: receive after the disconnect)
+            except Exception as exc:
+                log.error("gateway error", extra={"error_type": type(exc).__name__})
+                self._apply_sync(self.protocol.internal_error())
+            writer = self._writer
+            if self._closing and writer is not None:
+                # Let the writer flush up to the close.
+                with contextlib.suppress(TimeoutError, Exception):
+                    await asyncio.wait_for(asyncio.shield(writer), 5)
         finally:
-            for task in (reader, writer):
-                task.cancel()
-            for task in (reader, writer):
+            writer = self._writer
+            if writer is not None:
+                writer.cancel()
                 with contextlib.suppress(BaseException):
-                    await task
+                    await writer
             self.protocol.connection_closed()
             await self._cleanup()
 
@@ -258,6 +306,8 @@ class ConnectionRegistry:
     """Live connections of this process: per-user limits and graceful shutdown."""
 
     def __init__(self, container: Container) -> None:
+        # Shared by every connection's protocol (immutable).
+        self.limits = p.ProtocolLimits.from_settings(container.settings)
         self._by_user: dict[uuid.UUID, set[Connection]] = {}
         self._metrics = container.metrics
 

@@ -166,6 +166,18 @@ def _frame_size(data: str | bytes) -> int:
 class GatewayProtocol:
     """One WebSocket connection's protocol state: AWAIT_AUTH → AUTHENTICATING → READY → CLOSED."""
 
+    # One per socket, tens of thousands per process: no per-instance __dict__.
+    __slots__ = (
+        "_auth_deadline",
+        "_errors",
+        "_high_water",
+        "_tokens",
+        "_tokens_at",
+        "limits",
+        "principal",
+        "state",
+    )
+
     def __init__(self, limits: ProtocolLimits, now: float) -> None:
         self.limits = limits
         self.state = State.AWAIT_AUTH
@@ -174,8 +186,9 @@ class GatewayProtocol:
         # Token bucket for inbound frames.
         self._tokens = float(limits.frame_burst)
         self._tokens_at = now
-        # Times of recent error frames (at most max_errors + 1 kept).
-        self._errors: deque[float] = deque()
+        # Times of recent error frames (at most max_errors + 1 kept). Created on the first error:
+        # an empty deque is ~600 bytes, and most connections never get an error frame.
+        self._errors: deque[float] | None = None
         # conversation id -> highest seq the client already has or the backfill sent.
         self._high_water: dict[uuid.UUID, int] = {}
 
@@ -417,6 +430,8 @@ class GatewayProtocol:
         """An error frame that counts toward the abuse limit; past it, also close 1008."""
         effects: list[Effect] = [SendFrame(_error_frame(code, message, ref=ref, field=field))]
         errors = self._errors
+        if errors is None:
+            errors = self._errors = deque()
         errors.append(now)
         while errors and errors[0] <= now - self.limits.error_window_s:
             errors.popleft()

@@ -151,3 +151,19 @@ async def test_envelope_bytes_survive_batching(client: httpx.AsyncClient) -> Non
     for m in stored:
         assert by_seq[m["seq"]] == m["client_msg_id"]
         assert m["ciphertext"] == sent[m["client_msg_id"]]
+
+
+async def test_send_to_a_room_everyone_left_is_not_a_member_not_missing(
+    client: httpx.AsyncClient,
+) -> None:
+    ana = await register_and_login(client, "Ana")
+    ben = await register_and_login(client, "Ben")
+    room = await make_room(client, ana)
+    assert (await send(client, ana, room, "last words")).status_code == 201
+    left = await client.post(f"/api/v1/rooms/{room}/leave", headers=ana.headers)
+    assert left.status_code == 204
+    replies = await asyncio.gather(send(client, ben, room, "anyone?"), send(client, ana, room, "x"))
+    assert [(r.status_code, r.json()["code"]) for r in replies] == [
+        (403, "not_a_member"),
+        (403, "not_a_member"),
+    ]

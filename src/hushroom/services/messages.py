@@ -207,8 +207,9 @@ class MessageService:
                 else:
                     outcomes[i] = _follow(SendResult(found, duplicate=True), sends[i][1])
             conv_ids = {sends[i][1].conversation_id for i in fresh}
-            convs = await tx.conversations.lock_many(conv_ids)
-            member_ids = await tx.members.user_ids_many(conv_ids)
+            locked = await tx.conversations.lock_with_member_ids(conv_ids)
+            convs = {cid: conv for cid, (conv, _ids) in locked.items()}
+            member_ids = {cid: set(ids) for cid, (_conv, ids) in locked.items()}
             last_seqs = {cid: conv.last_seq for cid, conv in convs.items()}
             rows: list[tuple[NewMessage, int]] = []
             accepted: list[int] = []
@@ -241,7 +242,7 @@ class MessageService:
                 )
                 for i, record in zip(accepted, records, strict=True):
                     outcomes[i] = SendResult(record, duplicate=False)
-                    stored.append((record, member_ids[record.conversation_id]))
+                    stored.append((record, locked[record.conversation_id][1]))
         for i, leader in followers:
             outcomes[i] = _follow(outcomes[leader], sends[i][1])
         return [o if o is not None else AssertionError("send left unsorted") for o in outcomes], (

@@ -93,15 +93,16 @@ class ConversationRepository(Protocol):
         """Adjust the member count; returns the conversation as updated."""
         ...
 
-    async def lock_many(
+    async def lock_with_member_ids(
         self, conversation_ids: Collection[uuid.UUID]
-    ) -> dict[uuid.UUID, ConversationRecord]:
-        """The conversations that exist, row-locked in id order (so two batches touching the
-        same conversations queue instead of deadlocking) until the transaction ends."""
+    ) -> dict[uuid.UUID, tuple[ConversationRecord, list[uuid.UUID]]]:
+        """The conversations that exist with their members' user ids, in one round trip; the
+        conversation rows stay locked in id order (so two batches touching the same
+        conversations queue instead of deadlocking) until the transaction ends."""
         ...
 
     async def set_last_seqs(self, last_seqs: dict[uuid.UUID, int]) -> None:
-        """Store new sequence highs for conversations locked with `lock_many`."""
+        """Store new sequence highs for conversations locked with `lock_with_member_ids`."""
         ...
 
 
@@ -126,12 +127,6 @@ class MemberRepository(Protocol):
 
     async def set_read_many(self, positions: Sequence[tuple[uuid.UUID, uuid.UUID, int]]) -> None:
         """`set_read` for many (conversation, user, seq) at once."""
-        ...
-
-    async def user_ids_many(
-        self, conversation_ids: Collection[uuid.UUID]
-    ) -> dict[uuid.UUID, list[uuid.UUID]]:
-        """Member user ids of each conversation (conversations without members are absent)."""
         ...
 
     async def count_admins(self, conversation_id: uuid.UUID) -> int: ...

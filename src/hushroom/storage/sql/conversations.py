@@ -53,21 +53,19 @@ def _padded(values: Collection[_T]) -> list[_T]:
 
 # The send path's statements, built once: constructing a statement costs more CPU than running
 # it through the compiled cache (one send batch runs each of these once).
-_LOCK_MANY = (
-    select(*_CONV_COLS)
+_LOCK_WITH_MEMBER_IDS = (
+    select(*_CONV_COLS, members.c.user_id)
+    .select_from(conversations.outerjoin(members, members.c.conversation_id == conversations.c.id))
     .where(conversations.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(conversations.c.id)
-    # PostgreSQL locks rows in the ORDER BY order; SQLite ignores FOR UPDATE (its writes are
-    # serialised by the engine's write lock).
-    .with_for_update()
+    # PostgreSQL locks the conversation rows in the ORDER BY order (members are only read);
+    # SQLite ignores FOR UPDATE (its writes are serialised by the engine's write lock).
+    .with_for_update(of=conversations)
 )
 _SET_LAST_SEQ = (
     update(conversations)
     .where(conversations.c.id == bindparam("b_id"))
     .values(last_seq=bindparam("b_seq"))
-)
-_MEMBER_IDS_MANY = select(members.c.conversation_id, members.c.user_id).where(
-    members.c.conversation_id.in_(bindparam("ids", expanding=True))
 )
 _SET_READ = (
     update(members)
@@ -217,13 +215,20 @@ class SqlConversationRepository:
         ).one()
         return _conv(row)
 
-    async def lock_many(
+    async def lock_with_member_ids(
         self, conversation_ids: Collection[uuid.UUID]
-    ) -> dict[uuid.UUID, ConversationRecord]:
+    ) -> dict[uuid.UUID, tuple[ConversationRecord, list[uuid.UUID]]]:
         if not conversation_ids:
             return {}
-        rows = await self._conn.execute(_LOCK_MANY, {"ids": _padded(conversation_ids)})
-        return {row[0]: _conv(row) for row in rows}
+        rows = await self._conn.execute(_LOCK_WITH_MEMBER_IDS, {"ids": _padded(conversation_ids)})
+        found: dict[uuid.UUID, tuple[ConversationRecord, list[uuid.UUID]]] = {}
+        for row in rows:
+            entry = found.get(row[0])
+            if entry is None:
+                entry = found[row[0]] = (_conv(row), [])
+            if row[8] is not None:  # a conversation without members still exists
+                entry[1].append(row[8])
+        return found
 
     async def set_last_seqs(self, last_seqs: dict[uuid.UUID, int]) -> None:
         if not last_seqs:
@@ -310,17 +315,6 @@ class SqlMemberRepository:
             _SET_READ,
             [{"b_conv": c, "b_user": u, "b_seq": seq} for c, u, seq in sorted(positions)],
         )
-
-    async def user_ids_many(
-        self, conversation_ids: Collection[uuid.UUID]
-    ) -> dict[uuid.UUID, list[uuid.UUID]]:
-        if not conversation_ids:
-            return {}
-        rows = await self._conn.execute(_MEMBER_IDS_MANY, {"ids": _padded(conversation_ids)})
-        found: dict[uuid.UUID, list[uuid.UUID]] = {}
-        for conv_id, user_id in rows:
-            found.setdefault(conv_id, []).append(user_id)
-        return found
 
     async def count_admins(self, conversation_id: uuid.UUID) -> int:
         n = (

@@ -17,19 +17,29 @@ from hushroom.config import Settings
 from hushroom.container import Container
 from hushroom.gateway import routes as gateway_routes
 from hushroom.gateway.connection import ConnectionRegistry
+from hushroom.gc_pauses import GcPauses
 
 log = logging.getLogger("hushroom.http")
 
 
-def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    container: Container | None = None,
+    *,
+    freeze_startup_objects: bool = False,
+) -> FastAPI:
+    """`freeze_startup_objects`: for a serving process (`hushroom serve`); see gc_pauses.py."""
     container = container or Container(settings or Settings())
+    gc_pauses = GcPauses(container.metrics.gc_pauses)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await container.start()
+        gc_pauses.start(freeze=freeze_startup_objects)
         try:
             yield
         finally:
+            gc_pauses.stop()
             # Clients get 1012 and reconnect (elsewhere); give the closes a moment to flush.
             connections.shutdown_all()
             await asyncio.sleep(0.2)

@@ -81,7 +81,7 @@ def worker_app() -> FastAPI:
 
     settings = Settings()
     logs.configure(settings.log_level, settings.log_json)
-    return create_app(settings)
+    return create_app(settings, freeze_startup_objects=settings.gc_freeze)
 
 
 async def _upgrade(settings: Settings) -> None:

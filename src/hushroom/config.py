@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     resume_max_messages: int = 500
     # Most sends stored in one transaction: concurrent sends share a commit (group commit).
     send_batch_max: int = Field(default=256, ge=1, le=1000)
+    # `hushroom serve` keeps start-up objects out of full GC collections (gc_pauses.py).
+    gc_freeze: bool = True
     max_connections_per_user: int = 20
     log_level: str = "INFO"
     log_json: bool = True

@@ -28,6 +28,13 @@ class Metrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
             registry=self.registry,
         )
+        self.gc_pauses = Histogram(
+            "hushroom_gc_pause_seconds",
+            "Garbage-collector pauses (nothing else runs meanwhile)",
+            ["generation"],
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=self.registry,
+        )
         self.http_requests = Counter(
             "hushroom_http_requests_total",
             "HTTP requests",

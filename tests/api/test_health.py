@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import gc
+
 import httpx
 
 from tests.api.test_messages import make_room, send
@@ -33,3 +35,9 @@ async def test_metrics_count_messages_and_errors(client: httpx.AsyncClient) -> N
     assert 'hushroom_messages_sent_total{kind="text"} 1.0' in text
     assert "hushroom_send_seconds_count 1.0" in text
     assert "hushroom_ws_connections 0.0" in text
+
+
+async def test_metrics_show_gc_pauses(client: httpx.AsyncClient) -> None:
+    gc.collect()
+    text = (await client.get("/metrics")).text
+    assert 'hushroom_gc_pause_seconds_count{generation="2"}' in text

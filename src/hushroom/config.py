@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     resume_max_messages: int = 500
     # Most sends stored in one transaction: concurrent sends share a commit (group commit).
     send_batch_max: int = Field(default=256, ge=1, le=1000)
+    # Send batches in flight at once per process: a second one runs while the first waits for
+    # its commit (measured: p99 at 2,000 DMs/s 2.7 s → 0.36 s, saturation 2,130 → 2,490/s).
+    send_batch_workers: int = Field(default=2, ge=1, le=8)
     # `hushroom serve` keeps start-up objects out of full GC collections (gc_pauses.py).
     gc_freeze: bool = True
     max_connections_per_user: int = 20

@@ -57,6 +57,7 @@ class Container:
                 settings.max_text_chars,
                 settings.max_ciphertext_bytes,
                 send_batch_max=settings.send_batch_max,
+                send_batch_workers=settings.send_batch_workers,
             ),
             self.metrics,
         )

@@ -107,8 +107,7 @@ async def test_cancelled_worker_cancels_every_waiting_call() -> None:
     await asyncio.sleep(0)
     waiting = asyncio.create_task(commit.submit(2))
     await asyncio.sleep(0)
-    worker = commit._worker
-    assert worker is not None
+    (worker,) = commit._workers
     worker.cancel()
     results = await asyncio.wait_for(asyncio.gather(first, waiting, return_exceptions=True), 5)
     assert all(isinstance(r, asyncio.CancelledError) for r in results)
@@ -123,3 +122,28 @@ def test_max_batch_below_one_is_refused() -> None:
 
     with pytest.raises(ValueError, match="max_batch"):
         GroupCommit(handler, max_batch=0)
+
+
+async def test_second_worker_takes_what_arrives_while_the_first_batch_is_stored() -> None:
+    rec = Recorder()
+    rec.release.clear()
+    commit = GroupCommit(rec.handler, max_batch=100, workers=2)
+    first = asyncio.create_task(commit.submit(0))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(commit.submit(2))
+    await asyncio.sleep(0)
+    rest = [asyncio.create_task(commit.submit(i)) for i in (4, 6, 8)]
+    await asyncio.sleep(0)
+    assert rec.batches == [[0], [2]]  # two batches in flight; the rest wait for a free worker
+    rec.release.set()
+    assert [await t for t in (first, second, *rest)] == [0, 20, 40, 60, 80]
+    assert sorted(map(sorted, rec.batches)) == [[0], [2], [4, 6, 8]]
+    assert not commit._workers
+
+
+def test_workers_below_one_are_refused() -> None:
+    async def handler(items: list[int]) -> list[int | Exception]:
+        return list(items)
+
+    with pytest.raises(ValueError, match="workers"):
+        GroupCommit(handler, max_batch=1, workers=0)

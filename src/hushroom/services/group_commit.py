@@ -18,20 +18,25 @@ BatchHandler = Callable[[list[I]], Awaitable[list[O | Exception]]]
 
 
 class GroupCommit(Generic[I, O]):
-    def __init__(self, handler: BatchHandler[I, O], *, max_batch: int) -> None:
+    def __init__(self, handler: BatchHandler[I, O], *, max_batch: int, workers: int = 1) -> None:
+        """`workers`: batches in flight at once (a second one can run its reads while the first
+        waits for its commit; each batch must be safe to run beside another)."""
         if max_batch < 1:
             raise ValueError("max_batch must be >= 1")
+        if workers < 1:
+            raise ValueError("workers must be >= 1")
         self._handler = handler
         self._max_batch = max_batch
+        self._max_workers = workers
         self._pending: list[tuple[I, asyncio.Future[O]]] = []
-        self._worker: asyncio.Task[None] | None = None
+        self._workers: set[asyncio.Task[None]] = set()
         self.batches = 0  # handler calls so far (tests and metrics read it)
 
     async def submit(self, item: I) -> O:
         future: asyncio.Future[O] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
-        if self._worker is None:
-            self._worker = asyncio.create_task(self._drain())
+        if len(self._workers) < self._max_workers:
+            self._workers.add(asyncio.create_task(self._drain()))
         # A cancelled caller cancels only its wait: the item is stored anyway and a retry with
         # the same client message id finds it.
         return await future
@@ -62,4 +67,8 @@ class GroupCommit(Generic[I, O]):
             self._pending.clear()
             raise
         finally:
-            self._worker = None
+            # Here, not in a done callback: a caller woken by this batch may submit again before
+            # such a callback ran, and must then start a new worker.
+            current = asyncio.current_task()
+            if current is not None:
+                self._workers.discard(current)

@@ -64,6 +64,8 @@ class MessageLimits:
     max_ciphertext_bytes: int
     # Most sends stored in one transaction (group commit).
     send_batch_max: int = 256
+    # Batches in flight at once (rows are locked in id order, so two never deadlock).
+    send_batch_workers: int = 1
 
 
 def _duplicate_of(found: MessageRecord, cmd: SendCommand) -> SendResult:
@@ -108,7 +110,7 @@ class MessageService:
         self._limits = limits
         self._metrics = metrics or Metrics()
         self._batches: GroupCommit[tuple[Principal, SendCommand], SendResult] = GroupCommit(
-            self._store_batch, max_batch=limits.send_batch_max
+            self._store_batch, max_batch=limits.send_batch_max, workers=limits.send_batch_workers
         )
 
     def _validate(self, cmd: SendCommand) -> None:

@@ -9,7 +9,6 @@ files, cache) is inside a temporary directory; the system nginx service is never
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -17,9 +16,8 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.support.server import free_port
+from tests.support.server import free_port, installed_binary
 
 REPO = Path(__file__).resolve().parents[2]
 LOCATIONS = REPO / "deploy" / "nginx" / "hushroom-locations.conf"
@@ -28,11 +26,7 @@ NGINX_CANDIDATES = ("nginx", "/usr/sbin/nginx")
 
 
 def nginx_binary() -> str:
-    for candidate in NGINX_CANDIDATES:
-        found = shutil.which(candidate)
-        if found:
-            return found
-    pytest.fail("nginx is not installed: run `make services` (scripts/services.sh installs it)")
+    return installed_binary(NGINX_CANDIDATES, "nginx")
 
 
 def config_text(directory: Path, port: int, upstreams: list[int], mime_types: Path) -> str:

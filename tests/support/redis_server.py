@@ -8,26 +8,20 @@ so clients configured with its URL reconnect to the new process.
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
-import pytest
 import redis
 
-from tests.support.server import free_port
+from tests.support.server import free_port, installed_binary
 
 REDIS_CANDIDATES = ("redis-server", "/usr/bin/redis-server")
 
 
 def redis_binary() -> str:
-    for candidate in REDIS_CANDIDATES:
-        found = shutil.which(candidate)
-        if found:
-            return found
-    pytest.fail("redis-server is not installed: run `make services` (scripts/services.sh)")
+    return installed_binary(REDIS_CANDIDATES, "redis-server")
 
 
 class RedisProcess:

@@ -4,6 +4,7 @@ restarts and `kill -9`."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 
 def free_port() -> int:
@@ -19,6 +21,15 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def installed_binary(candidates: tuple[str, ...], what: str) -> str:
+    """The first candidate on PATH (or at its absolute path); fails the test if none is."""
+    for candidate in candidates:
+        found = shutil.which(candidate)
+        if found:
+            return found
+    pytest.fail(f"{what} is not installed: run `make services` (scripts/services.sh)")
 
 
 class ServerProcess:

@@ -351,35 +351,8 @@ class SqlMessageRepository:
         self._conn = conn
 
     async def insert(self, message: NewMessage, seq: int) -> MessageRecord:
-        new_id = (
-            await self._conn.execute(
-                insert(messages)
-                .values(
-                    conversation_id=message.conversation_id,
-                    seq=seq,
-                    sender_id=message.sender_id,
-                    sender_device_id=message.sender_device_id,
-                    client_msg_id=message.client_msg_id,
-                    created_at=message.created_at,
-                    body=message.body,
-                    generation=message.generation,
-                    ciphertext=message.ciphertext,
-                )
-                .returning(messages.c.id)
-            )
-        ).scalar_one()
-        return MessageRecord(
-            id=int(new_id),
-            conversation_id=message.conversation_id,
-            seq=seq,
-            sender_id=message.sender_id,
-            sender_device_id=message.sender_device_id,
-            client_msg_id=message.client_msg_id,
-            created_at=message.created_at,
-            body=message.body,
-            generation=message.generation,
-            ciphertext=message.ciphertext,
-        )
+        (record,) = await self.insert_many([(message, seq)])
+        return record
 
     async def insert_many(self, rows: Sequence[tuple[NewMessage, int]]) -> list[MessageRecord]:
         if not rows:

@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 WEB := web
 PYTEST_ARGS ?=
 
-.PHONY: help install install-py install-web web-build run test test-py test-web e2e lint services bench bench-full clean
+.PHONY: help install install-py install-web web-build run test test-py test-web e2e lint services soak bench bench-full clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ lint: install-py ## ruff + mypy --strict
 	$(UV) run ruff check src tests bench
 	$(UV) run ruff format --check src tests bench
 	$(UV) run mypy
+
+soak: install services ## Tests kept outside make test (marked soak): the real Redis SIGKILL + restart
+	$(UV) run pytest -m soak -p no:randomly
 
 bench: install services ## Load benchmark, quick (a few minutes) + crypto micro-benchmarks → bench/results/<UTC>/
 	$(UV) sync --frozen --group bench

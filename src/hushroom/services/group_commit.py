@@ -30,7 +30,6 @@ class GroupCommit(Generic[I, O]):
         self._max_workers = workers
         self._pending: list[tuple[I, asyncio.Future[O]]] = []
         self._workers: set[asyncio.Task[None]] = set()
-        self.batches = 0  # handler calls so far (tests and metrics read it)
 
     async def submit(self, item: I) -> O:
         future: asyncio.Future[O] = asyncio.get_running_loop().create_future()
@@ -47,7 +46,6 @@ class GroupCommit(Generic[I, O]):
             while self._pending:
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
-                self.batches += 1
                 try:
                     outcomes = await self._handler([item for item, _ in batch])
                 except Exception as exc:  # the handler sorts errors per item; this is a bug guard

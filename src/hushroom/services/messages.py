@@ -68,21 +68,14 @@ class MessageLimits:
     send_batch_workers: int = 1
 
 
-def _duplicate_of(found: MessageRecord, cmd: SendCommand) -> SendResult:
-    """A retry gets the original ack; the same id for another conversation is a client bug."""
-    if found.conversation_id != cmd.conversation_id:
-        raise ClientMessageIdReused(field="client_msg_id")
-    return SendResult(found, duplicate=True)
-
-
 def _follow(leader: SendResult | Exception | None, cmd: SendCommand) -> SendResult | Exception:
-    """The outcome of a send that repeats a stored one, or an earlier send of the same batch."""
+    """The outcome of a send that repeats a stored one, or an earlier send of the same batch:
+    the original ack; the same id for another conversation is a client bug."""
     if not isinstance(leader, SendResult):
         return leader if isinstance(leader, Exception) else AssertionError("no leader outcome")
-    try:
-        return _duplicate_of(leader.message, cmd)
-    except HushroomError as exc:
-        return exc
+    if leader.message.conversation_id != cmd.conversation_id:
+        return ClientMessageIdReused(field="client_msg_id")
+    return SendResult(leader.message, duplicate=True)
 
 
 _CLIENT_MSG_ID = re.compile(r"[0-9a-f]{32}")
@@ -161,15 +154,10 @@ class MessageService:
             return [exc] * len(sends)
         except (IntegrityError, HushroomError):
             outcomes, stored = [], []
-            for principal, cmd in sends:
-                try:
-                    result, recipients = await self._store_alone(principal, cmd)
-                except (IntegrityError, HushroomError) as exc:
-                    outcomes.append(exc)
-                    continue
-                outcomes.append(result)
-                if recipients is not None:
-                    stored.append((result.message, recipients))
+            for send in sends:
+                one, one_stored = await self._store_alone(send)
+                outcomes += one
+                stored += one_stored
         # Committed: now the fast path.
         await self._events.publish_many(
             [
@@ -252,36 +240,19 @@ class MessageService:
         )
 
     async def _store_alone(
-        self, principal: Principal, cmd: SendCommand
-    ) -> tuple[SendResult, list[uuid.UUID] | None]:
-        # A concurrent retry of the same client_msg_id can lose the unique-index race; the
-        # second attempt then finds the winner and returns it as a duplicate.
+        self, send: tuple[Principal, SendCommand]
+    ) -> tuple[list[SendResult | Exception], list[tuple[MessageRecord, list[uuid.UUID]]]]:
+        """One send as a batch of its own. A concurrent retry of the same client_msg_id can lose
+        the unique-index race; the second attempt then finds the winner as a duplicate."""
         for attempt in range(2):
             try:
-                return await self._store_one(principal, cmd)
-            except IntegrityError:
+                return await self._store_together([send])
+            except IntegrityError as exc:
                 if attempt == 1:
-                    raise
+                    return [exc], []
+            except HushroomError as exc:
+                return [exc], []
         raise AssertionError("unreachable")
-
-    async def _store_one(
-        self, principal: Principal, cmd: SendCommand
-    ) -> tuple[SendResult, list[uuid.UUID] | None]:
-        async with self._storage.write() as tx:
-            existing = await tx.messages.by_client_id(principal.device_id, cmd.client_msg_id)
-            if existing is not None:
-                return _duplicate_of(existing, cmd), None
-            conv, _member = await access.access_member(tx, principal.user_id, cmd.conversation_id)
-            access.check_payload_kind(
-                conv, has_body=cmd.body is not None, has_envelope=cmd.ciphertext is not None
-            )
-            seq = await tx.conversations.next_seq(conv.id)
-            record = await tx.messages.insert(
-                self._new_message(principal, cmd, self._clock.now_ms()), seq
-            )
-            await tx.members.set_read(conv.id, principal.user_id, seq)
-            recipients = await tx.members.user_ids(conv.id)
-        return SendResult(record, duplicate=False), recipients
 
     @staticmethod
     def _new_message(principal: Principal, cmd: SendCommand, now_ms: int) -> NewMessage:

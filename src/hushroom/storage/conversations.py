@@ -85,10 +85,6 @@ class ConversationRepository(Protocol):
         """Every conversation the user is a member of, with their membership."""
         ...
 
-    async def next_seq(self, conversation_id: uuid.UUID) -> int:
-        """Atomically increment and return the conversation's sequence number (row-locked)."""
-        ...
-
     async def add_member_count(self, conversation_id: uuid.UUID, delta: int) -> ConversationRecord:
         """Adjust the member count; returns the conversation as updated."""
         ...
@@ -141,8 +137,6 @@ class MemberRepository(Protocol):
 
 
 class MessageRepository(Protocol):
-    async def insert(self, message: NewMessage, seq: int) -> MessageRecord: ...
-
     async def insert_many(self, rows: Sequence[tuple[NewMessage, int]]) -> list[MessageRecord]:
         """Insert (message, seq) pairs in one statement; records in the same order."""
         ...
@@ -152,10 +146,6 @@ class MessageRepository(Protocol):
     ) -> dict[tuple[uuid.UUID, str], MessageRecord]:
         """Stored messages by (sender_device_id, client_msg_id), for the keys that exist."""
         ...
-
-    async def by_client_id(
-        self, sender_device_id: uuid.UUID, client_msg_id: str
-    ) -> MessageRecord | None: ...
 
     async def page(
         self,

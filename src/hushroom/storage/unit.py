@@ -1,6 +1,6 @@
 """A unit of work: one transaction with every repository bound to it.
 
-Services write `async with storage.write() as tx: ... tx.messages.insert(...)`; the transaction
+Services write `async with storage.write() as tx: ... tx.messages.insert_many(...)`; the transaction
 commits when the block exits cleanly, so an ack sent after the block is an ack after commit.
 """
 

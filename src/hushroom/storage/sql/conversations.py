@@ -191,19 +191,6 @@ class SqlConversationRepository:
         )
         return [(_conv(r), _member(tuple(r)[8:])) for r in await self._conn.execute(stmt)]
 
-    async def next_seq(self, conversation_id: uuid.UUID) -> int:
-        # The UPDATE takes the row lock (PostgreSQL) / the write lock (SQLite), so concurrent
-        # senders get contiguous numbers in commit order, assigned inside the insert's transaction.
-        seq = (
-            await self._conn.execute(
-                update(conversations)
-                .where(conversations.c.id == conversation_id)
-                .values(last_seq=conversations.c.last_seq + 1)
-                .returning(conversations.c.last_seq)
-            )
-        ).scalar_one()
-        return int(seq)
-
     async def add_member_count(self, conversation_id: uuid.UUID, delta: int) -> ConversationRecord:
         row = (
             await self._conn.execute(
@@ -350,10 +337,6 @@ class SqlMessageRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def insert(self, message: NewMessage, seq: int) -> MessageRecord:
-        (record,) = await self.insert_many([(message, seq)])
-        return record
-
     async def insert_many(self, rows: Sequence[tuple[NewMessage, int]]) -> list[MessageRecord]:
         if not rows:
             return []
@@ -411,21 +394,6 @@ class SqlMessageRepository:
             if key in wanted:
                 found[key] = record
         return found
-
-    async def by_client_id(
-        self, sender_device_id: uuid.UUID, client_msg_id: str
-    ) -> MessageRecord | None:
-        row = (
-            await self._conn.execute(
-                select(messages).where(
-                    and_(
-                        messages.c.sender_device_id == sender_device_id,
-                        messages.c.client_msg_id == client_msg_id,
-                    )
-                )
-            )
-        ).first()
-        return _message(row) if row else None
 
     async def page(
         self,

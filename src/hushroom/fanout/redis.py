@@ -200,8 +200,7 @@ class RedisFanout:
             return
         client = self._client
         if client is None or not self._up.is_set():
-            for _ in events:
-                self._drop()
+            self._drop(len(events))
             return
         try:
             async with client.pipeline(transaction=False) as pipe:
@@ -214,16 +213,15 @@ class RedisFanout:
                             pipe.publish(self._channel(user_id), data)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
-            for _ in events:
-                self._drop(exc)
+            self._drop(len(events), exc)
 
     # Internals ------------------------------------------------------------------------------------
     def _channel(self, user_id: uuid.UUID) -> str:
         return self._user_prefix + user_id.hex
 
-    def _drop(self, exc: BaseException | None = None) -> None:
-        self.dropped += 1
-        self._metrics.dropped.inc()
+    def _drop(self, events: int, exc: BaseException | None = None) -> None:
+        self.dropped += events
+        self._metrics.dropped.inc(events)
         self._outage(exc)
 
     def _outage(self, exc: BaseException | None) -> None:

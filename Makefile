@@ -55,8 +55,12 @@ lint: install-py ## ruff + mypy --strict
 	$(UV) run ruff format --check src tests bench
 	$(UV) run mypy
 
-soak: install services ## Tests kept outside make test (marked soak): the real Redis SIGKILL + restart
-	$(UV) run pytest -m soak -p no:randomly
+SOAK_ROUNDS ?= 5
+soak: install services ## Repeat the fault tests (Redis SIGKILL + restart, node kill -9) SOAK_ROUNDS times
+	@for i in $$(seq $(SOAK_ROUNDS)); do \
+	  echo "soak round $$i/$(SOAK_ROUNDS)"; \
+	  $(UV) run pytest -p no:randomly tests/multinode/test_redis_restart.py tests/multinode/test_failover.py || exit 1; \
+	done
 
 bench: install services ## Load benchmark, quick (a few minutes) + crypto micro-benchmarks → bench/results/<UTC>/
 	$(UV) sync --frozen --group bench

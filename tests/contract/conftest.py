@@ -51,6 +51,12 @@ class Recorder:
     def deliver(self, event: Event) -> None:
         self.events.append(event)
 
+    def of_type(self, kind: str) -> list[Event]:
+        return [e for e in self.events if e.type == kind]
+
+    def without(self, kind: str) -> list[Event]:
+        return [e for e in self.events if e.type != kind]
+
 
 FanoutFactory = Callable[[], Awaitable[FanoutBackend]]
 

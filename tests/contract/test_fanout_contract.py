@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 
 from hushroom.events.event import Event
 from hushroom.fanout.base import FanoutBackend
-from hushroom.fanout.redis import RedisFanout
+from hushroom.fanout.redis import STALE, RedisFanout
 from tests.contract.conftest import REDIS_URL, FanoutFactory, Recorder
 
 WAIT_S = 5.0
@@ -289,7 +289,7 @@ async def test_fanout_resumes_within_5s_after_connection_loss(
     b.unsubscribe(gone)
     # Keep publishing (as services do); none of it may raise, and delivery must come back.
     n = 0
-    while not bob.events:
+    while not bob.without(STALE):
         n += 1
         await a.publish(event(bob.user_id, seq=n))
         assert time.monotonic() - lost < WAIT_S, "fan-out did not resume within 5 s"
@@ -302,7 +302,7 @@ async def test_fanout_resumes_within_5s_after_connection_loss(
     b.subscribe(carol)
     await settled(a, b)
     await a.publish(event(carol.user_id, dave.user_id, gone.user_id))
-    await until(lambda: len(carol.events) == 1 and len(dave.events) == 1)
+    await until(lambda: len(carol.without(STALE)) == 1 and len(dave.without(STALE)) == 1)
     await quiet()
     assert gone.events == []
     channel = f"{redis_prefix}u:{gone.user_id.hex}"
@@ -328,6 +328,95 @@ async def test_publish_without_redis_drops_counted_and_never_raises(
         assert len(local.events) == 1
     finally:
         await node.stop()
+
+
+@pytest.mark.timeout(30)
+async def test_subscriber_reconnect_tells_every_local_user_to_resync(
+    fanout_factory: FanoutFactory, redis_admin: aioredis.Redis
+) -> None:
+    """Events published while a node's subscription was gone reached nobody there; no later
+    event may be needed to reveal them, so every user with a socket there is told to resume."""
+    redis_only(fanout_factory)
+    a, b = await fanout_factory(), await fanout_factory()
+    assert isinstance(b, RedisFanout)
+    bob, dave, elsewhere = Recorder(uuid.uuid4()), Recorder(uuid.uuid4()), Recorder(uuid.uuid4())
+    b.subscribe(bob)
+    b.subscribe(dave)
+    a.subscribe(elsewhere)
+    await settled(a, b)
+    await kill_pubsub_connection(redis_admin, b)
+    await a.publish(event(bob.user_id, seq=1))  # may reach nobody: bob's node is resubscribing
+    await until(lambda: bool(bob.of_type(STALE)) and bool(dave.of_type(STALE)))
+    [stale] = bob.of_type(STALE)
+    assert stale.frame() == {"type": STALE, "within_ms": 1}  # 2 local users: ~2 resumes per ms
+    # The notice comes once the re-subscription is in effect: what is published after it
+    # arrives live, so a resume started now misses nothing.
+    await a.publish(event(bob.user_id, seq=2))
+    await until(lambda: any(e.seq == 2 for e in bob.events))
+    await quiet()
+    assert elsewhere.events == []  # a's subscriber never went away
+    assert len(dave.of_type(STALE)) == 1
+
+
+class FailingPipelines:
+    """The next `count` pipelines of a node fail as if Redis had gone (fault injection)."""
+
+    def __init__(self, node: RedisFanout, count: int = 1) -> None:
+        client = node._client
+        assert client is not None
+        self.real = client.pipeline
+        self.count = count
+        client.pipeline = self  # type: ignore[method-assign]
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        if self.count > 0:
+            self.count -= 1
+            raise ConnectionError("injected: Redis unreachable")
+        return self.real(*args, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.timeout(30)
+async def test_dropped_publish_is_announced_to_its_recipients_on_other_nodes(
+    fanout_factory: FanoutFactory,
+) -> None:
+    redis_only(fanout_factory)
+    a, b = await fanout_factory(), await fanout_factory()
+    assert isinstance(a, RedisFanout)
+    bob, carol, alice = Recorder(uuid.uuid4()), Recorder(uuid.uuid4()), Recorder(uuid.uuid4())
+    b.subscribe(bob)
+    b.subscribe(carol)
+    a.subscribe(alice)
+    await settled(a, b)
+    # Two publishes fail: the event, then the first try of its announcement (retried).
+    injected = FailingPipelines(a, count=2)
+    await a.publish(event(bob.user_id, alice.user_id, seq=7))
+    assert a.dropped == 1
+    await until(lambda: bool(bob.of_type(STALE)))
+    assert injected.count == 0
+    assert bob.without(STALE) == []  # the event itself is gone from the fast path...
+    assert [e.seq for e in alice.events] == [7]  # ...but its sender's node delivered it here
+    await quiet()
+    assert carol.events == []  # only the dropped event's recipients resume
+    assert len(bob.of_type(STALE)) == 1
+
+
+@pytest.mark.timeout(30)
+async def test_too_many_missed_users_tells_everyone_on_every_node(
+    fanout_factory: FanoutFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    redis_only(fanout_factory)
+    monkeypatch.setattr("hushroom.fanout.redis._MISSED_CAP", 2)
+    a, b = await fanout_factory(), await fanout_factory()
+    assert isinstance(a, RedisFanout)
+    bob, carol = Recorder(uuid.uuid4()), Recorder(uuid.uuid4())
+    b.subscribe(bob)
+    b.subscribe(carol)
+    await settled(a, b)
+    FailingPipelines(a)
+    await a.publish(event(bob.user_id, uuid.uuid4(), uuid.uuid4()))
+    # Three recipients overflow the cap: the notice goes to every user on every other node.
+    await until(lambda: bool(bob.of_type(STALE)) and bool(carol.of_type(STALE)))
+    assert carol.of_type(STALE)[0].frame() == {"type": STALE, "within_ms": 1}
 
 
 async def test_node_receives_only_its_users_channels(

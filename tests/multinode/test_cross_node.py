@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from hushroom.client import MessageEvent, new_client_msg_id
+from hushroom.client import Message, MessageEvent, ServerEvent, new_client_msg_id
 from tests.integration.helpers import quiet_events
 from tests.multinode.conftest import Cluster
 from tests.multinode.helpers import clients, next_messages, next_server_event, percentile
@@ -191,3 +191,34 @@ async def test_redis_connection_loss_keeps_sockets_and_resumes_within_5s(
         assert during.seq in seen
         assert seen == sorted(set(seen))
         assert rt_a.connected and rt_b.connected
+
+
+async def test_last_message_of_a_fanout_outage_arrives_with_nothing_after_it(
+    cluster: Cluster,
+) -> None:
+    """No later message reveals the hole here: the nodes' `sync.stale` makes the SDK resume."""
+    a, b = cluster.nodes
+    async with clients(("Ada", a.base_url), ("Bob", b.base_url)) as (ada, bob):
+        assert bob.user_id is not None
+        dm = await ada.open_dm(bob.user_id)
+        await ada.connect()
+        rt_b = await bob.connect()
+        rt_b.track(dm.id)
+        await ada.send(dm.id, envelope=(0, b"before"))
+        await next_messages(rt_b, 1, conversation_id=dm.id)
+
+        killed = await asyncio.to_thread(cluster.kill_pubsub_connections)
+        assert killed == 2
+        last = await ada.send(dm.id, envelope=(0, b"the last word"))
+        stale: list[ServerEvent] = []
+        got: list[Message] = []
+        async with asyncio.timeout(10):
+            while not (stale and got):
+                event = await rt_b.next_event()
+                if isinstance(event, ServerEvent) and event.type == "sync.stale":
+                    stale.append(event)
+                elif isinstance(event, MessageEvent):
+                    got.append(event.message)
+        assert isinstance(stale[0].data["within_ms"], int)
+        assert [(m.seq, m.client_msg_id) for m in got] == [(last.seq, last.client_msg_id)]
+        assert rt_b.connected

@@ -38,8 +38,8 @@ class MessageEvent:
 @dataclass(frozen=True, slots=True)
 class ServerEvent:
     """Any other frame: `typing`, `receipt`, `presence`, `member.*`, `conversation.updated`,
-    `sync.gap` (its messages were already delivered), `sync.done`, `pong`, and `error` frames
-    that answer no pending send."""
+    `sync.gap` (its messages were already delivered), `sync.done`, `sync.stale` (a resume is
+    on its way), `pong`, and `error` frames that answer no pending send."""
 
     type: str
     data: dict[str, Any]

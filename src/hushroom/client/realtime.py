@@ -9,6 +9,8 @@
   session or repeated auth failures stop it: `ConnectionFailed`);
 - messages are delivered once each and in seq order per conversation (`Sequencer`); a seq jump is a
   hole filled over HTTP, as is a `sync.gap`;
+- `sync.stale` (the server's fan-out lost events) sends `resume` again after a random part of its
+  `within_ms`, so the last messages of a conversation are not left missing;
 - `send` matches `message.ack` / `error` to the pending send by `ref` (= its client_msg_id) and
   retries until acknowledged.
 
@@ -21,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -113,6 +116,9 @@ class Realtime:
         self._ws: ClientConnection | None = None
         self._ready = asyncio.Event()
         self._resuming = False
+        # Loop time at which to send `resume` again (after a `sync.stale`), or None.
+        self._resume_due: float | None = None
+        self._rng = random.SystemRandom()
         self._connections = 0
         self._auth_failures = 0
         self._fatal: ConnectionFailed | None = None
@@ -306,6 +312,9 @@ class Realtime:
             if not self._ready.is_set():
                 continue
             now = loop.time()
+            if self._resume_due is not None and self._resume_due <= now:
+                self._resume_due = None
+                await self._send_resume()
             for pending in list(self._pending.values()):
                 if pending.due <= now and not pending.future.done():
                     await self._transmit(pending)
@@ -388,11 +397,9 @@ class Realtime:
         self._backoff.reset()
         self._connections += 1
         self._ws = ws
-        self._resuming = True
+        self._resume_due = None  # this resume covers any that was due
         self._ready.set()
-        await self._limit.acquire()
-        positions = {str(conv): seq for conv, seq in self._seq.positions().items()}
-        await ws.send(json.dumps({"type": "resume", "positions": positions}))
+        await self._send_resume()
         self._emit(
             Connected(uuid.UUID(first["user_id"]), uuid.UUID(first["device_id"]), self._connections)
         )
@@ -401,6 +408,16 @@ class Realtime:
         with contextlib.suppress(ConnectionClosed):
             async for raw in ws:
                 await self._handle(raw)
+
+    async def _send_resume(self) -> None:
+        ws = self._ws
+        if ws is None:
+            return
+        self._resuming = True  # holes wait for sync.done: the backfill may fill them
+        await self._limit.acquire()
+        positions = {str(conv): seq for conv, seq in self._seq.positions().items()}
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(json.dumps({"type": "resume", "positions": positions}))
 
     def _auth_failed(self) -> None:
         self._auth_failures += 1
@@ -440,6 +457,13 @@ class Realtime:
             self._resuming = False
             await self._fill_holes()
             self._emit(ServerEvent("sync.done", frame))
+        elif kind == "sync.stale":
+            within = frame.get("within_ms")
+            spread = within / 1000 if isinstance(within, int) and 0 < within <= 60_000 else 0.0
+            due = asyncio.get_running_loop().time() + self._rng.uniform(0, spread)
+            if self._resume_due is None or due < self._resume_due:
+                self._resume_due = due
+            self._emit(ServerEvent("sync.stale", frame))
         elif isinstance(kind, str):
             self._emit(ServerEvent(kind, frame))
 

@@ -13,9 +13,17 @@ per member.
 
 Fan-out is a fast path only (BRIEF §2, invariant 4). When Redis is unreachable, sockets stay up,
 local delivery goes on, publishes for other nodes are dropped and counted
-(`hushroom_fanout_dropped_total`), and clients recover from the database when they resync. The
-reader reconnects with capped backoff and re-SUBSCRIBEs every local user's channel, so fan-out
-resumes well within 5 s of Redis returning.
+(`hushroom_fanout_dropped_total`), and clients recover from the database. The reader reconnects
+with capped backoff and re-SUBSCRIBEs every local user's channel, so fan-out resumes well within
+5 s of Redis returning.
+
+Nothing may wait for a later message to reveal what fan-out lost (the last message of a
+conversation would stay missing), so every loss is announced with a `sync.stale` event, which
+makes clients `resume` from the database:
+- the subscriber reconnected: events published meanwhile reached nobody here, so once Redis
+  confirms the re-subscription (a PING answered after it) every local user is told;
+- a publish was dropped: its recipients on other nodes are told, over the bulk channel, as soon
+  as Redis takes a publish again (retried with backoff until it does).
 """
 
 from __future__ import annotations
@@ -45,6 +53,24 @@ log = logging.getLogger("hushroom.fanout")
 # Redis commands are sent in chunks of this many channels (re-subscribe after a reconnect).
 _CHUNK = 500
 _SEP = b"|"
+# Users named per `sync.stale` publish, and users remembered from dropped publishes before the
+# announcement goes to everyone instead.
+_STALE_CHUNK = 5_000
+_MISSED_CAP = 100_000
+STALE = "sync.stale"
+
+
+def stale_event(recipients: frozenset[uuid.UUID]) -> Event:
+    """Tell `recipients` the live stream may have lost events: resume from the database.
+
+    `within_ms` spreads the resumes (each client waits a random part of it), so an outage that
+    touches every socket of a node does not bring every resume query at once: about 2 per ms.
+    """
+    return Event(
+        type=STALE,
+        payload={"within_ms": min(15_000, len(recipients) // 2)},
+        recipients=recipients,
+    )
 
 
 class _Metrics:
@@ -103,11 +129,19 @@ class RedisFanout:
         # Channels of the users with sockets here: what the subscriber connection should hold.
         self._wanted: set[str] = set()
         self._up = asyncio.Event()
+        # PING token sent after a re-subscription: its answer means the channels are in effect.
+        self._resubscribed_token: str | None = None
+        # Recipients of dropped publishes, still to be told (`everyone` once it overflows).
+        self._missed: set[uuid.UUID] = set()
+        self._missed_everyone = False
+        self._missed_pending = asyncio.Event()
+        self._announcer: asyncio.Task[None] | None = None
         self._outage_logged = False
         self._stopping = False
         # Counted here too, so tests and the benchmark need not scrape metrics.
         self.dropped = 0
         self.reconnects = 0
+        self.stale_announced = 0
         # Last decoded payload: a node holding k recipients of one event receives k equal copies.
         self._last_raw: bytes = b""
         self._last_fields: dict[str, Any] = {}
@@ -130,6 +164,9 @@ class RedisFanout:
         )
         self._reader = asyncio.create_task(self._read_forever(), name="fanout-redis-reader")
         self._control = asyncio.create_task(self._control_forever(), name="fanout-redis-control")
+        self._announcer = asyncio.create_task(
+            self._announce_forever(), name="fanout-redis-announcer"
+        )
         # Wait briefly for the first connection so a fresh node fans out at once; if Redis is
         # down the node still starts (the reader keeps trying).
         with contextlib.suppress(TimeoutError):
@@ -137,8 +174,8 @@ class RedisFanout:
 
     async def stop(self) -> None:
         self._stopping = True
-        await cancel_and_wait([self._reader, self._control])
-        self._reader = self._control = None
+        await cancel_and_wait([self._reader, self._control, self._announcer])
+        self._reader = self._control = self._announcer = None
         await self._close_pubsub()
         if self._client is not None:
             await self._client.aclose()
@@ -200,7 +237,7 @@ class RedisFanout:
             return
         client = self._client
         if client is None or not self._up.is_set():
-            self._drop(len(events))
+            self._drop(events)
             return
         try:
             async with client.pipeline(transaction=False) as pipe:
@@ -213,16 +250,72 @@ class RedisFanout:
                             pipe.publish(self._channel(user_id), data)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
-            self._drop(len(events), exc)
+            self._drop(events, exc)
 
     # Internals ------------------------------------------------------------------------------------
     def _channel(self, user_id: uuid.UUID) -> str:
         return self._user_prefix + user_id.hex
 
-    def _drop(self, events: int, exc: BaseException | None = None) -> None:
-        self.dropped += events
-        self._metrics.dropped.inc(events)
+    def _drop(self, events: Sequence[Event], exc: BaseException | None = None) -> None:
+        self.dropped += len(events)
+        self._metrics.dropped.inc(len(events))
         self._outage(exc)
+        if self._stopping:
+            return
+        if not self._missed_everyone:
+            for event in events:
+                self._missed.update(event.recipients)
+            if len(self._missed) > _MISSED_CAP:
+                self._missed_everyone = True
+                self._missed.clear()
+        self._missed_pending.set()
+
+    async def _announce_forever(self) -> None:
+        """Tells the recipients of dropped publishes to resume, once Redis takes publishes."""
+        backoff = 0.05
+        while True:
+            await self._missed_pending.wait()
+            await self._up.wait()
+            self._missed_pending.clear()
+            users, self._missed = self._missed, set()
+            everyone, self._missed_everyone = self._missed_everyone, False
+            try:
+                await self._publish_stale(users, everyone=everyone)
+                backoff = 0.05
+            except (RedisError, OSError) as exc:
+                # Not announced: keep them for the next try (new drops may have joined them).
+                self._missed |= users
+                self._missed_everyone |= everyone
+                self._missed_pending.set()
+                self._outage(exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff_s)
+
+    async def _publish_stale(self, users: set[uuid.UUID], *, everyone: bool) -> None:
+        client = self._client
+        if client is None:
+            raise ConnectionError("fan-out stopped")
+        if everyone:
+            messages = [_encode(stale_event(frozenset()), everyone=True)]
+        else:
+            ids = list(users)
+            messages = [
+                _encode(stale_event(frozenset(ids[i : i + _STALE_CHUNK])))
+                for i in range(0, len(ids), _STALE_CHUNK)
+            ]
+        async with client.pipeline(transaction=False) as pipe:
+            for body in messages:
+                pipe.publish(self._bulk_channel, self._node_id + _SEP + body)
+            await pipe.execute()
+        self.stale_announced += 1
+
+    def _announce_local(self) -> None:
+        """Every local user resumes (this node's subscriber was away, or a node dropped
+        publishes and no longer knew to whom)."""
+        users = frozenset(self._hub.user_ids())
+        if users:
+            self.stale_announced += 1
+            self._hub.deliver(stale_event(users))
 
     def _outage(self, exc: BaseException | None) -> None:
         """Log once per outage; the exception type only (a URL could carry a password)."""
@@ -275,6 +368,10 @@ class RedisFanout:
             await self._pubsub.subscribe(*channels[i : i + _CHUNK])
         for token in list(self._syncs):
             await self._pubsub.ping(token)
+        # Events published before the SUBSCRIBEs above took effect reached nobody here; once
+        # Redis answers this PING (after them), local users are told to resume.
+        self._resubscribed_token = uuid.uuid4().hex
+        await self._pubsub.ping(self._resubscribed_token)
         self.reconnects += 1
         self._metrics.reconnects.inc()
         self._metrics.connected.set(1)
@@ -301,6 +398,10 @@ class RedisFanout:
             if message["type"] == "pong":
                 data = message["data"]
                 token = data.decode() if isinstance(data, bytes) else str(data)
+                if token == self._resubscribed_token:
+                    self._resubscribed_token = None
+                    self._announce_local()
+                    continue
                 future = self._syncs.get(token)
                 if future is not None and not future.done():
                     future.set_result(None)
@@ -324,6 +425,9 @@ class RedisFanout:
                 self._last_fields = _decode(body)
                 self._last_raw = body
             fields = self._last_fields
+            if bulk and fields["everyone"]:
+                self._announce_local()
+                return
             recipients: frozenset[uuid.UUID] = fields["recipients"]
             # Bulk: the hub hands it to whichever recipients have sockets here (as the memory
             # backend does). Per-user channel: to that user only, if the event names them.
@@ -387,7 +491,8 @@ def _runs(batch: list[tuple[str, str]]) -> list[tuple[str, list[str]]]:
     return out
 
 
-def _encode(event: Event) -> bytes:
+def _encode(event: Event, *, everyone: bool = False) -> bytes:
+    """`everyone`: for every user with a socket on the receiving node (recipients ignored)."""
     return orjson.dumps(
         {
             "t": event.type,
@@ -396,6 +501,7 @@ def _encode(event: Event) -> bytes:
             "c": event.conversation_id.hex if event.conversation_id is not None else None,
             "s": event.seq,
             "x": event.exclude_device.hex if event.exclude_device is not None else None,
+            "e": everyone,
         }
     )
 
@@ -419,4 +525,5 @@ def _decode(body: bytes) -> dict[str, Any]:
         "conversation_id": uuid.UUID(hex=conv) if conv is not None else None,
         "seq": seq,
         "exclude_device": uuid.UUID(hex=excl) if excl is not None else None,
+        "everyone": data.get("e") is True,
     }

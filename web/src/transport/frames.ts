@@ -16,6 +16,8 @@ export type ServerFrame =
   | { type: "message.new"; message: Message }
   | { type: "sync.gap"; conversation_id: string; after_seq: number; last_seq: number }
   | { type: "sync.done" }
+  /** The server's fan-out lost events: `resume` within a random part of `within_ms`. */
+  | { type: "sync.stale"; within_ms: number }
   | { type: "typing"; conversation_id: string; user_id: string }
   | { type: "receipt"; conversation_id: string; user_id: string; seq: number }
   | { type: "presence"; user_id: string; status: string; last_seen: number | null }

@@ -178,6 +178,36 @@ describe("RealtimeClient", () => {
     expect(t.timers.runShort()).toEqual([375]);
   });
 
+  it("resumes again after sync.stale, at a random point within within_ms, once per burst", async () => {
+    const positions: Record<string, number> = { [ROOM]: 3 };
+    const t = setup({ positions });
+    await t.client.start();
+    const s = await t.connect();
+    expect(s.framesOf("resume")).toHaveLength(1);
+    positions[ROOM] = 7;
+    s.receive({ type: "sync.stale", within_ms: 800 });
+    s.receive({ type: "sync.stale", within_ms: 800 }); // a second notice joins the first
+    expect(s.framesOf("resume")).toHaveLength(1); // not at once: spread over the window
+    expect(t.timers.runShort()).toEqual([400]); // 800 ms × random 0.5
+    expect(s.framesOf("resume")).toEqual([
+      { type: "resume", positions: { [ROOM]: 3 } },
+      { type: "resume", positions: { [ROOM]: 7 } },
+    ]);
+    expect(t.frames.filter((f) => f.type === "sync.stale")).toHaveLength(2);
+  });
+
+  it("drops a pending stale resume when the socket reconnects (its own resume covers it)", async () => {
+    const t = setup();
+    await t.client.start();
+    const first = await t.connect();
+    first.receive({ type: "sync.stale", within_ms: 30_000 });
+    first.drop();
+    expect(t.timers.runShort()).toEqual([375]); // only the reconnect: the stale timer is gone
+    const second = await t.connect();
+    expect(second.framesOf("resume")).toHaveLength(1);
+    expect([...t.timers.pending.values()].map((x) => x.ms)).not.toContain(15_000);
+  });
+
   it("sends each outbox message once per connection and forgets it on ack", async () => {
     const t = setup();
     await t.client.start();

@@ -1,5 +1,7 @@
 /**
- * One WebSocket per tab: ticket auth, `ready`, `resume` with the last seq per conversation,
+ * One WebSocket per tab: ticket auth, `ready`, `resume` with the last seq per conversation
+ * (again after a `sync.stale`: the server's fan-out lost events, within a random part of its
+ * `within_ms` so a whole node's tabs do not resume at once),
  * exponential backoff with jitter, and the outbox (each unacknowledged message is sent once per
  * connection with its client message id; the server acknowledges retries as duplicates, so a
  * message is stored exactly once).
@@ -78,6 +80,7 @@ export class RealtimeClient {
   #attempt = 0;
   #everConnected = false;
   #retryTimer: number | null = null;
+  #resumeTimer: number | null = null;
   #pingTimer: number | null = null;
   #pongDeadline: number | null = null;
   #offline = false;
@@ -232,6 +235,7 @@ export class RealtimeClient {
         if (socket !== this.#socket) return;
         this.#socket = null;
         this.#ready = false;
+        this.#clearResume();
         this.#stopPing();
         if (!this.#stopped && !this.#offline) this.#scheduleReconnect();
       };
@@ -248,6 +252,7 @@ export class RealtimeClient {
         this.#ready = true;
         this.#attempt = 0;
         this.#everConnected = true;
+        this.#clearResume(); // this resume covers a pending one
         this.#sendFrame({ type: "resume", positions: this.#o.positions() });
         if (this.#presence === "away") this.#sendFrame({ type: "presence.set", status: "away" });
         this.#setStatus("ready");
@@ -266,6 +271,15 @@ export class RealtimeClient {
         if (this.#pongDeadline !== null) {
           this.#timers.clear(this.#pongDeadline);
           this.#pongDeadline = null;
+        }
+        break;
+      case "sync.stale":
+        if (this.#resumeTimer === null) {
+          const within = Number.isFinite(frame.within_ms) ? Math.min(Math.max(frame.within_ms, 0), 60_000) : 0;
+          this.#resumeTimer = this.#timers.set(() => {
+            this.#resumeTimer = null;
+            this.resume();
+          }, Math.floor(this.#random() * within));
         }
         break;
       case "session.revoked":
@@ -354,12 +368,14 @@ export class RealtimeClient {
     if (socket === null) return;
     this.#socket = null;
     this.#ready = false;
+    this.#clearResume();
     this.#stopPing();
     if (!this.#stopped && !this.#offline) this.#scheduleReconnect();
   }
 
   #teardown(code: number): void {
     this.#clearRetry();
+    this.#clearResume();
     this.#stopPing();
     const socket = this.#socket;
     this.#socket = null;
@@ -384,6 +400,13 @@ export class RealtimeClient {
       this.#retryTimer = null;
       if (!this.#stopped && !this.#offline) this.#connect();
     }, delay);
+  }
+
+  #clearResume(): void {
+    if (this.#resumeTimer !== null) {
+      this.#timers.clear(this.#resumeTimer);
+      this.#resumeTimer = null;
+    }
   }
 
   #clearRetry(): void {

@@ -1,5 +1,6 @@
-"""Transport baseline: the same stack as Hushroom (FastAPI WebSocket on uvicorn,
-`ws="websockets-sansio"`, orjson) with no storage and no auth checks.
+"""Transport baseline: the same stack as Hushroom (FastAPI WebSocket on uvicorn with its
+`websockets-sansio` protocol and Hushroom's direct frame writes, `gateway/wire.py`; orjson) with
+no storage and no auth checks.
 
 It speaks the subset of the Hushroom protocol the benchmark uses, so the same load generator
 drives both: `auth` (the "ticket" is the user id) → `ready`; `message.send` → `message.ack` to
@@ -22,6 +23,8 @@ import orjson
 import uvicorn
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 
+from hushroom.gateway.wire import WIRE_EXTENSION, text_frame
+
 app = FastAPI()
 _members: dict[str, tuple[str, ...]] = {}
 _sockets: dict[str, set[WebSocket]] = {}
@@ -40,18 +43,28 @@ async def add_conversation(request: Request) -> dict[str, Any]:
     return {"id": body["id"]}
 
 
+async def _send(ws: WebSocket, text: str, framed: bytes | None = None) -> None:
+    """As the gateway sends: straight to the transport when the wire is there."""
+    wire = ws.scope["extensions"].get(WIRE_EXTENSION)
+    if wire is not None:
+        wire.write(framed if framed is not None else text_frame(text))
+    else:
+        await ws.send_text(text)
+
+
 async def _route(ws: WebSocket, user_id: str, frame: dict[str, Any]) -> None:
     kind = frame.get("type")
     if kind == "ping":
-        await ws.send_text(orjson.dumps({"type": "pong", "ref": frame.get("ref")}).decode())
+        await _send(ws, orjson.dumps({"type": "pong", "ref": frame.get("ref")}).decode())
         return
     if kind != "message.send":
-        await ws.send_text('{"type":"error","code":"unknown_type"}')
+        await _send(ws, '{"type":"error","code":"unknown_type"}')
         return
     conv = frame["conversation_id"]
     seq = next(_seq)
     created = int(time.time() * 1000)
-    await ws.send_text(
+    await _send(
+        ws,
         orjson.dumps(
             {
                 "type": "message.ack",
@@ -63,7 +76,7 @@ async def _route(ws: WebSocket, user_id: str, frame: dict[str, Any]) -> None:
                 "created_at": created,
                 "duplicate": False,
             }
-        ).decode()
+        ).decode(),
     )
     message: dict[str, Any] = {
         "id": str(seq),
@@ -78,13 +91,13 @@ async def _route(ws: WebSocket, user_id: str, frame: dict[str, Any]) -> None:
         message["ciphertext"] = frame["envelope"]["ciphertext"]
     else:
         message["body"] = frame.get("body")
-    # Serialised per recipient, like the Hushroom gateway does today.
+    # Serialised and framed once for every recipient, as the Hushroom gateway does.
+    text = orjson.dumps({"type": "message.new", "message": message}).decode()
+    framed = text_frame(text)
     for member in _members.get(conv, ()):
         for target in tuple(_sockets.get(member, ())):
             with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-                await target.send_text(
-                    orjson.dumps({"type": "message.new", "message": message}).decode()
-                )
+                await _send(target, text, framed)
 
 
 @app.websocket("/ws")
@@ -98,10 +111,11 @@ async def ws_endpoint(ws: WebSocket) -> None:
             await ws.close(1008)
             return
         _sockets.setdefault(user_id, set()).add(ws)
-        await ws.send_text(
+        await _send(
+            ws,
             orjson.dumps(
                 {"type": "ready", "user_id": user_id, "device_id": user_id, "heartbeat_s": 20}
-            ).decode()
+            ).decode(),
         )
         while True:
             await _route(ws, user_id, orjson.loads(await ws.receive_text()))
@@ -125,7 +139,8 @@ def main() -> None:
         app,
         host=args.host,
         port=args.port,
-        ws="websockets-sansio",
+        ws="hushroom.gateway.wire:WireProtocol",
+        ws_per_message_deflate=False,
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         log_level="warning",

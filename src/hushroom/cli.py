@@ -58,9 +58,11 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
-        ws="websockets-sansio",
+        # uvicorn's websockets-sansio protocol plus direct frame writes (gateway/wire.py).
+        ws="hushroom.gateway.wire:WireProtocol",
         ws_max_size=settings.max_ws_frame_bytes,
         # Envelopes don't compress, and deflate costs ~41 KB per socket (docs/performance.md).
+        # The wire's frames carry no extension, which needs it off.
         ws_per_message_deflate=False,
         ws_ping_interval=settings.ws_ping_interval_s,
         ws_ping_timeout=settings.ws_ping_interval_s,

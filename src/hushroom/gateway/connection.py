@@ -20,6 +20,7 @@ from hushroom.container import Container
 from hushroom.errors import HushroomError
 from hushroom.events.event import Event
 from hushroom.gateway import protocol as p
+from hushroom.gateway.wire import WIRE_EXTENSION, WireProtocol, text_frame
 from hushroom.principal import Principal
 from hushroom.services.messages import SendCommand
 from hushroom.services.views import message_view
@@ -47,15 +48,20 @@ class Connection:
     """One authenticated-or-not WebSocket; a fan-out subscriber once authenticated.
 
     Memory per idle socket is the budget (BRIEF §4), so a connection holds no task, queue or
-    buffer while it has nothing to send: the handler's own task reads; a writer task and its
-    send queue exist only while frames are waiting.
+    buffer while it has nothing to send: the handler's own task reads.
+
+    Under `hushroom serve` frames are written straight to the transport (`wire.py`), whose
+    buffer is the send queue; elsewhere a writer task and its queue exist only while frames are
+    waiting. A close always goes through ASGI, after every frame queued before it.
     """
 
     __slots__ = (
+        "_backlog",
         "_close_code",
         "_close_reason",
         "_closing",
         "_out",
+        "_wire",
         "_writer",
         "c",
         "id",
@@ -77,6 +83,10 @@ class Connection:
         # task draining them; both None while nothing is waiting.
         self._out: deque[Any] | None = None
         self._writer: asyncio.Task[None] | None = None
+        wire = websocket.scope.get("extensions", {}).get(WIRE_EXTENSION)
+        self._wire: WireProtocol | None = wire if isinstance(wire, WireProtocol) else None
+        # Frames written to the wire since its buffer was last seen empty.
+        self._backlog = 0
         self.principal: Principal | None = None
         self._closing = False
         self._close_code = 1000
@@ -95,18 +105,38 @@ class Connection:
     def _enqueue(self, item: Any) -> None:
         if self._closing:
             return
+        wire = self._wire
+        if wire is not None and item is not _CLOSE:
+            self._write_wire(wire, item)
+            return
         out = self._out
         if out is None:
             out = self._out = deque()
         elif 0 < self.c.settings.ws_send_queue <= len(out):  # 0: unbounded, as asyncio.Queue
-            # Slow consumer: never buffer without bound. It reconnects and resyncs.
-            for effect in self.protocol.overflow():
-                if isinstance(effect, p.Close):
-                    self._force_close(effect.code, effect.reason)
+            self._overflow()
             return
         out.append(item)
         if self._writer is None:
             self._writer = asyncio.create_task(self._write())
+
+    def _write_wire(self, wire: WireProtocol, text: str) -> None:
+        # An empty buffer means the kernel took everything: the client keeps up. Frames pile
+        # up only behind a full socket buffer, and the limit counts those (as the queue does).
+        if wire.buffered() == 0:
+            self._backlog = 0
+        elif 0 < self.c.settings.ws_send_queue <= self._backlog:
+            self._overflow()
+            return
+        else:
+            self._backlog += 1
+        if not wire.write(self.registry.framed(text)):
+            self._closing = True  # the peer is gone or leaving: nothing more to send
+
+    def _overflow(self) -> None:
+        """Slow consumer: never buffer without bound. It reconnects and resyncs."""
+        for effect in self.protocol.overflow():
+            if isinstance(effect, p.Close):
+                self._force_close(effect.code, effect.reason)
 
     def _force_close(self, code: int, reason: str) -> None:
         self._closing = True
@@ -308,6 +338,10 @@ class ConnectionRegistry:
     def __init__(self, container: Container) -> None:
         # Shared by every connection's protocol (immutable).
         self.limits = p.ProtocolLimits.from_settings(container.settings)
+        # The last text framed for the wire: an event's text is one shared object, so a room
+        # message is framed once for all its recipients here.
+        self._framed_text: str | None = None
+        self._framed: bytes = b""
         self._by_user: dict[uuid.UUID, set[Connection]] = {}
         self._metrics = container.metrics
 
@@ -322,6 +356,12 @@ class ConnectionRegistry:
             self._metrics.ws_connections.dec()
             if not conns:
                 del self._by_user[conn.user_id]
+
+    def framed(self, text: str) -> bytes:
+        if text is not self._framed_text:
+            self._framed = text_frame(text)
+            self._framed_text = text
+        return self._framed
 
     def count(self, user_id: uuid.UUID) -> int:
         return len(self._by_user.get(user_id, ()))

@@ -11,6 +11,7 @@ from typing import Any
 from hushroom.config import Settings
 from hushroom.gateway import protocol as p
 from hushroom.gateway.connection import Connection
+from hushroom.gateway.wire import WIRE_EXTENSION, WireProtocol, text_frame
 
 
 class _Counter:
@@ -23,6 +24,7 @@ class _Counter:
 
 class FakeWebSocket:
     def __init__(self) -> None:
+        self.scope: dict[str, Any] = {}
         self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.sent: list[str] = []
         self.closed: tuple[int, str] | None = None
@@ -55,7 +57,7 @@ def ready_connection(ws: FakeWebSocket, queue: int = 10) -> Connection:
         clock=SimpleNamespace(monotonic=time.monotonic),
         metrics=SimpleNamespace(ws_closes=_Counter()),
     )
-    registry = SimpleNamespace(limits=p.ProtocolLimits())
+    registry = SimpleNamespace(limits=p.ProtocolLimits(), framed=text_frame)
     conn = Connection(ws, container, registry)  # type: ignore[arg-type]
     conn.protocol.state = p.State.READY
     return conn
@@ -131,3 +133,95 @@ async def test_peer_vanishing_mid_write_stops_sending_until_the_disconnect() -> 
     assert conn._out is None  # nothing more is queued for a dead peer
     ws.disconnect()
     await asyncio.wait_for(serving, 5)
+
+
+# The wire (hushroom serve): frames go straight to the transport ---------------------------------
+
+
+class FakeWire(WireProtocol):
+    """A transport buffer we control: `pending` bytes the kernel has not taken."""
+
+    def __init__(self) -> None:  # no uvicorn state: only write/buffered are used
+        self.frames: list[bytes] = []
+        self.pending = 0
+        self.open = True
+
+    def write(self, frame: bytes) -> bool:
+        if not self.open:
+            return False
+        self.frames.append(frame)
+        return True
+
+    def buffered(self) -> int:
+        return self.pending
+
+
+def wired_connection(ws: FakeWebSocket, wire: FakeWire, queue: int = 10) -> Connection:
+    ws.scope = {"extensions": {WIRE_EXTENSION: wire}}
+    return ready_connection(ws, queue)
+
+
+def texts(wire: FakeWire) -> list[str]:
+    return [f[2:].decode() for f in wire.frames]  # short frames: a 2-byte header
+
+
+async def test_wire_writes_frames_at_once_without_a_task_or_queue() -> None:
+    ws, wire = FakeWebSocket(), FakeWire()
+    conn = wired_connection(ws, wire)
+    conn._apply_sync([frame("a"), frame("b")])
+    assert texts(wire) == ["a", "b"]
+    assert wire.frames[0] == text_frame("a")
+    assert conn._writer is None and conn._out is None
+    assert ws.sent == []  # nothing went through ASGI sends
+
+
+async def test_wire_backlog_behind_a_full_socket_closes_1013() -> None:
+    ws, wire = FakeWebSocket(), FakeWire()
+    conn = wired_connection(ws, wire, queue=3)
+    serving = asyncio.create_task(conn.serve())
+    await asyncio.sleep(0)
+    for i in range(3):  # the kernel takes these at once (buffer empty): no backlog counts
+        conn._apply_sync([frame(f"f{i}")])
+    wire.pending = 10_000  # now the client stops reading
+    for i in range(3, 10):
+        conn._apply_sync([frame(f"f{i}")])
+    await asyncio.wait_for(serving, 5)
+    # Three frames fit behind the full buffer; the 4th overflows.
+    assert texts(wire) == [f"f{i}" for i in range(6)]
+    assert ws.closed is not None
+    assert ws.closed[0] == 1013
+
+
+async def test_wire_backlog_resets_when_the_buffer_drains() -> None:
+    ws, wire = FakeWebSocket(), FakeWire()
+    conn = wired_connection(ws, wire, queue=3)
+    for round_ in range(4):
+        wire.pending = 0  # the client caught up
+        conn._apply_sync([frame(f"{round_}.0")])
+        wire.pending = 10_000  # then falls behind by 3 frames, every round
+        for i in range(1, 4):
+            conn._apply_sync([frame(f"{round_}.{i}")])
+    assert len(wire.frames) == 16
+    assert ws.closed is None and not conn._closing
+
+
+async def test_wire_close_follows_the_frames_written_before_it() -> None:
+    ws, wire = FakeWebSocket(), FakeWire()
+    conn = wired_connection(ws, wire)
+    serving = asyncio.create_task(conn.serve())
+    await asyncio.sleep(0)
+    conn._apply_sync([frame("a"), p.Close(1008, "policy"), frame("late")])
+    await asyncio.wait_for(serving, 5)
+    assert texts(wire) == ["a"]
+    assert ws.closed == (1008, "policy")
+
+
+async def test_wire_refusing_a_write_stops_sending() -> None:
+    ws, wire = FakeWebSocket(), FakeWire()
+    conn = wired_connection(ws, wire)
+    wire.open = False  # the peer began closing
+    conn._apply_sync([frame("a")])
+    assert conn._closing
+    wire.open = True
+    conn._apply_sync([frame("b")])
+    assert wire.frames == []

@@ -1,0 +1,116 @@
+"""The wire protocol inside a real uvicorn server and a real WebSocket client: frames written
+straight to the transport arrive whole and in order with the ones sent through ASGI, a close
+sent through ASGI comes after them, and nothing is written once the socket is closing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from hushroom.gateway.wire import WIRE_EXTENSION, WireProtocol, text_frame
+
+pytestmark = pytest.mark.timeout(60)
+
+# Every header length: 7-bit, 16-bit and 64-bit payload lengths, and their edges.
+SIZES = [0, 1, 125, 126, 65_535, 65_536, 300_000]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Observed:
+    def __init__(self) -> None:
+        self.extension: Any = None
+        self.late_write: bool | None = None
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[str, Observed]]:
+    seen = Observed()
+
+    async def endpoint(ws: WebSocket) -> None:
+        await ws.accept()
+        wire = ws.scope["extensions"].get(WIRE_EXTENSION)
+        seen.extension = wire
+        assert isinstance(wire, WireProtocol)
+        await ws.receive_text()  # the client is ready
+        for size in SIZES:
+            assert wire.write(text_frame("é" * (size // 2) + "x" * (size % 2)))
+        await ws.send_text("through asgi")
+        assert wire.write(text_frame("after asgi"))
+        await ws.close(4000, "done")
+        seen.late_write = wire.write(text_frame("after the close"))
+
+    app = Starlette(routes=[WebSocketRoute("/ws", endpoint)])
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        ws="hushroom.gateway.wire:WireProtocol",
+        ws_per_message_deflate=False,
+        log_config=None,
+        lifespan="off",
+    )
+    srv = uvicorn.Server(config)
+    task = asyncio.create_task(srv.serve())
+    try:
+        async with asyncio.timeout(10):
+            while not srv.started:  # noqa: ASYNC110 (uvicorn offers no event for it)
+                await asyncio.sleep(0.01)
+        yield f"ws://127.0.0.1:{port}/ws", seen
+    finally:
+        srv.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+
+async def test_wire_frames_arrive_whole_and_in_order_before_the_close(
+    server: tuple[str, Observed],
+) -> None:
+    url, seen = server
+    received: list[str] = []
+    async with connect(url, max_size=2**20, compression=None) as ws:
+        await ws.send("go")
+        with contextlib.suppress(ConnectionClosed):
+            async for message in ws:
+                assert isinstance(message, str)
+                received.append(message)
+        close = (ws.close_code, ws.close_reason)
+    assert [len(m.encode()) for m in received[: len(SIZES)]] == SIZES
+    assert received[len(SIZES) :] == ["through asgi", "after asgi"]
+    assert close == (4000, "done")
+    assert isinstance(seen.extension, WireProtocol)
+    assert seen.late_write is False
+
+
+async def test_a_refused_handshake_leaves_the_server_serving(
+    server: tuple[str, Observed],
+) -> None:
+    url, _seen = server
+    port = int(url.split(":")[2].split("/")[0])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    # An upgrade without Sec-WebSocket-Key: refused before any ASGI scope exists.
+    writer.write(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    status = await asyncio.wait_for(reader.readline(), 5)
+    writer.close()
+    assert status.startswith(b"HTTP/1.1 400")
+    async with connect(url, compression=None) as ws:  # and the next client is served
+        await ws.send("go")
+        assert len(await ws.recv()) == 0

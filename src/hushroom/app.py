@@ -82,8 +82,9 @@ def create_app(
         )
         return response
 
-    for router in (health.router, rooms.router, conversations.router, gateway_routes.router):
+    for router in (health.router, rooms.router, conversations.router):
         app.include_router(router)
+    app.router.routes.append(gateway_routes.route)
     _include_optional_routers(app)
 
     # Last: the web client's catch-all must not shadow any API route.

@@ -58,6 +58,7 @@ class Container:
                 settings.max_ciphertext_bytes,
                 send_batch_max=settings.send_batch_max,
                 send_batch_workers=settings.send_batch_workers,
+                send_batch_spill=settings.send_batch_spill,
             ),
             self.metrics,
         )

@@ -147,3 +147,29 @@ def test_workers_below_one_are_refused() -> None:
 
     with pytest.raises(ValueError, match="workers"):
         GroupCommit(handler, max_batch=1, workers=0)
+
+
+async def test_second_worker_waits_until_spill_at_calls_are_waiting() -> None:
+    rec = Recorder()
+    rec.release.clear()
+    commit = GroupCommit(rec.handler, max_batch=100, workers=2, spill_at=3)
+    first = asyncio.create_task(commit.submit(0))
+    await asyncio.sleep(0)
+    few = [asyncio.create_task(commit.submit(i)) for i in (2, 4)]
+    await asyncio.sleep(0)
+    assert rec.batches == [[0]]  # 2 waiting: below the spill, they wait for the first worker
+    more = asyncio.create_task(commit.submit(6))
+    await asyncio.sleep(0)  # the call starts the worker...
+    await asyncio.sleep(0)  # ...which takes the batch
+    assert rec.batches == [[0], [2, 4, 6]]  # the 3rd waiting call starts the second batch
+    rec.release.set()
+    assert [await t for t in (first, *few, more)] == [0, 20, 40, 60]
+    assert not commit._workers
+
+
+def test_spill_at_below_one_is_refused() -> None:
+    async def handler(items: list[int]) -> list[int | Exception]:
+        return list(items)
+
+    with pytest.raises(ValueError, match="spill_at"):
+        GroupCommit(handler, max_batch=1, spill_at=0)

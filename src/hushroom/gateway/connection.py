@@ -33,15 +33,23 @@ _CLOSE = object()  # queue sentinel: flush what precedes, then close
 def origin_allowed(websocket: WebSocket, allowed: list[str]) -> bool:
     """Browsers always send Origin; it must be one of ours. Non-browser clients (SDK, bots)
     send none and authenticate with a ticket like everyone else."""
-    origin = websocket.headers.get("origin")
+    # Read from the scope: Starlette's `headers` and `url` would stay cached on the socket.
+    origin = _header(websocket.scope, b"origin")
     if origin is None:
         return True
     if origin in allowed:
         return True
     # The server's own origin (whatever host name it is reached by) is always allowed.
-    host = websocket.headers.get("host")
-    scheme = "https" if websocket.url.scheme == "wss" else "http"
+    host = _header(websocket.scope, b"host")
+    scheme = "https" if websocket.scope.get("scheme") == "wss" else "http"
     return host is not None and origin == f"{scheme}://{host}"
+
+
+def _header(scope: Any, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 class Connection:

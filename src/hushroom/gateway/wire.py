@@ -12,13 +12,28 @@ protocol class); the protocol offers itself to the app in the ASGI scope's exten
 `WIRE_EXTENSION`. Anything else (Starlette's TestClient, another ASGI server) has no such
 extension and the gateway falls back to ASGI sends. Control frames (close, ping, pong) stay with
 uvicorn; writes are whole frames, so they never interleave inside one another.
+
+Idle memory is the other budget (BRIEF §4: ≤ 25 KB per connection), and a profile of 1,000 idle
+sockets (tracemalloc) showed ≈ 5 KB each held by state the socket no longer needs or that a
+lighter structure serves: asyncio's Queue (four deques and an Event) and Event for the ASGI
+receive queue and write flow control, and the handshake request with its headers, kept alive
+by uvicorn's attributes and by the local variable of websockets' parser generator. This class
+replaces those (`_Inbox`, `_Flag`, a fresh parser once the handshake is done).
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
+
+if TYPE_CHECKING:
+    from uvicorn._types import ASGISendEvent
 
 WIRE_EXTENSION = "hushroom.wire"
 
@@ -29,8 +44,87 @@ def text_frame(text: str) -> bytes:
     return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
 
 
+class _Inbox:
+    """The ASGI receive queue of one socket (one reader: the app's task), with no deque while
+    it is empty and no waiter while nobody waits."""
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: deque[Any] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        if self._items is None:
+            self._items = deque()
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    async def get(self) -> Any:
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        item = self._items.popleft()
+        if not self._items:
+            self._items = None
+        return item
+
+
+class _Flag:
+    """asyncio.Event's use here (write flow control), without a deque per socket."""
+
+    __slots__ = ("_set", "_waiters")
+
+    def __init__(self) -> None:
+        self._set = True
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        self._set = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self) -> bool:
+        while not self._set:
+            waiter = asyncio.get_running_loop().create_future()
+            if self._waiters is None:
+                self._waiters = []
+            self._waiters.append(waiter)
+            await waiter
+        return True
+
+
+def _waiting_for_a_frame(parser: Generator[None]) -> bool:
+    """The parser sits at the top of its frame loop (nothing of a frame read yet)."""
+    inner: Any = parser
+    while getattr(inner, "gi_yieldfrom", None) is not None:
+        inner = inner.gi_yieldfrom
+    return getattr(getattr(inner, "gi_code", None), "co_name", "") == "at_eof"
+
+
 class WireProtocol(WebSocketsSansIOProtocol):
     """uvicorn's sans-I/O WebSocket protocol that also writes pre-framed bytes."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = _Inbox()  # type: ignore[assignment]
+        self.writable = _Flag()  # type: ignore[assignment]
 
     def handle_connect(self, event: object) -> None:
         super().handle_connect(event)  # type: ignore[arg-type]
@@ -39,6 +133,25 @@ class WireProtocol(WebSocketsSansIOProtocol):
         scope = getattr(self, "scope", None)
         if scope is not None:
             scope["extensions"][WIRE_EXTENSION] = self
+
+    async def send(self, message: ASGISendEvent) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept" and self.handshake_complete:
+            self._forget_handshake()
+
+    def _forget_handshake(self) -> None:
+        """Drop the handshake's request and response (≈ 2 KB of headers per socket), never
+        read again. websockets' parser generator holds the request in a local variable for
+        the socket's life, so it is replaced by a fresh one, which (the connection being
+        open) only parses frames. That is safe only while the old one holds no part of a
+        frame: the client waits for our 101 before sending any, but one that did not is
+        left as it is."""
+        del self.request, self.response
+        conn = self.conn
+        if conn.state is State.OPEN and _waiting_for_a_frame(conn.parser):
+            conn.parser.close()
+            conn.parser = conn.parse()
+            next(conn.parser)
 
     def write(self, frame: bytes) -> bool:
         """Queue one whole frame on the transport; False once the socket is closing or closed

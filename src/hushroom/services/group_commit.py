@@ -18,23 +18,30 @@ BatchHandler = Callable[[list[I]], Awaitable[list[O | Exception]]]
 
 
 class GroupCommit(Generic[I, O]):
-    def __init__(self, handler: BatchHandler[I, O], *, max_batch: int, workers: int = 1) -> None:
+    def __init__(
+        self, handler: BatchHandler[I, O], *, max_batch: int, workers: int = 1, spill_at: int = 1
+    ) -> None:
         """`workers`: batches in flight at once (a second one can run its reads while the first
-        waits for its commit; each batch must be safe to run beside another)."""
+        waits for its commit; each batch must be safe to run beside another). `spill_at`: a
+        batch beyond the first starts only while at least this many calls wait."""
         if max_batch < 1:
             raise ValueError("max_batch must be >= 1")
         if workers < 1:
             raise ValueError("workers must be >= 1")
+        if spill_at < 1:
+            raise ValueError("spill_at must be >= 1")
         self._handler = handler
         self._max_batch = max_batch
         self._max_workers = workers
+        self._spill_at = spill_at
         self._pending: list[tuple[I, asyncio.Future[O]]] = []
         self._workers: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: I) -> O:
         future: asyncio.Future[O] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
-        if len(self._workers) < self._max_workers:
+        running = len(self._workers)
+        if running == 0 or (running < self._max_workers and len(self._pending) >= self._spill_at):
             self._workers.add(asyncio.create_task(self._drain()))
         # A cancelled caller cancels only its wait: the item is stored anyway and a retry with
         # the same client message id finds it.

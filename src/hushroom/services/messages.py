@@ -66,6 +66,8 @@ class MessageLimits:
     send_batch_max: int = 256
     # Batches in flight at once (rows are locked in id order, so two never deadlock).
     send_batch_workers: int = 1
+    # Sends waiting before a batch beyond the first starts.
+    send_batch_spill: int = 1
 
 
 def _follow(leader: SendResult | Exception | None, cmd: SendCommand) -> SendResult | Exception:
@@ -103,7 +105,10 @@ class MessageService:
         self._limits = limits
         self._metrics = metrics or Metrics()
         self._batches: GroupCommit[tuple[Principal, SendCommand], SendResult] = GroupCommit(
-            self._store_batch, max_batch=limits.send_batch_max, workers=limits.send_batch_workers
+            self._store_batch,
+            max_batch=limits.send_batch_max,
+            workers=limits.send_batch_workers,
+            spill_at=limits.send_batch_spill,
         )
 
     def _validate(self, cmd: SendCommand) -> None:

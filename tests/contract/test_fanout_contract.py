@@ -175,6 +175,9 @@ async def test_resubscribe_after_last_socket_left(fanout_factory: FanoutFactory)
     await a.publish(event(user))
     await until(lambda: len(new.events) == 1)
     assert old.events == []
+    # Subscribed after the node's first connection: nothing was missed, nothing announced.
+    await quiet()
+    assert [e.type for e in new.events] == ["message.new"]
 
 
 async def test_many_recipients_across_nodes(fanout_factory: FanoutFactory) -> None:

@@ -131,6 +131,9 @@ class RedisFanout:
         self._up = asyncio.Event()
         # PING token sent after a re-subscription: its answer means the channels are in effect.
         self._resubscribed_token: str | None = None
+        # Users whose sockets were here before that re-subscription: only they may have missed
+        # events (a socket that connects later waits for its own SUBSCRIBE, see `sync`).
+        self._unsubscribed_users: frozenset[uuid.UUID] = frozenset()
         # Recipients of dropped publishes, still to be told (`everyone` once it overflows).
         self._missed: set[uuid.UUID] = set()
         self._missed_everyone = False
@@ -309,10 +312,12 @@ class RedisFanout:
             await pipe.execute()
         self.stale_announced += 1
 
-    def _announce_local(self) -> None:
-        """Every local user resumes (this node's subscriber was away, or a node dropped
-        publishes and no longer knew to whom)."""
+    def _announce_local(self, among: frozenset[uuid.UUID] | None = None) -> None:
+        """Local users (all, or those `among` still here) resume: this node's subscriber was
+        away, or a node dropped publishes and no longer knew to whom."""
         users = frozenset(self._hub.user_ids())
+        if among is not None:
+            users &= among
         if users:
             self.stale_announced += 1
             self._hub.deliver(stale_event(users))
@@ -369,9 +374,11 @@ class RedisFanout:
         for token in list(self._syncs):
             await self._pubsub.ping(token)
         # Events published before the SUBSCRIBEs above took effect reached nobody here; once
-        # Redis answers this PING (after them), local users are told to resume.
-        self._resubscribed_token = uuid.uuid4().hex
-        await self._pubsub.ping(self._resubscribed_token)
+        # Redis answers this PING (after them), the users who were here meanwhile resume.
+        self._unsubscribed_users = frozenset(self._hub.user_ids())
+        if self._unsubscribed_users:
+            self._resubscribed_token = uuid.uuid4().hex
+            await self._pubsub.ping(self._resubscribed_token)
         self.reconnects += 1
         self._metrics.reconnects.inc()
         self._metrics.connected.set(1)
@@ -400,7 +407,8 @@ class RedisFanout:
                 token = data.decode() if isinstance(data, bytes) else str(data)
                 if token == self._resubscribed_token:
                     self._resubscribed_token = None
-                    self._announce_local()
+                    self._announce_local(self._unsubscribed_users)
+                    self._unsubscribed_users = frozenset()
                     continue
                 future = self._syncs.get(token)
                 if future is not None and not future.done():

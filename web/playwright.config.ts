@@ -1,7 +1,9 @@
 import { defineConfig, devices } from "@playwright/test";
 
 // One port for the whole run (the config is evaluated again in each worker; env is inherited).
-process.env.HUSHROOM_E2E_PORT ??= String(20000 + Math.floor(Math.random() * 20000));
+// Below Linux's ephemeral range (32768+), where another process's outgoing connection could
+// already hold the port (seen once: "address already in use").
+process.env.HUSHROOM_E2E_PORT ??= String(20000 + Math.floor(Math.random() * 12000));
 const port = Number(process.env.HUSHROOM_E2E_PORT);
 
 export default defineConfig({

@@ -333,6 +333,21 @@ async def test_publish_without_redis_drops_counted_and_never_raises(
         await node.stop()
 
 
+async def two_redis_nodes(
+    factory: FanoutFactory,
+) -> tuple[RedisFanout, RedisFanout, tuple[Recorder, Recorder], Recorder]:
+    """Nodes a and b, two users with a socket on b and one on a, all subscribed."""
+    a, b = await factory(), await factory()
+    assert isinstance(a, RedisFanout) and isinstance(b, RedisFanout)
+    on_b = Recorder(uuid.uuid4()), Recorder(uuid.uuid4())
+    on_a = Recorder(uuid.uuid4())
+    for sub in on_b:
+        b.subscribe(sub)
+    a.subscribe(on_a)
+    await settled(a, b)
+    return a, b, on_b, on_a
+
+
 @pytest.mark.timeout(30)
 async def test_subscriber_reconnect_tells_every_local_user_to_resync(
     fanout_factory: FanoutFactory, redis_admin: aioredis.Redis
@@ -340,13 +355,7 @@ async def test_subscriber_reconnect_tells_every_local_user_to_resync(
     """Events published while a node's subscription was gone reached nobody there; no later
     event may be needed to reveal them, so every user with a socket there is told to resume."""
     redis_only(fanout_factory)
-    a, b = await fanout_factory(), await fanout_factory()
-    assert isinstance(b, RedisFanout)
-    bob, dave, elsewhere = Recorder(uuid.uuid4()), Recorder(uuid.uuid4()), Recorder(uuid.uuid4())
-    b.subscribe(bob)
-    b.subscribe(dave)
-    a.subscribe(elsewhere)
-    await settled(a, b)
+    a, b, (bob, dave), elsewhere = await two_redis_nodes(fanout_factory)
     await kill_pubsub_connection(redis_admin, b)
     await a.publish(event(bob.user_id, seq=1))  # may reach nobody: bob's node is resubscribing
     await until(lambda: bool(bob.of_type(STALE)) and bool(dave.of_type(STALE)))
@@ -369,7 +378,7 @@ class FailingPipelines:
         assert client is not None
         self.real = client.pipeline
         self.count = count
-        client.pipeline = self  # type: ignore[method-assign]
+        client.pipeline = self  # type: ignore[method-assign,assignment]
 
     def __call__(self, *args: object, **kwargs: object) -> object:
         if self.count > 0:
@@ -383,13 +392,7 @@ async def test_dropped_publish_is_announced_to_its_recipients_on_other_nodes(
     fanout_factory: FanoutFactory,
 ) -> None:
     redis_only(fanout_factory)
-    a, b = await fanout_factory(), await fanout_factory()
-    assert isinstance(a, RedisFanout)
-    bob, carol, alice = Recorder(uuid.uuid4()), Recorder(uuid.uuid4()), Recorder(uuid.uuid4())
-    b.subscribe(bob)
-    b.subscribe(carol)
-    a.subscribe(alice)
-    await settled(a, b)
+    a, _b, (bob, carol), alice = await two_redis_nodes(fanout_factory)
     # Two publishes fail: the event, then the first try of its announcement (retried).
     injected = FailingPipelines(a, count=2)
     await a.publish(event(bob.user_id, alice.user_id, seq=7))

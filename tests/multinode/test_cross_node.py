@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from hushroom.client import Message, MessageEvent, ServerEvent, new_client_msg_id
+from hushroom.client import (
+    Conversation,
+    HushroomClient,
+    Message,
+    MessageEvent,
+    Realtime,
+    ServerEvent,
+    new_client_msg_id,
+)
 from tests.integration.helpers import quiet_events
 from tests.multinode.conftest import Cluster
 from tests.multinode.helpers import clients, next_messages, next_server_event, percentile
@@ -154,9 +164,11 @@ async def test_nginx_body_limit_and_upgrade_headers(cluster: Cluster) -> None:
         assert statuses == [200] * 6
 
 
-async def test_redis_connection_loss_keeps_sockets_and_resumes_within_5s(
+@contextlib.asynccontextmanager
+async def dm_across_nodes(
     cluster: Cluster,
-) -> None:
+) -> AsyncIterator[tuple[HushroomClient, Realtime, Realtime, Conversation]]:
+    """Ada on node a and Bob on node b, connected, with a DM that already carried a message."""
     a, b = cluster.nodes
     async with clients(("Ada", a.base_url), ("Bob", b.base_url)) as (ada, bob):
         assert bob.user_id is not None
@@ -165,7 +177,13 @@ async def test_redis_connection_loss_keeps_sockets_and_resumes_within_5s(
         rt_b.track(dm.id)
         await ada.send(dm.id, envelope=(0, b"before"))
         await next_messages(rt_b, 1, conversation_id=dm.id)
+        yield ada, rt_a, rt_b, dm
 
+
+async def test_redis_connection_loss_keeps_sockets_and_resumes_within_5s(
+    cluster: Cluster,
+) -> None:
+    async with dm_across_nodes(cluster) as (ada, rt_a, rt_b, dm):
         # What a Redis restart does to the nodes: their subscriber connections drop.
         killed = await asyncio.to_thread(cluster.kill_pubsub_connections)
         assert killed == 2
@@ -197,16 +215,7 @@ async def test_last_message_of_a_fanout_outage_arrives_with_nothing_after_it(
     cluster: Cluster,
 ) -> None:
     """No later message reveals the hole here: the nodes' `sync.stale` makes the SDK resume."""
-    a, b = cluster.nodes
-    async with clients(("Ada", a.base_url), ("Bob", b.base_url)) as (ada, bob):
-        assert bob.user_id is not None
-        dm = await ada.open_dm(bob.user_id)
-        await ada.connect()
-        rt_b = await bob.connect()
-        rt_b.track(dm.id)
-        await ada.send(dm.id, envelope=(0, b"before"))
-        await next_messages(rt_b, 1, conversation_id=dm.id)
-
+    async with dm_across_nodes(cluster) as (ada, _rt_a, rt_b, dm):
         killed = await asyncio.to_thread(cluster.kill_pubsub_connections)
         assert killed == 2
         last = await ada.send(dm.id, envelope=(0, b"the last word"))

@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -129,11 +129,10 @@ class RedisFanout:
         # Channels of the users with sockets here: what the subscriber connection should hold.
         self._wanted: set[str] = set()
         self._up = asyncio.Event()
-        # PING token sent after a re-subscription: its answer means the channels are in effect.
-        self._resubscribed_token: str | None = None
-        # Users whose sockets were here before that re-subscription: only they may have missed
+        # After a re-subscription: the PING token whose answer means the channels are in
+        # effect, and the users whose sockets were here before it. Only they may have missed
         # events (a socket that connects later waits for its own SUBSCRIBE, see `sync`).
-        self._unsubscribed_users: frozenset[uuid.UUID] = frozenset()
+        self._resubscribed: tuple[str, frozenset[uuid.UUID]] | None = None
         # Recipients of dropped publishes, still to be told (`everyone` once it overflows).
         self._missed: set[uuid.UUID] = set()
         self._missed_everyone = False
@@ -144,7 +143,6 @@ class RedisFanout:
         # Counted here too, so tests and the benchmark need not scrape metrics.
         self.dropped = 0
         self.reconnects = 0
-        self.stale_announced = 0
         # Last decoded payload: a node holding k recipients of one event receives k equal copies.
         self._last_raw: bytes = b""
         self._last_fields: dict[str, Any] = {}
@@ -263,14 +261,19 @@ class RedisFanout:
         self.dropped += len(events)
         self._metrics.dropped.inc(len(events))
         self._outage(exc)
-        if self._stopping:
-            return
+        if not self._stopping:
+            self._remember_missed(*(event.recipients for event in events))
+
+    def _remember_missed(self, *recipients: Iterable[uuid.UUID], everyone: bool = False) -> None:
+        """Users to tell `sync.stale`, all of them once there are more than `_MISSED_CAP`."""
+        self._missed_everyone |= everyone
         if not self._missed_everyone:
-            for event in events:
-                self._missed.update(event.recipients)
+            for users in recipients:
+                self._missed.update(users)
             if len(self._missed) > _MISSED_CAP:
                 self._missed_everyone = True
-                self._missed.clear()
+        if self._missed_everyone:
+            self._missed.clear()
         self._missed_pending.set()
 
     async def _announce_forever(self) -> None:
@@ -287,9 +290,7 @@ class RedisFanout:
                 backoff = 0.05
             except (RedisError, OSError) as exc:
                 # Not announced: keep them for the next try (new drops may have joined them).
-                self._missed |= users
-                self._missed_everyone |= everyone
-                self._missed_pending.set()
+                self._remember_missed(users, everyone=everyone)
                 self._outage(exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff_s)
@@ -310,7 +311,6 @@ class RedisFanout:
             for body in messages:
                 pipe.publish(self._bulk_channel, self._node_id + _SEP + body)
             await pipe.execute()
-        self.stale_announced += 1
 
     def _announce_local(self, among: frozenset[uuid.UUID] | None = None) -> None:
         """Local users (all, or those `among` still here) resume: this node's subscriber was
@@ -319,7 +319,6 @@ class RedisFanout:
         if among is not None:
             users &= among
         if users:
-            self.stale_announced += 1
             self._hub.deliver(stale_event(users))
 
     def _outage(self, exc: BaseException | None) -> None:
@@ -375,10 +374,11 @@ class RedisFanout:
             await self._pubsub.ping(token)
         # Events published before the SUBSCRIBEs above took effect reached nobody here; once
         # Redis answers this PING (after them), the users who were here meanwhile resume.
-        self._unsubscribed_users = frozenset(self._hub.user_ids())
-        if self._unsubscribed_users:
-            self._resubscribed_token = uuid.uuid4().hex
-            await self._pubsub.ping(self._resubscribed_token)
+        here = frozenset(self._hub.user_ids())
+        self._resubscribed = None
+        if here:
+            self._resubscribed = (uuid.uuid4().hex, here)
+            await self._pubsub.ping(self._resubscribed[0])
         self.reconnects += 1
         self._metrics.reconnects.inc()
         self._metrics.connected.set(1)
@@ -405,10 +405,10 @@ class RedisFanout:
             if message["type"] == "pong":
                 data = message["data"]
                 token = data.decode() if isinstance(data, bytes) else str(data)
-                if token == self._resubscribed_token:
-                    self._resubscribed_token = None
-                    self._announce_local(self._unsubscribed_users)
-                    self._unsubscribed_users = frozenset()
+                resubscribed = self._resubscribed
+                if resubscribed is not None and token == resubscribed[0]:
+                    self._resubscribed = None
+                    self._announce_local(resubscribed[1])
                     continue
                 future = self._syncs.get(token)
                 if future is not None and not future.done():

@@ -232,12 +232,7 @@ export class RealtimeClient {
         if (frame !== null) this.#onFrame(frame);
       };
       socket.onclose = () => {
-        if (socket !== this.#socket) return;
-        this.#socket = null;
-        this.#ready = false;
-        this.#clearResume();
-        this.#stopPing();
-        if (!this.#stopped && !this.#offline) this.#scheduleReconnect();
+        if (socket === this.#socket) this.#dropSocket();
       };
       socket.onerror = () => {
         // onclose follows.

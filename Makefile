@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 WEB := web
 PYTEST_ARGS ?=
 
-.PHONY: help install install-py install-web web-build run test test-py test-web e2e lint services soak bench bench-full clean
+.PHONY: help install install-py install-py-runtime install-web web-build run test test-py test-web e2e lint services soak bench bench-full clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -16,8 +16,11 @@ $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
 	.tools/bin/pip install -q uv==$(UV_VERSION)
 
-install-py: $(UV) ## Install the Python environment from uv.lock
-	$(UV) sync --frozen
+install-py: $(UV) ## Install the Python environment from uv.lock, with the dev group (test and lint tools)
+	$(UV) sync --frozen --group dev
+
+install-py-runtime: $(UV) ## Install the server's runtime dependencies only (what make run needs)
+	$(UV) sync --frozen --no-dev --inexact
 
 install-web: ## Install the web client's npm packages from package-lock.json
 	@if [ -f $(WEB)/package.json ]; then \
@@ -31,9 +34,9 @@ install: install-py install-web ## Install everything (Python and npm)
 web-build: install-web ## Build the web client into web/dist
 	@if [ -f $(WEB)/package.json ]; then (cd $(WEB) && npm run build); fi
 
-run: install web-build ## Migrate the embedded SQLite database and serve on http://127.0.0.1:8000
-	$(UV) run hushroom db upgrade
-	$(UV) run hushroom serve --no-upgrade
+run: install-py-runtime web-build ## Migrate the embedded SQLite database and serve on http://127.0.0.1:8000
+	$(UV) run --frozen --no-dev hushroom db upgrade
+	$(UV) run --frozen --no-dev hushroom serve --no-upgrade
 
 services: ## Start PostgreSQL and Redis if they are down
 	@scripts/services.sh
@@ -66,12 +69,14 @@ bench: install services ## Load benchmark, quick (a few minutes) + crypto micro-
 	$(UV) sync --frozen --group bench
 	$(UV) run --frozen --group bench python -m bench.run --quick
 	@if grep -q '"bench:crypto"' $(WEB)/package.json 2>/dev/null; then (cd $(WEB) && npm run bench:crypto -- --quick); fi
+	@if grep -q '"bench:unlock"' $(WEB)/package.json 2>/dev/null; then (cd $(WEB) && npm run build && npm run bench:unlock); fi
 	@if [ -f bench/crypto_bench.py ]; then $(UV) run --frozen --group bench python bench/crypto_bench.py; fi
 
 bench-full: install services ## The whole benchmark ladder (up to 19,500 connections, 5,000 DM/s; ~30 min)
 	$(UV) sync --frozen --group bench
 	$(UV) run --frozen --group bench python -m bench.run --full
 	@if grep -q '"bench:crypto"' $(WEB)/package.json 2>/dev/null; then (cd $(WEB) && npm run bench:crypto); fi
+	@if grep -q '"bench:unlock"' $(WEB)/package.json 2>/dev/null; then (cd $(WEB) && npm run build && npm run bench:unlock); fi
 	@if [ -f bench/crypto_bench.py ]; then $(UV) run --frozen --group bench python bench/crypto_bench.py; fi
 
 clean: ## Remove build outputs and caches (keeps ./data)

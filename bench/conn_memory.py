@@ -1,4 +1,4 @@
-"""Server memory per idle authenticated WebSocket (BRIEF §4: ≤ 25 KB each).
+"""Server memory per idle authenticated WebSocket (budget: ≤ 25 KB each).
 
 Starts `hushroom serve` on SQLite in a temporary data dir, registers a few users, opens N
 authenticated connections that then stay idle, and reports the growth of the server's RSS

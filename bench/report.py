@@ -1,4 +1,4 @@
-"""results.json, PNG plots and summary.md (figures against BRIEF §4, ratios to the baseline)."""
+"""results.json, PNG plots and summary.md (figures against the targets, ratios to the baseline)."""
 
 from __future__ import annotations
 
@@ -381,7 +381,7 @@ def summary(results: dict[str, Any]) -> str:
         "Argon2), and the server's Argon2id cost is lowered for the setup only; see "
         "docs/performance.md for every bench-only setting.",
         "",
-        "## Against BRIEF §4",
+        "## Against the targets (docs/decisions/0004)",
         "",
         *_head("figure", "target", "measured", "ok"),
         *_target_rows(results),

@@ -41,7 +41,11 @@ from hushroom.crypto.primitives import (
     hpke_seal,
 )
 from hushroom.crypto.puk import PukKeyPair, certify_puk
-from hushroom.crypto.recovery import code_from_entropy, derive_recovery_key
+from hushroom.crypto.recovery import (
+    code_from_entropy,
+    derive_recovery_auth,
+    derive_recovery_key,
+)
 from hushroom.crypto.safety_number import fingerprint, safety_number
 from hushroom.crypto.vault import VaultContents, VaultKey, seal_vault, wrap_vault_key
 
@@ -246,6 +250,7 @@ def gen_recovery() -> Json:
                 "canonical": code.reveal().decode(),
                 "formatted": code.formatted(),
                 "recovery_key": h(derive_recovery_key(code).reveal()),
+                "recovery_auth": h(derive_recovery_auth(code)),
             }
         )
     for name, entropy in (("all_zero", bytes(17)), ("all_ones", b"\xff" * 17)):
@@ -257,6 +262,7 @@ def gen_recovery() -> Json:
                 "canonical": code.reveal().decode(),
                 "formatted": code.formatted(),
                 "recovery_key": h(derive_recovery_key(code).reveal()),
+                "recovery_auth": h(derive_recovery_auth(code)),
             }
         )
     good = vectors[0]["formatted"]

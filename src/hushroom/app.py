@@ -12,14 +12,28 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI, Request, Response
 
-from hushroom.api import conversations, health, problems, rooms, web
+from hushroom.api import auth, conversations, health, keys, problems, rooms, users, web
 from hushroom.config import Settings
 from hushroom.container import Container
 from hushroom.gateway import routes as gateway_routes
+from hushroom.gateway import wire
 from hushroom.gateway.connection import ConnectionRegistry
 from hushroom.gc_pauses import GcPauses
+from hushroom.metrics import Metrics
 
 log = logging.getLogger("hushroom.http")
+
+
+def check_wire(metrics: Metrics) -> None:
+    """The direct frame writes' start-up self-check (gateway/wire.py): a gauge, and one warning
+    when they are off."""
+    missing = wire.self_check()
+    metrics.wire_direct_writes.set(0 if missing else 1)
+    if missing:
+        logging.getLogger("hushroom.gateway").warning(
+            "direct frame writes are off, using plain ASGI sends: missing %s",
+            ", ".join(missing),
+        )
 
 
 def create_app(
@@ -35,6 +49,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await container.start()
+        check_wire(container.metrics)
         gc_pauses.start(freeze=freeze_startup_objects)
         try:
             yield
@@ -82,20 +97,19 @@ def create_app(
         )
         return response
 
-    for router in (health.router, rooms.router, conversations.router):
+    for router in (
+        health.router,
+        auth.router,
+        auth.ticket_router,
+        users.router,
+        keys.router,
+        rooms.router,
+        conversations.router,
+    ):
         app.include_router(router)
     app.router.routes.append(gateway_routes.route)
-    _include_optional_routers(app)
 
     # Last: the web client's catch-all must not shadow any API route.
     web.install(app, web.resolve_dist(container.settings.web_dist))
 
     return app
-
-
-def _include_optional_routers(app: FastAPI) -> None:
-    """Routers of other areas (accounts, users, gateway) register here once they exist."""
-    from hushroom.api import auth, users
-
-    for router in (auth.router, auth.ticket_router, users.router):
-        app.include_router(router)

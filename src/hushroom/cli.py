@@ -10,6 +10,7 @@ import uvicorn
 
 from hushroom import logs
 from hushroom.config import Settings
+from hushroom.gateway import wire
 from hushroom.storage import migrate
 from hushroom.storage.engine import Database
 
@@ -59,7 +60,7 @@ def serve(
         port=port or settings.port,
         workers=workers,
         # uvicorn's websockets-sansio protocol plus direct frame writes (gateway/wire.py).
-        ws="hushroom.gateway.wire:WireProtocol",
+        ws=wire.uvicorn_ws_protocol(),
         ws_max_size=settings.max_ws_frame_bytes,
         # Envelopes don't compress, and deflate costs ~41 KB per socket (docs/performance.md).
         # The wire's frames carry no extension, which needs it off.
@@ -115,19 +116,13 @@ def create_admin(email: str = typer.Argument(..., help="Email of a registered us
 
 
 async def _make_admin(settings: Settings, email: str) -> bool:
-    from sqlalchemy import update
+    from hushroom.container import Container  # here: the other commands need not build it
 
-    from hushroom.storage.sql.tables import users
-
-    db = Database(settings.database_url)
+    container = Container(settings)
     try:
-        async with db.write() as conn:
-            result = await conn.execute(
-                update(users).where(users.c.email == email).values(is_admin=True)
-            )
-            return bool(result.rowcount)
+        return await container.accounts.make_admin(email)
     finally:
-        await db.dispose()
+        await container.db.dispose()
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -18,8 +18,15 @@ from pydantic_settings import (
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUSHROOM_", extra="ignore")
 
+    @model_validator(mode="after")
+    def _default_database_in_data_dir(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'hushroom.db'}"
+        return self
+
     data_dir: Path = Path("./data")
-    database_url: str = "sqlite+aiosqlite:///./data/hushroom.db"
+    # Unset: the embedded SQLite file `hushroom.db` inside data_dir.
+    database_url: str = ""
     redis_url: str | None = None
     # Prefix of every Redis key and channel (several deployments or test runs can share a Redis).
     redis_prefix: str = "hushroom:"
@@ -33,21 +40,24 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = None
     access_token_ttl_s: int = 15 * 60
     refresh_token_ttl_s: int = 30 * 24 * 3600
+    # A rotated refresh token presented again this soon returns the same successor (tabs racing).
+    refresh_reuse_grace_s: float = Field(default=10.0, ge=0, le=60)
     ws_ticket_ttl_s: int = 30
-    # Server-side Argon2id over the client's auth secret (BRIEF §2: m >= 19 MiB, t >= 2, p = 1).
+    # Server-side Argon2id over the client's auth secret: at least m = 19 MiB, t = 2, p = 1
+    # (docs/decisions/0004).
     auth_hash_memory_kib: int = 19 * 1024
     auth_hash_time_cost: int = 2
     # Limits, documented in docs/protocol.md.
     max_text_chars: int = 8000
     max_ciphertext_bytes: int = 64 * 1024
-    max_key_bundle_bytes: int = 64 * 1024
     max_vault_bytes: int = 256 * 1024
     max_ws_frame_bytes: int = 128 * 1024
     ws_frames_per_second: float = 30.0
     ws_frame_burst: int = 60
     ws_send_queue: int = 1000
     ws_max_errors: int = 10
-    ws_ping_interval_s: float = 20.0
+    # Whole seconds: sent to clients as the integer `heartbeat_s` in `ready`.
+    ws_ping_interval_s: int = Field(default=20, ge=1)
     resume_max_messages: int = 500
     # Most sends stored in one transaction: concurrent sends share a commit (group commit).
     send_batch_max: int = Field(default=256, ge=1, le=1000)

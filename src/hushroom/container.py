@@ -13,10 +13,13 @@ from hushroom.presence.base import PresenceBackend
 from hushroom.presence.memory import MemoryPresence
 from hushroom.presence.redis import RedisPresence
 from hushroom.services.accounts import AccountService
+from hushroom.services.auth_hash import AuthHasher
 from hushroom.services.conversations import ConversationService
+from hushroom.services.keys import KeyService
 from hushroom.services.messages import MessageLimits, MessageService
 from hushroom.services.presence import PresenceService
 from hushroom.services.rooms import RoomService
+from hushroom.services.sessions import SessionService
 from hushroom.services.tokens import TokenService
 from hushroom.storage.engine import Database
 from hushroom.storage.unit import Storage
@@ -46,9 +49,12 @@ class Container:
         self.tokens = TokenService(
             settings.resolved_jwt_secret(), self.clock, settings.access_token_ttl_s
         )
-        self.accounts = AccountService(self.storage, self.tokens, self.events, self.clock, settings)
-        self.rooms = RoomService(self.storage, self.events, self.clock)
-        self.conversations = ConversationService(self.storage, self.events, self.clock)
+        hasher = AuthHasher(settings)
+        self.accounts = AccountService(self.storage, hasher, self.clock, settings)
+        self.sessions = SessionService(
+            self.storage, self.tokens, hasher, self.events, self.clock, settings
+        )
+        self.keys = KeyService(self.storage, hasher, self.sessions, self.clock, settings)
         self.messages = MessageService(
             self.storage,
             self.events,
@@ -64,6 +70,10 @@ class Container:
         )
         self.presence = PresenceService(
             self.storage, self.presence_backend, self.events, self.clock
+        )
+        self.rooms = RoomService(self.storage, self.events, self.clock, self.presence)
+        self.conversations = ConversationService(
+            self.storage, self.events, self.clock, self.presence
         )
 
     async def start(self) -> None:

@@ -22,6 +22,11 @@ class ValidationFailed(HushroomError):
     title = "The request is not valid"
 
 
+class InvalidKeyMaterial(ValidationFailed):
+    code = "invalid_key_material"
+    title = "An uploaded key, certificate or vault is not valid"
+
+
 class Unauthenticated(HushroomError):
     status = 401
     code = "unauthenticated"
@@ -68,9 +73,36 @@ class EmailTaken(Conflict):
     title = "This email cannot be registered"
 
 
+class WriteConflict(Conflict):
+    """A concurrent write took a unique value first (storage raises it for a unique index)."""
+
+    code = "conflict"
+    title = "A concurrent change conflicted with this one; try again"
+
+
+class KeysNotSetUp(Conflict):
+    code = "keys_not_set_up"
+    title = "This account has no keys yet; sign in to set them up"
+
+
+class KeysAlreadySetUp(Conflict):
+    code = "keys_already_set_up"
+    title = "This account already has keys"
+
+
+class VaultVersionConflict(Conflict):
+    code = "vault_version_conflict"
+    title = "The key vault changed meanwhile; reload it and try again"
+
+
 class ClientMessageIdReused(Conflict):
     code = "client_msg_id_reused"
     title = "This client message id was already used for another conversation"
+
+
+class RoomNameTaken(Conflict):
+    code = "room_name_taken"
+    title = "A public room with this name exists already"
 
 
 class PayloadTooLarge(HushroomError):

@@ -47,3 +47,9 @@ class Metrics:
         self.ws_closes = Counter(
             "hushroom_ws_closes_total", "WebSocket closes by code", ["code"], registry=self.registry
         )
+        self.wire_direct_writes = Gauge(
+            "hushroom_wire_direct_writes",
+            "1: WebSocket frames are written straight to the transport (gateway/wire.py); "
+            "0: the start-up self-check fell back to plain ASGI sends",
+            registry=self.registry,
+        )

@@ -21,6 +21,7 @@ from tests.support.accounts import (
     register,
     register_and_login,
     register_body,
+    registration,
     unb64,
 )
 
@@ -54,10 +55,9 @@ async def test_register_login_refresh_logout(client: httpx.AsyncClient) -> None:
     assert data["expires_in"] == 15 * 60
     assert data["user_id"] == user_id
     assert "refresh_token" not in data  # browsers get the cookie only
-    assert unb64(data["vault"]) == unb64(body["vault"])
-    assert unb64(data["key_bundle"]) == unb64(body["key_bundle"])
-    assert data["vault_version"] == 1
-    assert data["key_bundle_version"] == 1
+    assert data["keys"] == "ready"
+    assert data["device_certified"] is False  # a new device: the browser certifies it next
+    assert "vault" not in data  # served by GET /keys/vault only
     assert r.headers["cache-control"] == "no-store"
     cookie = r.headers["set-cookie"]
     assert cookie.startswith(f"{REFRESH_COOKIE}=")
@@ -188,7 +188,8 @@ async def test_stronger_kdf_params_are_accepted_and_returned(client: httpx.Async
         ({"auth_secret": "not base64!"}, "auth_secret"),
         ({"kdf_salt": b64(os.urandom(8))}, "kdf_salt"),
         ({"vault": ""}, "vault"),
-        ({"key_bundle": "+/=="}, "key_bundle"),
+        ({"identity_key": "+/=="}, "identity_key"),
+        ({"identity_key": "AAAA="}, "identity_key"),
         ({"extra": 1}, "extra"),
     ],
 )
@@ -210,22 +211,16 @@ async def test_display_name_is_trimmed(client: httpx.AsyncClient) -> None:
 
 
 async def test_oversize_vault_is_413_problem(client: httpx.AsyncClient, settings: Settings) -> None:
-    body = register_body("Alice", vault=b64(b"v" * (settings.max_vault_bytes + 1)))
+    body = register_body("Alice")
+    body["vault"]["sealed"] = b64(b"v" * (settings.max_vault_bytes + 1))
     r = await client.post(f"{AUTH}/register", json=body)
     assert r.status_code == 413
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["code"] == "payload_too_large"
     assert r.json()["field"] == "vault"
-    # Exactly at the limit is fine.
-    body = register_body("Alice", vault=b64(b"v" * settings.max_vault_bytes))
-    assert (await client.post(f"{AUTH}/register", json=body)).status_code == 201
-
-
-async def test_oversize_key_bundle_is_413_problem(client: httpx.AsyncClient) -> None:
-    body = register_body("Alice", key_bundle=b64(b"k" * (64 * 1024 + 1)))
-    r = await client.post(f"{AUTH}/register", json=body)
-    assert r.status_code == 413
-    assert r.json()["field"] == "key_bundle"
+    assert (await client.post(f"{AUTH}/prelogin", json={"email": body["email"]})).json()[
+        "kdf_salt"
+    ] != body["kdf_salt"]  # nothing was stored
 
 
 # -- prelogin --
@@ -330,7 +325,7 @@ async def test_success_clears_the_failure_count(client: httpx.AsyncClient) -> No
 
 
 async def test_throttle_memory_is_bounded(container: Container) -> None:
-    from hushroom.services.accounts import LoginThrottle
+    from hushroom.services.login_throttle import LoginThrottle
 
     throttle = LoginThrottle(container.clock, 10, 900, max_keys=100)
     for i in range(1000):
@@ -358,12 +353,15 @@ async def test_malformed_login_is_422(client: httpx.AsyncClient, body: dict[str,
 # -- refresh-token rotation --
 
 
-async def test_refresh_token_reuse_revokes_the_family(client: httpx.AsyncClient) -> None:
+async def test_refresh_token_reuse_revokes_the_family(
+    client: httpx.AsyncClient, clock: FakeClock
+) -> None:
     alice = await register_and_login(client, "Alice")
     client.cookies.clear()
     stolen = alice.refresh_token
     r = await client.post(f"{AUTH}/refresh", json={"refresh_token": stolen})
     fresh = r.json()["refresh_token"]
+    clock.advance(10.001)  # past the grace window for racing tabs
 
     # The rotated-out token is presented again: the whole family dies.
     r = await client.post(f"{AUTH}/refresh", json={"refresh_token": stolen})
@@ -379,22 +377,62 @@ async def test_refresh_token_reuse_revokes_the_family(client: httpx.AsyncClient)
     assert r.status_code == 200
 
 
-async def test_refresh_token_reuse_announces_the_revocation(container: Container) -> None:
+async def test_racing_tabs_get_the_same_successor_within_the_grace_window(
+    client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    alice = await register_and_login(client, "Alice")
+    client.cookies.clear()
+    first = await client.post(f"{AUTH}/refresh", json={"refresh_token": alice.refresh_token})
+    clock.advance(9.9)
+    second = await client.post(f"{AUTH}/refresh", json={"refresh_token": alice.refresh_token})
+    assert first.status_code == second.status_code == 200
+    successor = first.json()["refresh_token"]
+    assert second.json()["refresh_token"] == successor
+    # The session lives on: the successor rotates normally.
+    r = await client.post(f"{AUTH}/refresh", json={"refresh_token": successor})
+    assert r.status_code == 200
+    # Once the successor is spent, the old token is a reuse again, even inside the window.
+    r = await client.post(f"{AUTH}/refresh", json={"refresh_token": alice.refresh_token})
+    assert r.status_code == 401
+    r = await client.post(f"{AUTH}/refresh", json={"refresh_token": successor})
+    assert r.status_code == 401
+
+
+async def test_refresh_successor_is_stored_sealed(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    import sqlalchemy as sa
+
+    from hushroom.storage.sql.tables import refresh_tokens
+
+    alice = await register_and_login(client, "Alice")
+    client.cookies.clear()
+    r = await client.post(f"{AUTH}/refresh", json={"refresh_token": alice.refresh_token})
+    successor = r.json()["refresh_token"].encode()
+    async with container.db.engine.connect() as conn:
+        rows = (await conn.execute(sa.select(refresh_tokens.c.successor_sealed))).all()
+    sealed = [bytes(row[0]) for row in rows if row[0] is not None]
+    assert len(sealed) == 1
+    assert successor not in sealed[0]
+
+
+async def test_refresh_token_reuse_announces_the_revocation(
+    container: Container, clock: FakeClock
+) -> None:
     events: list[Event] = []
 
     async def capture(event: Event) -> None:
         events.append(event)
 
-    container.accounts._events.publish = capture  # type: ignore[method-assign]
+    container.sessions._events.publish = capture  # type: ignore[method-assign]
     body = register_body("Alice")
     secret = unb64(body["auth_secret"])
-    await container.accounts.register(
-        "Alice", body["email"], os.urandom(16), dict(KDF_PARAMS), secret, b"b", b"v"
-    )
-    result = await container.accounts.login(body["email"], secret)
-    await container.accounts.refresh(result.tokens.refresh_token)
+    await container.accounts.register(registration(body))
+    result = await container.sessions.login(body["email"], secret)
+    await container.sessions.refresh(result.tokens.refresh_token)
+    clock.advance(11)
     with pytest.raises(TokenInvalid):
-        await container.accounts.refresh(result.tokens.refresh_token)
+        await container.sessions.refresh(result.tokens.refresh_token)
     assert [e.type for e in events] == ["session.revoked"]
     assert events[0].payload["session_ids"] == [str(result.tokens.principal.session_id)]
     assert events[0].recipients == frozenset({result.user.id})
@@ -448,20 +486,12 @@ async def test_logout_everywhere_publishes_session_revoked(container: Container)
     async def capture(event: Event) -> None:
         events.append(event)
 
-    container.accounts._events.publish = capture  # type: ignore[method-assign]
+    container.sessions._events.publish = capture  # type: ignore[method-assign]
     body = register_body("Alice")
-    user = await container.accounts.register(
-        body["display_name"],
-        body["email"],
-        unb64(body["kdf_salt"]),
-        dict(KDF_PARAMS),
-        unb64(body["auth_secret"]),
-        b"bundle",
-        b"vault",
-    )
-    one = await container.accounts.login(body["email"], unb64(body["auth_secret"]), "a")
-    two = await container.accounts.login(body["email"], unb64(body["auth_secret"]), "b")
-    revoked = await container.accounts.logout_everywhere(one.tokens.principal)
+    user, _ = await container.accounts.register(registration(body))
+    one = await container.sessions.login(body["email"], unb64(body["auth_secret"]), "a")
+    two = await container.sessions.login(body["email"], unb64(body["auth_secret"]), "b")
+    revoked = await container.sessions.logout_everywhere(one.tokens.principal)
     assert set(revoked) == {one.tokens.principal.session_id, two.tokens.principal.session_id}
     assert len(events) == 1
     event = events[0]
@@ -469,17 +499,16 @@ async def test_logout_everywhere_publishes_session_revoked(container: Container)
     assert event.recipients == frozenset({user.id})
     assert event.payload["all"] is True
     assert sorted(event.payload["session_ids"]) == sorted(str(s) for s in revoked)
-    assert not await container.accounts.session_active(one.tokens.principal)
     bogus = Principal(user.id, uuid.uuid4(), uuid.uuid4())
-    assert not await container.accounts.session_active(bogus)
+    for principal in (one.tokens.principal, bogus):
+        with pytest.raises(TokenInvalid):
+            await container.sessions.issue_ticket(principal)
 
 
 async def test_auth_secret_is_stored_as_argon2id_hash(container: Container) -> None:
     body = register_body("Alice")
     secret = unb64(body["auth_secret"])
-    user = await container.accounts.register(
-        "Alice", body["email"], os.urandom(16), dict(KDF_PARAMS), secret, b"b", b"v"
-    )
+    user, _ = await container.accounts.register(registration(body))
     assert user.auth_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     assert secret not in user.auth_hash.encode()
     assert "auth_hash" not in repr(user)
@@ -490,21 +519,20 @@ async def test_unknown_email_and_wrong_secret_do_the_same_work(
     container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     body = register_body("Alice")
-    await container.accounts.register(
-        "Alice", body["email"], os.urandom(16), dict(KDF_PARAMS), os.urandom(32), b"b", b"v"
-    )
-    accounts = container.accounts
+    await container.accounts.register(registration(body))
+    hasher = container.sessions._hasher
     verified: list[str] = []
-    real_verify = accounts._verify_secret
+    real_hasher = hasher._hasher
 
-    async def counting(auth_hash: str, secret: bytes) -> bool:
-        verified.append(auth_hash.split("$")[3])  # the Argon2 parameters used
-        return await real_verify(auth_hash, secret)
+    class Counting:
+        def verify(self, auth_hash: str, secret: bytes) -> bool:
+            verified.append(auth_hash.split("$")[3])  # the Argon2 parameters used
+            return real_hasher.verify(auth_hash, secret)
 
-    monkeypatch.setattr(accounts, "_verify_secret", counting)
+    monkeypatch.setattr(hasher, "_hasher", Counting())
     for email in (body["email"], "nobody@example.test"):
         with pytest.raises(InvalidCredentials):
-            await accounts.login(email, os.urandom(32))
+            await container.sessions.login(email, os.urandom(32))
     assert verified == ["m=19456,t=2,p=1", "m=19456,t=2,p=1"]
 
 
@@ -522,11 +550,9 @@ async def test_argon2_runs_off_the_event_loop(container: Container) -> None:
 
     task = asyncio.create_task(ticker())
     body = register_body("Alice")
-    await container.accounts.register(
-        "Alice", body["email"], os.urandom(16), dict(KDF_PARAMS), os.urandom(32), b"b", b"v"
-    )
+    await container.accounts.register(registration(body))
     with pytest.raises(InvalidCredentials):
-        await container.accounts.login(body["email"], os.urandom(32))
+        await container.sessions.login(body["email"], os.urandom(32))
     done.set()
     await task
     # Two Argon2 runs of ~40 ms each: a blocked loop would tick only a handful of times.
@@ -537,11 +563,9 @@ async def test_parallel_guesses_cannot_slip_under_the_throttle(container: Contai
     import asyncio
 
     body = register_body("Alice")
-    await container.accounts.register(
-        "Alice", body["email"], os.urandom(16), dict(KDF_PARAMS), os.urandom(32), b"b", b"v"
-    )
+    await container.accounts.register(registration(body))
     results = await asyncio.gather(
-        *(container.accounts.login(body["email"], os.urandom(32)) for _ in range(20)),
+        *(container.sessions.login(body["email"], os.urandom(32)) for _ in range(20)),
         return_exceptions=True,
     )
     assert sum(isinstance(r, InvalidCredentials) for r in results) == 10

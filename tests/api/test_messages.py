@@ -16,7 +16,8 @@ def cmid() -> str:
 
 
 async def make_room(client: httpx.AsyncClient, owner: Account, *members: Account) -> str:
-    room = (await client.post("/api/v1/rooms", json={"name": "r"}, headers=owner.headers)).json()
+    body = {"name": f"room {uuid.uuid4().hex[:8]}"}  # room names are unique
+    room = (await client.post("/api/v1/rooms", json=body, headers=owner.headers)).json()
     for m in members:
         await client.post(f"/api/v1/rooms/{room['id']}/join", headers=m.headers)
     return str(room["id"])

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 
 import httpx
+import pytest
+from sqlalchemy import text
 
+from hushroom.storage.conversations import ConversationRecord
+from hushroom.storage.engine import Database
+from hushroom.storage.sql.tables import ROOM_NAME_INDEX
+from hushroom.storage.unit import Storage
+from tests.support import databases
 from tests.support.accounts import register_and_login
 
 
@@ -45,14 +53,131 @@ async def test_create_search_join_leave_room(client: httpx.AsyncClient) -> None:
 
 async def test_room_list_pages_by_name(client: httpx.AsyncClient) -> None:
     ana = await register_and_login(client, "Ana")
-    for name in ("delta", "alpha", "charlie", "bravo"):
+    for name in ("delta", "alpha", "Charlie", "bravo"):
         await client.post("/api/v1/rooms", json={"name": name}, headers=ana.headers)
     first = (await client.get("/api/v1/rooms?limit=2", headers=ana.headers)).json()
     assert [r["name"] for r in first] == ["alpha", "bravo"]
     rest = await client.get(
-        "/api/v1/rooms", params={"limit": 2, "after": "bravo"}, headers=ana.headers
+        "/api/v1/rooms", params={"limit": 2, "after": first[-1]["id"]}, headers=ana.headers
     )
-    assert [r["name"] for r in rest.json()] == ["charlie", "delta"]
+    assert [r["name"] for r in rest.json()] == ["Charlie", "delta"]
+
+
+@pytest.fixture
+async def rooms_may_share_names(database_url: str) -> AsyncIterator[None]:
+    """The unique index on room names dropped, as for rooms that shared a name before it.
+
+    Paging must not depend on the index; this is the only way to store such rooms now."""
+    db = Database(database_url)
+    try:
+        async with db.write() as conn:
+            await conn.execute(text(f"DROP INDEX {ROOM_NAME_INDEX}"))
+    finally:
+        await db.dispose()
+    yield
+    if database_url.startswith("postgresql"):  # shared by the session: restore it
+        await databases.truncate_pg(database_url)
+        db = Database(database_url)
+        try:
+            async with db.write() as conn:
+                await conn.execute(
+                    text(
+                        f"CREATE UNIQUE INDEX {ROOM_NAME_INDEX} ON conversations (name_lower)"
+                        " WHERE kind = 'room'"
+                    )
+                )
+        finally:
+            await db.dispose()
+
+
+async def test_room_search_with_equal_names_pages_every_room_once(
+    client: httpx.AsyncClient, database_url: str, rooms_may_share_names: None
+) -> None:
+    ana = await register_and_login(client, "Ana")
+    for name in ("beta", "alpha", "delta"):
+        await client.post("/api/v1/rooms", json={"name": name}, headers=ana.headers)
+    # A second "Beta" cannot be created over HTTP any more; store it directly.
+    db = Database(database_url)
+    try:
+        async with Storage(db).write() as tx:
+            await tx.conversations.create(
+                ConversationRecord(
+                    id=uuid.uuid4(),
+                    kind="room",
+                    name="Beta",
+                    topic=None,
+                    created_by=uuid.UUID(ana.user_id),
+                    created_at=0,
+                    last_seq=0,
+                    member_count=0,
+                )
+            )
+    finally:
+        await db.dispose()
+    seen: list[str] = []
+    after: str | None = None
+    for _ in range(6):
+        params = {"limit": 1} | ({"after": after} if after else {})
+        page = (await client.get("/api/v1/rooms", params=params, headers=ana.headers)).json()
+        if not page:
+            break
+        seen += [f"{r['name']}:{r['id']}" for r in page]
+        after = page[-1]["id"]
+    names = [entry.split(":")[0] for entry in seen]
+    assert len(seen) == len(set(seen)) == 4
+    assert names[0] == "alpha"
+    assert sorted(names[1:3]) == ["Beta", "beta"]
+    assert names[3] == "delta"
+
+
+async def test_room_names_are_unique_ignoring_case_and_spacing(
+    client: httpx.AsyncClient,
+) -> None:
+    ana = await register_and_login(client, "Ana")
+    ben = await register_and_login(client, "Ben")
+    r = await client.post("/api/v1/rooms", json={"name": "Garden club"}, headers=ana.headers)
+    assert r.status_code == 201
+    for name in ("garden club", "  GARDEN   Club "):
+        r = await client.post("/api/v1/rooms", json={"name": name}, headers=ben.headers)
+        assert r.status_code == 409, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["code"] == "room_name_taken"
+        assert r.json()["field"] == "name"
+    # Private groups may share a room's name: the rule is for the public directory.
+    group = await client.post(
+        "/api/v1/groups",
+        json={"name": "Garden club", "member_ids": [ana.user_id]},
+        headers=ben.headers,
+    )
+    assert group.status_code == 201, group.text
+    found = await client.get("/api/v1/rooms", params={"q": "garden"}, headers=ana.headers)
+    assert [x["name"] for x in found.json()] == ["Garden club"]
+
+
+async def test_room_search_matches_like_wildcards_literally(client: httpx.AsyncClient) -> None:
+    ana = await register_and_login(client, "Ana")
+    for name in ("100% cotton", "a_b", "axb", "back\\slash", "plain"):
+        r = await client.post("/api/v1/rooms", json={"name": name}, headers=ana.headers)
+        assert r.status_code == 201, r.text
+
+    async def names(q: str) -> list[str]:
+        r = await client.get("/api/v1/rooms", params={"q": q}, headers=ana.headers)
+        return [x["name"] for x in r.json()]
+
+    assert await names("%") == ["100% cotton"]
+    assert await names("_") == ["a_b"]
+    assert await names("\\") == ["back\\slash"]
+    assert await names("A") == ["a_b", "axb", "back\\slash", "plain"]
+
+
+async def test_room_search_after_an_unknown_room_is_422(client: httpx.AsyncClient) -> None:
+    ana = await register_and_login(client, "Ana")
+    r = await client.get("/api/v1/rooms", params={"after": str(uuid.uuid4())}, headers=ana.headers)
+    assert r.status_code == 422
+    assert r.json()["field"] == "after"
+    r = await client.get("/api/v1/rooms", params={"after": "bravo"}, headers=ana.headers)
+    assert r.status_code == 422
+    assert r.json()["field"] == "after"
 
 
 async def test_room_validation_names_the_field(client: httpx.AsyncClient) -> None:

@@ -19,7 +19,14 @@ from hushroom.config import Settings
 from hushroom.container import Container
 from hushroom.errors import TokenInvalid
 from hushroom.principal import Principal
-from tests.support.accounts import KDF_PARAMS, b64, login, register_and_login, register_body, unb64
+from tests.support.accounts import (
+    b64,
+    login,
+    register_and_login,
+    register_body,
+    registration,
+    unb64,
+)
 
 ME = "/api/v1/me"
 TICKET = "/api/v1/ws-ticket"
@@ -290,12 +297,12 @@ async def test_ticket_is_single_use(client: httpx.AsyncClient, container: Contai
     assert data["expires_in"] == 30
     assert r.headers["cache-control"] == "no-store"
     assert len(unb64(data["ticket"])) == 32
-    principal = await container.accounts.redeem_ticket(data["ticket"])
+    principal = await container.sessions.redeem_ticket(data["ticket"])
     assert principal == Principal(
         uuid.UUID(alice.user_id), uuid.UUID(alice.device_id), uuid.UUID(alice.session_id)
     )
     with pytest.raises(TokenInvalid):
-        await container.accounts.redeem_ticket(data["ticket"])
+        await container.sessions.redeem_ticket(data["ticket"])
 
 
 async def test_ticket_expires(
@@ -305,25 +312,23 @@ async def test_ticket_expires(
     fresh = (await client.post(TICKET, headers=alice.headers)).json()["ticket"]
     stale = (await client.post(TICKET, headers=alice.headers)).json()["ticket"]
     clock.advance(29)
-    await container.accounts.redeem_ticket(fresh)
+    await container.sessions.redeem_ticket(fresh)
     clock.advance(1)
     with pytest.raises(TokenInvalid):
-        await container.accounts.redeem_ticket(stale)
+        await container.sessions.redeem_ticket(stale)
 
 
 async def test_tickets_are_distinct_and_unknown_ones_refused(container: Container) -> None:
     body = register_body("Alice")
     secret = unb64(body["auth_secret"])
-    await container.accounts.register(
-        "Alice", body["email"], os.urandom(16), dict(KDF_PARAMS), secret, b"b", b"v"
-    )
-    result = await container.accounts.login(body["email"], secret)
+    await container.accounts.register(registration(body))
+    result = await container.sessions.login(body["email"], secret)
     p = result.tokens.principal
-    tickets = {(await container.accounts.issue_ticket(p)).ticket for _ in range(5)}
+    tickets = {(await container.sessions.issue_ticket(p)).ticket for _ in range(5)}
     assert len(tickets) == 5
     for bad in ("", "nope", b64(os.urandom(32)), "x" * 500):
         with pytest.raises(TokenInvalid):
-            await container.accounts.redeem_ticket(bad)
+            await container.sessions.redeem_ticket(bad)
 
 
 async def test_ticket_of_revoked_session_is_refused(
@@ -333,7 +338,7 @@ async def test_ticket_of_revoked_session_is_refused(
     ticket = (await client.post(TICKET, headers=alice.headers)).json()["ticket"]
     assert (await client.post("/api/v1/auth/logout", headers=alice.headers)).status_code == 204
     with pytest.raises(TokenInvalid):
-        await container.accounts.redeem_ticket(ticket)
+        await container.sessions.redeem_ticket(ticket)
     # A still-valid access token of the revoked session cannot get a new ticket either.
     r = await client.post(TICKET, headers=alice.headers)
     assert r.status_code == 401
@@ -348,7 +353,7 @@ async def test_ticket_after_logout_everywhere_is_refused(
     other = await login(client, alice)
     assert (await client.post("/api/v1/auth/logout-all", headers=other.headers)).status_code == 204
     with pytest.raises(TokenInvalid):
-        await container.accounts.redeem_ticket(ticket)
+        await container.sessions.redeem_ticket(ticket)
 
 
 async def test_ticket_requires_authentication(client: httpx.AsyncClient) -> None:

@@ -7,12 +7,17 @@ import uuid
 import httpx
 import pytest
 
-from tests.support.accounts import b64, register, register_and_login, unb64
+from tests.support.accounts import Account, b64, register, register_and_login
 
-PUBLIC_FIELDS = {"user_id", "display_name", "key_bundle", "key_bundle_version"}
+PUBLIC_FIELDS = {"user_id", "display_name", "keys_version"}
 
 
-async def test_me_returns_own_account_with_vault(client: httpx.AsyncClient) -> None:
+def sealed_vault(account: Account) -> str:
+    assert account.keys is not None
+    return b64(account.keys.vault.sealed)
+
+
+async def test_me_returns_own_account_without_its_vault(client: httpx.AsyncClient) -> None:
     alice = await register_and_login(client, "Alice")
     r = await client.get("/api/v1/me", headers=alice.headers)
     assert r.status_code == 200
@@ -20,8 +25,9 @@ async def test_me_returns_own_account_with_vault(client: httpx.AsyncClient) -> N
     assert me["user_id"] == alice.user_id
     assert me["email"] == alice.email
     assert me["device_id"] == alice.device_id
-    assert unb64(me["vault"]) == alice.vault
-    assert unb64(me["key_bundle"]) == alice.key_bundle
+    assert me["keys"] == "ready"
+    assert me["vault_version"] == 1
+    assert sealed_vault(alice) not in r.text  # only GET /keys/vault serves it
 
 
 async def test_get_user_returns_public_fields_only(client: httpx.AsyncClient) -> None:
@@ -34,11 +40,10 @@ async def test_get_user_returns_public_fields_only(client: httpx.AsyncClient) ->
     assert data == {
         "user_id": bob.user_id,
         "display_name": "Bob",
-        "key_bundle": b64(bob.key_bundle),
-        "key_bundle_version": 1,
+        "keys_version": 1,
     }
     assert bob.email not in r.text
-    assert b64(bob.vault) not in r.text
+    assert sealed_vault(bob) not in r.text
 
 
 async def test_get_unknown_user_is_404(client: httpx.AsyncClient) -> None:
@@ -84,7 +89,7 @@ async def test_search_never_returns_emails_or_vaults_of_others(
             assert set(user) == PUBLIC_FIELDS
         for other in others:
             assert other.email not in r.text
-            assert b64(other.vault) not in r.text
+            assert sealed_vault(other) not in r.text
     # "example" is in every email but in no name: nothing matches.
     r = await client.get("/api/v1/users", params={"q": "example"}, headers=alice.headers)
     assert r.json() == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -144,3 +146,34 @@ async def test_status_page_without_a_build(tmp_path: Path) -> None:
 
 def test_default_dist_is_the_repo_web_dist() -> None:
     assert web.default_dist() == Path(__file__).resolve().parents[2] / "web" / "dist"
+
+
+WEB = Path(__file__).resolve().parents[2] / "web"
+
+
+async def test_the_clients_favicon_and_manifest_are_linked_and_served(tmp_path: Path) -> None:
+    # What `vite build` does with them: web/public/* lands at the root of web/dist.
+    index = (WEB / "index.html").read_text()
+    assert '<link rel="icon" href="/favicon.svg" type="image/svg+xml" />' in index
+    assert '<link rel="manifest" href="/manifest.webmanifest" />' in index
+    dist = tmp_path / "dist"
+    shutil.copytree(WEB / "public", dist)
+    (dist / "index.html").write_text(index)
+
+    async for c in _client(_settings(tmp_path, dist)):
+        icon = await c.get("/favicon.svg")
+        assert icon.status_code == 200
+        assert icon.headers["content-type"] == "image/svg+xml"
+        assert icon.text.lstrip().startswith("<svg")
+
+        r = await c.get("/manifest.webmanifest")
+        assert r.status_code == 200
+        assert r.headers["content-type"] == "application/manifest+json"
+        manifest = json.loads(r.text)
+        assert manifest["name"] == "Hushroom"
+        assert manifest["start_url"] == "/"
+        assert manifest["display"] == "standalone"
+        for entry in manifest["icons"]:
+            served = await c.get(entry["src"])
+            assert served.status_code == 200, entry["src"]
+            assert served.headers["content-type"] == entry["type"]

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from hushroom.crypto.account import AccountKeys, create_account_keys, rekey_account
 from hushroom.crypto.conversation_key import (
     ConversationKey,
     KeySetUpload,
@@ -38,7 +40,12 @@ from hushroom.crypto.identity import IdentityKey, IdentityPublicKey
 from hushroom.crypto.password import KdfParams, derive_password_keys
 from hushroom.crypto.primitives import Secret
 from hushroom.crypto.puk import PukCertificate, PukKeyPair, certify_puk, verify_puk_certificate
-from hushroom.crypto.recovery import derive_recovery_key, generate_recovery_code
+from hushroom.crypto.recovery import (
+    derive_recovery_auth,
+    derive_recovery_key,
+    generate_recovery_code,
+    parse_recovery_code,
+)
 from hushroom.crypto.safety_number import safety_number
 from hushroom.crypto.vault import SealedVault, VaultContents, create_vault, unlock_vault
 
@@ -517,9 +524,183 @@ def test_recovery_codes_and_safety_numbers_agree(ts: TypeScript) -> None:
     )
     assert parsed["canonical"] == code.reveal().decode()
     assert parsed["recovery_key"] == derive_recovery_key(code).reveal().hex()
+    assert parsed["recovery_auth"] == derive_recovery_auth(code).hex()
     expected = safety_number(a.public(), b.public())
     assert number["digits"] == expected.digits
     assert number["qr_payload"] == expected.qr_payload.hex()
+
+
+# --- accounts (decision 0003) -----------------------------------------------------------------
+
+
+def _account_wire(keys: AccountKeys, password_key: Secret, device_id: str | None) -> dict[str, Any]:
+    """What ``open_account`` checks: the uploaded parts, the password key and the printed code."""
+    wire: dict[str, Any] = {
+        "user_id": keys.user_id,
+        "identity_public": keys.identity_public.hex(),
+        "puk_certificate": keys.puk_certificate.hex(),
+        "sealed_vault": keys.vault.sealed.hex(),
+        "password_wrapping": keys.vault.password_wrapping.hex(),
+        "recovery_wrapping": keys.vault.recovery_wrapping.hex(),
+        "password_key": password_key.reveal().hex(),
+        "recovery_code": keys.recovery_code.formatted(),
+    }
+    if keys.device_certificate is not None:
+        wire["device_certificate"] = keys.device_certificate.hex()
+        wire["device_id"] = device_id
+    return wire
+
+
+def _puk_seeds_wire(contents: VaultContents) -> list[dict[str, Any]]:
+    return [{"generation": g, "seed": s.reveal().hex()} for g, s in contents.puk_seeds]
+
+
+def test_python_account_verifies_and_unlocks_in_typescript(ts: TypeScript) -> None:
+    user_id, device_id = str(uuid.uuid4()), str(uuid.uuid4())
+    password_key = Secret(os.urandom(32))
+    device = DeviceKey.generate()
+    keys = create_account_keys(
+        user_id, password_key, CREATED_AT, device=(device_id, device.public_key)
+    )
+    rekeyed = rekey_account(user_id, keys.contents, password_key, CREATED_AT + 1)
+    opened, opened_rekeyed, wrong_password, other_user = ts.run(
+        {"op": "open_account", **_account_wire(keys, password_key, device_id)},
+        {"op": "open_account", **_account_wire(rekeyed, password_key, None)},
+        {
+            "op": "open_account",
+            **_account_wire(keys, password_key, device_id),
+            "password_key": os.urandom(32).hex(),
+        },
+        {
+            "op": "open_account",
+            **_account_wire(keys, password_key, device_id),
+            "user_id": str(uuid.uuid4()),
+        },
+    )
+    assert opened["ok"], opened
+    assert (opened["puk_generation"], opened["device_id"]) == (1, device_id)
+    assert opened["device_public"] == device.public_key.hex()
+    assert opened["vault_key"] == opened["recovery_vault_key"] == keys.vault_key.reveal().hex()
+    assert opened["identity_seed"] == keys.identity.seed.reveal().hex()
+    assert opened["recovered_identity_seed"] == opened["identity_seed"]
+    assert opened["identity_matches"] is True
+    assert opened["puk_seeds"] == _puk_seeds_wire(keys.contents)
+    assert opened["recovery_auth"] == keys.recovery_auth.hex()
+
+    assert opened_rekeyed["ok"], opened_rekeyed
+    assert opened_rekeyed["puk_generation"] == 2
+    assert opened_rekeyed["device_id"] is None
+    assert opened_rekeyed["vault_key"] == rekeyed.vault_key.reveal().hex()
+    assert opened_rekeyed["identity_seed"] == keys.identity.seed.reveal().hex()
+    assert opened_rekeyed["puk_seeds"] == _puk_seeds_wire(rekeyed.contents)
+    assert opened_rekeyed["recovery_auth"] == rekeyed.recovery_auth.hex()
+
+    assert wrong_password["error"] == "DecryptionFailed"
+    # The certificates name the user: checked before the vault.
+    assert other_user["error"] == "ContextMismatch"
+
+
+def test_typescript_account_verifies_and_unlocks_in_python(ts: TypeScript) -> None:
+    user_id, device_id = str(uuid.uuid4()), str(uuid.uuid4())
+    password_key = Secret(os.urandom(32))
+    python_device = DeviceKey.generate()
+    own_device, given_device = ts.run(
+        {
+            "op": "create_account",
+            "user_id": user_id,
+            "device_id": device_id,
+            "password_key": password_key.reveal().hex(),
+            "created_at": CREATED_AT,
+        },
+        {
+            "op": "create_account",
+            "user_id": user_id,
+            "device_id": device_id,
+            "device_public": python_device.public_key.hex(),
+            "password_key": password_key.reveal().hex(),
+            "created_at": CREATED_AT,
+        },
+    )
+    for made in (own_device, given_device):
+        assert made["ok"], made
+        contents = _check_typescript_account(made, password_key, device_id)
+        assert contents.latest_puk_generation == 1
+    device_cert = verify_device_certificate(
+        bytes.fromhex(given_device["device_certificate"]),
+        IdentityPublicKey(bytes.fromhex(given_device["identity_public"])),
+        user_id,
+        device_id,
+    )
+    assert device_cert.public_key == python_device.public_key
+    assert given_device["device_seed"] is None
+    own_seed = bytes.fromhex(own_device["device_seed"])
+    own_cert = verify_device_certificate(
+        bytes.fromhex(own_device["device_certificate"]),
+        IdentityPublicKey(bytes.fromhex(own_device["identity_public"])),
+        user_id,
+        device_id,
+    )
+    assert own_cert.public_key == DeviceKey(own_seed).public_key
+
+    # A TypeScript re-key (device revocation) of the TypeScript account, checked in Python.
+    rekeyed = ts.ok(
+        {
+            "op": "rekey_account",
+            "user_id": user_id,
+            "identity_seed": own_device["identity_seed"],
+            "puk_seeds": own_device["puk_seeds"],
+            "password_key": password_key.reveal().hex(),
+            "created_at": CREATED_AT + 1,
+        }
+    )
+    assert rekeyed["identity_public"] == own_device["identity_public"]
+    assert rekeyed["device_certificate"] is None
+    assert rekeyed["recovery_code"] != own_device["recovery_code"]
+    contents = _check_typescript_account(rekeyed, password_key, None)
+    assert [g for g, _ in contents.puk_seeds] == [1, 2]
+    assert contents.puk_seed(1) == Secret(bytes.fromhex(own_device["puk_seeds"][0]["seed"]))
+
+    # And the reverse re-key: Python re-keys what TypeScript unlocked; TypeScript checks it.
+    again = rekey_account(user_id, contents, password_key, CREATED_AT + 2)
+    opened = ts.ok({"op": "open_account", **_account_wire(again, password_key, None)})
+    assert opened["puk_generation"] == 3
+    assert opened["identity_seed"] == own_device["identity_seed"]
+
+
+def _check_typescript_account(
+    made: dict[str, Any], password_key: Secret, device_id: str | None
+) -> VaultContents:
+    """Everything the server and a second device check of a TypeScript-made account."""
+    user_id = made["user_id"]
+    identity = IdentityPublicKey(bytes.fromhex(made["identity_public"]))
+    puk = verify_puk_certificate(bytes.fromhex(made["puk_certificate"]), identity, user_id)
+    if device_id is not None:
+        verify_device_certificate(
+            bytes.fromhex(made["device_certificate"]), identity, user_id, device_id
+        )
+    vault = SealedVault(
+        sealed=bytes.fromhex(made["sealed_vault"]),
+        password_wrapping=bytes.fromhex(made["password_wrapping"]),
+        recovery_wrapping=bytes.fromhex(made["recovery_wrapping"]),
+    )
+    vault_key, contents = unlock_vault(vault, user_id, password_key, "password")
+    code = parse_recovery_code(made["recovery_code"])
+    recovery_vault_key, recovered = unlock_vault(vault, user_id, code.recovery_key(), "recovery")
+    assert vault_key.reveal().hex() == made["vault_key"]
+    assert recovery_vault_key == vault_key
+    assert recovered.encode() == contents.encode()
+    # The vault holds the identity that signed and the PUK that was certified.
+    assert IdentityKey.from_seed(contents.identity_seed).public_key == identity.key
+    assert contents.identity_seed.reveal().hex() == made["identity_seed"]
+    latest = contents.puk_seed(puk.generation)
+    assert latest is not None
+    assert puk.generation == contents.latest_puk_generation
+    assert PukKeyPair(puk.generation, latest).public_key == puk.public_key
+    # The recovery authenticator is the code's, and not its wrapping key.
+    assert bytes.fromhex(made["recovery_auth"]) == derive_recovery_auth(code)
+    assert made["recovery_auth"] != code.recovery_key().reveal().hex()
+    assert _puk_seeds_wire(contents) == made["puk_seeds"]
+    return contents
 
 
 def test_conversation_key_type_is_shared() -> None:

@@ -44,7 +44,12 @@ from hushroom.crypto.primitives import (
     ed25519_verify,
 )
 from hushroom.crypto.puk import PukKeyPair, certify_puk, verify_puk_certificate
-from hushroom.crypto.recovery import code_from_entropy, derive_recovery_key, parse_recovery_code
+from hushroom.crypto.recovery import (
+    code_from_entropy,
+    derive_recovery_auth,
+    derive_recovery_key,
+    parse_recovery_code,
+)
 from hushroom.crypto.safety_number import fingerprint, safety_number
 from hushroom.crypto.vault import (
     VaultContents,
@@ -175,6 +180,9 @@ def test_recovery_generate(v: dict[str, Any]) -> None:
     assert code.reveal().decode() == v["canonical"]
     assert code.formatted() == v["formatted"]
     assert derive_recovery_key(code).reveal().hex() == v["recovery_key"]
+    assert derive_recovery_auth(code).hex() == v["recovery_auth"]
+    assert code.recovery_auth() == derive_recovery_auth(code)
+    assert v["recovery_auth"] != v["recovery_key"]
 
 
 @pytest.mark.parametrize("v", RECOVERY["parse"], ids=ids(RECOVERY["parse"]))

@@ -1,6 +1,8 @@
-"""Non-negotiable 1: the server never sees private plaintext, passwords or unwrapped keys.
+"""The server never sees private plaintext, passwords or unwrapped keys.
 
-Canary strings go into a password and into an end-to-end encrypted DM (sealed with the real
+Canary strings go into a password and into an end-to-end encrypted DM; every secret of the
+accounts (password key, identity and PUK seeds, vault key, recovery code and its keys) is a canary
+too (sealed with the real
 crypto core, as a browser would); afterwards the database contents and the server's logs are
 searched for them, in every encoding a leak could take.
 """
@@ -16,13 +18,14 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from hushroom.crypto.account import AccountKeys, create_account_keys
 from hushroom.crypto.conversation_key import ConversationKey
 from hushroom.crypto.device import DeviceKey
 from hushroom.crypto.envelope import peek_header, seal_envelope
-from hushroom.crypto.password import KdfParams, derive_password_keys
+from hushroom.crypto.password import KdfParams, PasswordKeys, derive_password_keys
 from hushroom.storage.engine import Database
 from hushroom.storage.sql.tables import metadata
-from tests.support.accounts import KDF_PARAMS, b64
+from tests.support.accounts import b64, keyed_register_body, keys_json
 from tests.support.server import ServerProcess
 
 
@@ -51,29 +54,51 @@ async def _dump_database(url: str) -> bytes:
     return b"\n".join(chunks)
 
 
+def _key_secrets(keys: AccountKeys, password: PasswordKeys) -> list[bytes]:
+    """Every secret behind an account: none may reach the server in any form."""
+    code = keys.recovery_code
+    return [
+        password.password_key.reveal(),
+        password.auth_secret.reveal(),
+        keys.identity.seed.reveal(),
+        *(seed.reveal() for _, seed in keys.contents.puk_seeds),
+        keys.vault_key.reveal(),
+        code.reveal(),
+        code.formatted().encode(),
+        code.recovery_key().reveal(),
+        code.recovery_auth(),
+        keys.contents.encode(),
+    ]
+
+
 async def _register(c: httpx.AsyncClient, name: str, password: str) -> dict[str, Any]:
     params = KdfParams.generate()
-    keys = derive_password_keys(password, params)
+    pw = derive_password_keys(password, params)
     email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.test"
-    auth_secret = keys.auth_secret.reveal()
-    r = await c.post(
-        "/api/v1/auth/register",
-        json={
-            "display_name": name,
-            "email": email,
-            "kdf_salt": b64(params.salt),
-            "kdf_params": KDF_PARAMS,
-            "auth_secret": b64(auth_secret),
-            "key_bundle": b64(os.urandom(64)),
-            "vault": b64(os.urandom(128)),
-        },
+    auth_secret = pw.auth_secret.reveal()
+    keyed = keyed_register_body(name, email, auth_secret, kdf_salt=b64(params.salt))
+    keys = create_account_keys(
+        keyed.body["user_id"],
+        pw.password_key,
+        1,
+        device=(keyed.body["device"]["device_id"], keyed.device_key.public_key),
     )
+    assert keys.device_certificate is not None
+    keyed.body.update(keys_json(keys))
+    keyed.body["device"]["certificate"] = b64(keys.device_certificate)
+    r = await c.post("/api/v1/auth/register", json=keyed.body)
     assert r.status_code == 201, r.text
     r = await c.post("/api/v1/auth/login", json={"email": email, "auth_secret": b64(auth_secret)})
     assert r.status_code == 200, r.text
+    headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    # Exercise the paths that carry key material: the vault fetch and a recovery round trip.
+    assert (await c.get("/api/v1/keys/vault", headers=headers)).status_code == 200
+    recovery = {"email": email, "recovery_auth": b64(keys.recovery_auth)}
+    assert (await c.post("/api/v1/auth/recovery/vault", json=recovery)).status_code == 200
     return {
         **r.json(),
         "auth_secret": auth_secret,
+        "key_secrets": _key_secrets(keys, pw),
         "refresh": r.cookies.get("__Host-hushroom_refresh"),
     }
 
@@ -127,6 +152,8 @@ def test_canaries_never_reach_database_or_logs(server: ServerProcess) -> None:
                 ben["auth_secret"],
                 ana["access_token"].encode(),
                 ben["access_token"].encode(),
+                *ana["key_secrets"],
+                *ben["key_secrets"],
             ]
             return stored, secrets
 

@@ -1,5 +1,5 @@
-"""Delivery invariants (BRIEF §2) against a real server: idempotent retries, contiguous seqs,
-resume after a disconnect, and nothing acknowledged lost to kill -9 or a restart."""
+"""Delivery invariants (docs/architecture.md) against a real server: idempotent retries, contiguous
+seqs, resume after a disconnect, and nothing acknowledged lost to kill -9 or a restart."""
 
 from __future__ import annotations
 

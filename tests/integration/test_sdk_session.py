@@ -13,7 +13,8 @@ from tests.support.server import ServerProcess
 async def test_login_derives_the_secret_and_refreshes_silently(server: ServerProcess) -> None:
     email = unique_email("grace")
     async with HushroomClient(server.base_url) as grace:
-        user_id = await grace.register("Grace", email, PASSWORD, key_bundle=b"kb", vault=b"v")
+        registration = await grace.register("Grace", email, PASSWORD)
+        user_id = registration.user_id
 
         # A wrong password derives a different auth secret: a typed problem, nothing more.
         with pytest.raises(ApiError) as wrong:
@@ -23,7 +24,8 @@ async def test_login_derives_the_secret_and_refreshes_silently(server: ServerPro
         # prelogin → Argon2id with the stored salt and parameters → login.
         login = await grace.login(email, PASSWORD, device_name="laptop")
         assert login.user_id == user_id
-        assert (login.vault, login.key_bundle) == (b"v", b"kb")
+        assert login.device_id == registration.device_id  # the registered device, reused
+        assert (login.keys, login.device_certified) == ("ready", True)
         me = await grace.me()
         assert (me["user_id"], me["email"]) == (str(user_id), email)
 

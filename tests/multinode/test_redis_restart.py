@@ -1,5 +1,5 @@
-"""Redis is killed (SIGKILL) and restarted under two nodes behind nginx (BRIEF §4: "Redis restart
-keeps ≥ 99% of sockets and delivers 100% of messages"; issue 6).
+"""Redis is killed (SIGKILL) and restarted under two nodes behind nginx (the budget in
+docs/decisions/0004: a Redis restart keeps ≥ 99% of sockets and delivers 100% of messages).
 
 The shared Redis serves the whole run, so this scenario has its own `redis-server`
 (tests/support/redis_server.py) on a private port, killed and started again on that port. Fan-out

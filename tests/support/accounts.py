@@ -1,16 +1,26 @@
-"""Account helpers for API tests: register and log in over HTTP.
+"""Account helpers for API tests: register (with real keys) and log in over HTTP.
 
-The auth secret is random bytes here: deriving it from a password with Argon2id is the SDK's job.
+The auth secret and the password key are random bytes here: deriving them from a password with
+Argon2id is the SDK's job, and the server never sees either. The keys themselves are real
+(identity, PUK, device certificate, sealed vault), built by the Python core.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from hushroom.crypto.account import AccountKeys, create_account_keys
+from hushroom.crypto.device import DeviceKey
+from hushroom.crypto.primitives import Secret
+from hushroom.services.accounts import Registration
+from hushroom.services.key_material import KeyUpload
+from hushroom.storage.accounts import VaultRecord
 
 REFRESH_COOKIE = "__Host-hushroom_refresh"
 KDF_PARAMS: dict[str, Any] = {"alg": "argon2id", "version": 1, "m_kib": 65536, "t": 3, "p": 1}
@@ -34,8 +44,10 @@ class Account:
     session_id: str = ""
     access_token: str = field(default="", repr=False)
     refresh_token: str = field(default="", repr=False)
-    key_bundle: bytes = b""
-    vault: bytes = b""
+    keys: AccountKeys | None = field(default=None, repr=False)
+    password_key: Secret | None = field(default=None, repr=False)
+    device_key: DeviceKey | None = field(default=None, repr=False)
+    registered_device_id: str = ""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -46,37 +58,86 @@ def email_for(name: str) -> str:
     return f"{name.lower().replace(' ', '.')}@example.test"
 
 
+@dataclass(frozen=True)
+class KeyedBody:
+    """A registration body and the secrets behind it."""
+
+    body: dict[str, Any]
+    keys: AccountKeys = field(repr=False)
+    password_key: Secret = field(repr=False)
+    device_key: DeviceKey = field(repr=False)
+
+
+def vault_json(keys: AccountKeys) -> dict[str, str]:
+    return {
+        "sealed": b64(keys.vault.sealed),
+        "password_wrapping": b64(keys.vault.password_wrapping),
+        "recovery_wrapping": b64(keys.vault.recovery_wrapping),
+    }
+
+
+def keys_json(keys: AccountKeys) -> dict[str, Any]:
+    """The key fields shared by registration and the one-time set-up."""
+    return {
+        "identity_key": b64(keys.identity_public),
+        "puk_certificate": b64(keys.puk_certificate),
+        "vault": vault_json(keys),
+        "recovery_auth": b64(keys.recovery_auth),
+    }
+
+
+def keyed_register_body(
+    name: str,
+    email: str | None = None,
+    secret: bytes | None = None,
+    **overrides: Any,
+) -> KeyedBody:
+    user_id, device_id = str(uuid.uuid4()), str(uuid.uuid4())
+    password_key = Secret(os.urandom(32))
+    device_key = DeviceKey.generate()
+    keys = create_account_keys(user_id, password_key, 1, device=(device_id, device_key.public_key))
+    assert keys.device_certificate is not None
+    body: dict[str, Any] = {
+        "user_id": user_id,
+        "display_name": name,
+        "email": email or email_for(name),
+        "kdf_salt": b64(os.urandom(16)),
+        "kdf_params": dict(KDF_PARAMS),
+        "auth_secret": b64(secret if secret is not None else os.urandom(32)),
+        **keys_json(keys),
+        "device": {
+            "device_id": device_id,
+            "name": "registering device",
+            "certificate": b64(keys.device_certificate),
+        },
+    }
+    body.update(overrides)
+    return KeyedBody(body, keys, password_key, device_key)
+
+
 def register_body(
     name: str,
     email: str | None = None,
     secret: bytes | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "display_name": name,
-        "email": email or email_for(name),
-        "kdf_salt": b64(os.urandom(16)),
-        "kdf_params": dict(KDF_PARAMS),
-        "auth_secret": b64(secret if secret is not None else os.urandom(32)),
-        "key_bundle": b64(b"public-keys-of-" + name.encode()),
-        "vault": b64(b"sealed-vault-of-" + name.encode()),
-    }
-    body.update(overrides)
-    return body
+    return keyed_register_body(name, email, secret, **overrides).body
 
 
 async def register(client: httpx.AsyncClient, name: str, email: str | None = None) -> Account:
     secret = os.urandom(32)
-    body = register_body(name, email, secret)
-    r = await client.post("/api/v1/auth/register", json=body)
+    keyed = keyed_register_body(name, email, secret)
+    r = await client.post("/api/v1/auth/register", json=keyed.body)
     assert r.status_code == 201, r.text
     return Account(
         name=name,
-        email=body["email"],
+        email=keyed.body["email"],
         auth_secret=secret,
         user_id=r.json()["user_id"],
-        key_bundle=unb64(body["key_bundle"]),
-        vault=unb64(body["vault"]),
+        keys=keyed.keys,
+        password_key=keyed.password_key,
+        device_key=keyed.device_key,
+        registered_device_id=r.json()["device_id"],
     )
 
 
@@ -111,3 +172,28 @@ async def register_and_login(
     client: httpx.AsyncClient, name: str, email: str | None = None
 ) -> Account:
     return await login(client, await register(client, name, email))
+
+
+def registration(body: dict[str, Any]) -> Registration:
+    """A register body as the service's command (for tests that call the service directly)."""
+    return Registration(
+        user_id=uuid.UUID(body["user_id"]),
+        display_name=body["display_name"],
+        email=body["email"],
+        kdf_salt=unb64(body["kdf_salt"]),
+        kdf_params=dict(body["kdf_params"]),
+        auth_secret=unb64(body["auth_secret"]),
+        device_id=uuid.UUID(body["device"]["device_id"]),
+        device_name=body["device"]["name"],
+        keys=KeyUpload(
+            identity_key=unb64(body["identity_key"]),
+            puk_certificate=unb64(body["puk_certificate"]),
+            device_certificate=unb64(body["device"]["certificate"]),
+            vault=VaultRecord(
+                unb64(body["vault"]["sealed"]),
+                unb64(body["vault"]["password_wrapping"]),
+                unb64(body["vault"]["recovery_wrapping"]),
+            ),
+            recovery_auth=unb64(body["recovery_auth"]),
+        ),
+    )

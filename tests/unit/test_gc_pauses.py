@@ -34,10 +34,11 @@ def test_every_collection_is_measured_by_generation() -> None:
 def test_freeze_moves_startup_objects_out_of_collections_until_stop() -> None:
     metrics = Metrics()
     watch = GcPauses(metrics.gc_pauses)
-    assert gc.get_freeze_count() == 0
+    # Python 3.12+ starts with a few hundred objects frozen by the interpreter itself.
+    before = gc.get_freeze_count()
     watch.start(freeze=True)
     try:
-        assert gc.get_freeze_count() > 1000
+        assert gc.get_freeze_count() > before + 1000
         # New objects are still collected: a cycle made now is freed.
         cycle: list[object] = []
         cycle.append(cycle)
@@ -45,4 +46,4 @@ def test_freeze_moves_startup_objects_out_of_collections_until_stop() -> None:
         assert gc.collect() >= 1
     finally:
         watch.stop()
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() <= before

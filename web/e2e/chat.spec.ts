@@ -7,6 +7,7 @@ import { resolve } from "node:path";
 
 import { expect, test, type Browser, type BrowserContext, type Page } from "@playwright/test";
 
+import { confirmRecoveryCode } from "./recovery-code";
 import { restartServer } from "./server";
 
 test.describe.configure({ mode: "serial" });
@@ -46,8 +47,9 @@ async function register(page: Page, who: { name: string; email: string }): Promi
   await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
   await page.getByLabel("Confirm password").fill(PASSWORD);
   await page.getByRole("button", { name: "Create account" }).click();
-  await expect(page.getByText("Account created. Welcome!")).toBeVisible({ timeout: 30_000 });
-  await expect(page.getByRole("link", { name: "Browse rooms" })).toBeVisible();
+  // The recovery code is shown once and must be confirmed before entering the app.
+  await confirmRecoveryCode(page, "Continue to Hushroom");
+  await expect(page.getByRole("link", { name: "Browse rooms" })).toBeVisible({ timeout: 30_000 });
 }
 
 function messages(page: Page) {

@@ -20,7 +20,7 @@ import { certifyDevice, DeviceKey, type DeviceCertificate } from "@/crypto/devic
 import { openEnvelope, openEnvelopeAsync, sealEnvelope } from "@/crypto/envelope";
 import { IdentityKey } from "@/crypto/identity";
 import { derivePasswordKeys, KdfParams } from "@/crypto/password";
-import type { RandomSource } from "@/crypto/primitives";
+import type { RandomSource } from "@/crypto/random";
 import { certifyPuk, PukKeyPair, type PukCertificate } from "@/crypto/puk";
 import { deriveRecoveryKey, generateRecoveryCode } from "@/crypto/recovery";
 import { safetyNumber } from "@/crypto/safety-number";

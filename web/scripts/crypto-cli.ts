@@ -11,12 +11,14 @@
  * Ops: create_person, verify_device_certificate, verify_puk_certificate, create_key_set,
  * open_key_set, seal_envelope, open_envelope, create_vault (alias seal_vault), unlock_vault
  * (alias open_vault), derive_password_keys, recovery_code, safety_number.
+ * Accounts (decision 0003): create_account, rekey_account, open_account.
  */
 
 import { webcrypto } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 
+import { createAccountKeys, rekeyAccount, type AccountKeys } from "@/crypto/account";
 import {
   createKeySet,
   KeySetUpload,
@@ -30,9 +32,11 @@ import { openEnvelope, sealEnvelope } from "@/crypto/envelope";
 import { CryptoError } from "@/crypto/errors";
 import { IdentityKey, IdentityPublicKey } from "@/crypto/identity";
 import { derivePasswordKeys, KdfParams } from "@/crypto/password";
-import { Secret, type RandomSource } from "@/crypto/primitives";
+import type { RandomSource } from "@/crypto/random";
+import { Secret } from "@/crypto/secret";
 import { certifyPuk, PukKeyPair, verifyPukCertificate } from "@/crypto/puk";
 import { deriveRecoveryKey, generateRecoveryCode, parseRecoveryCode } from "@/crypto/recovery";
+import { deriveRecoveryAuth } from "@/crypto/recovery";
 import { safetyNumber } from "@/crypto/safety-number";
 import { createVault, unlockVault, VaultContents, type WrapKind } from "@/crypto/vault";
 import { hashWasmArgon2id } from "@/lib/argon2-hash-wasm";
@@ -71,6 +75,31 @@ async function puks(list: readonly Json[]): Promise<Map<number, PukKeyPair>> {
     out.set(num(p, "generation"), await PukKeyPair.create(num(p, "generation"), bytes(p, "seed")));
   }
   return out;
+}
+
+/** The public parts and the kept secrets of an account, as `create_account`/`rekey_account` answer. */
+function accountWire(keys: AccountKeys): Json {
+  return {
+    user_id: keys.userId,
+    identity_public: toHex(keys.identity.publicKey),
+    identity_seed: toHex(keys.identity.seed.reveal()),
+    puk_certificate: toHex(keys.pukCertificate),
+    device_certificate: keys.deviceCertificate === null ? null : toHex(keys.deviceCertificate),
+    sealed_vault: toHex(keys.vault.sealed),
+    password_wrapping: toHex(keys.vault.passwordWrapping),
+    recovery_wrapping: toHex(keys.vault.recoveryWrapping),
+    vault_key: toHex(keys.vaultKey.reveal()),
+    recovery_code: keys.recoveryCode.formatted(),
+    recovery_auth: toHex(keys.recoveryAuth),
+    puk_seeds: keys.contents.pukSeeds.map(([g, s]) => ({ generation: g, seed: toHex(s.reveal()) })),
+  };
+}
+
+function vaultContents(req: Json): VaultContents {
+  return VaultContents.create(
+    bytes(req, "identity_seed"),
+    (req.puk_seeds as Json[]).map((p) => [num(p, "generation"), bytes(p, "seed")] as const),
+  );
 }
 
 const ops: Record<string, (req: Json) => Promise<Json> | Json> = {
@@ -283,6 +312,83 @@ const ops: Record<string, (req: Json) => Promise<Json> | Json> = {
       canonical: fromUtf8(code.reveal()),
       formatted: code.formatted(),
       recovery_key: toHex(deriveRecoveryKey(code).reveal()),
+      recovery_auth: toHex(deriveRecoveryAuth(code)),
+    };
+  },
+
+  async create_account(req) {
+    // A device key made here unless the caller certifies its own (`device_public`).
+    const device = typeof req.device_public === "string" ? null : DeviceKey.generate(random);
+    const keys = await createAccountKeys(
+      str(req, "user_id"),
+      new Secret(bytes(req, "password_key")),
+      typeof req.created_at === "number" ? req.created_at : 1764201600000,
+      typeof req.device_id === "string"
+        ? {
+            deviceId: req.device_id,
+            publicKey: device === null ? bytes(req, "device_public") : device.publicKey,
+          }
+        : null,
+      random,
+    );
+    return {
+      ...accountWire(keys),
+      device_seed: device === null ? null : toHex(device.seed.reveal()),
+    };
+  },
+
+  async rekey_account(req) {
+    const keys = await rekeyAccount(
+      str(req, "user_id"),
+      vaultContents(req),
+      new Secret(bytes(req, "password_key")),
+      num(req, "created_at"),
+      random,
+    );
+    return accountWire(keys);
+  },
+
+  open_account(req) {
+    // What a client (or the server) checks of an uploaded account: every certificate under the
+    // identity key, the vault under both wrappings, the recovery authenticator of the code.
+    const userId = str(req, "user_id");
+    const identity = new IdentityPublicKey(bytes(req, "identity_public"));
+    const puk = verifyPukCertificate(bytes(req, "puk_certificate"), identity, userId);
+    const device =
+      typeof req.device_certificate === "string"
+        ? verifyDeviceCertificate(
+            bytes(req, "device_certificate"),
+            identity,
+            userId,
+            typeof req.device_id === "string" ? req.device_id : undefined,
+          )
+        : null;
+    const vault = {
+      sealed: bytes(req, "sealed_vault"),
+      passwordWrapping: bytes(req, "password_wrapping"),
+      recoveryWrapping: bytes(req, "recovery_wrapping"),
+    };
+    const [vaultKey, contents] = unlockVault(
+      vault,
+      userId,
+      new Secret(bytes(req, "password_key")),
+      "password",
+    );
+    const code = parseRecoveryCode(str(req, "recovery_code"));
+    const [recoveryVaultKey, recovered] = unlockVault(vault, userId, code.recoveryKey(), "recovery");
+    return {
+      puk_generation: puk.generation,
+      puk_public: toHex(puk.publicKey),
+      device_id: device === null ? null : device.deviceId,
+      device_public: device === null ? null : toHex(device.publicKey),
+      vault_key: toHex(vaultKey.reveal()),
+      recovery_vault_key: toHex(recoveryVaultKey.reveal()),
+      identity_seed: toHex(contents.identitySeed.reveal()),
+      identity_matches: toHex(IdentityKey.fromSeed(contents.identitySeed).publicKey) ===
+        toHex(identity.key),
+      recovered_identity_seed: toHex(recovered.identitySeed.reveal()),
+      puk_seeds: contents.pukSeeds.map(([g, s]) => ({ generation: g, seed: toHex(s.reveal()) })),
+      recovery_auth: toHex(deriveRecoveryAuth(code)),
     };
   },
 

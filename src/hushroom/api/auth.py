@@ -7,7 +7,7 @@ the SDK may ask for it in the body instead (`return_refresh_token`) and send it 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field, StrictBool, StrictInt
@@ -17,8 +17,12 @@ from hushroom.api.b64 import B64Url, decode_b64url
 from hushroom.api.deps import ContainerDep, PrincipalDep
 from hushroom.api.schemas import Strict
 from hushroom.errors import Unauthenticated
-from hushroom.services.accounts import SessionTokens
+from hushroom.services.accounts import Registration
+from hushroom.services.key_material import KeyUpload
+from hushroom.services.keys import NewPassword
+from hushroom.services.sessions import SessionTokens
 from hushroom.services.views import b64url
+from hushroom.storage.accounts import VaultRecord
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 # Session-scoped endpoints that live outside /auth.
@@ -29,6 +33,7 @@ REFRESH_COOKIE = "__Host-hushroom_refresh"
 # Hard caps on the wire; the configured limits (max_vault_bytes, …) are enforced by the service.
 _MAX_BLOB_B64 = 4 * 1024 * 1024
 _MAX_SECRET_B64 = 64
+_MAX_KEY_B64 = 8192
 _MAX_TOKEN = 200
 
 Email = Annotated[str, Field(min_length=1, max_length=320)]
@@ -51,18 +56,90 @@ class PreloginOut(BaseModel):
     kdf_params: KdfParamsIn
 
 
-class RegisterIn(Strict):
+class VaultIn(Strict):
+    sealed: B64Url = Field(max_length=_MAX_BLOB_B64)
+    password_wrapping: B64Url = Field(max_length=_MAX_KEY_B64)
+    recovery_wrapping: B64Url = Field(max_length=_MAX_KEY_B64)
+
+    def upload(self) -> VaultRecord:
+        return VaultRecord(
+            decode_b64url(self.sealed),
+            decode_b64url(self.password_wrapping),
+            decode_b64url(self.recovery_wrapping),
+        )
+
+
+class KeysIn(Strict):
+    """An account's first keys (registration, or the set-up of an account without keys)."""
+
+    identity_key: B64Url = Field(max_length=_MAX_SECRET_B64)
+    puk_certificate: B64Url = Field(max_length=_MAX_KEY_B64)
+    vault: VaultIn
+    recovery_auth: B64Url = Field(max_length=_MAX_SECRET_B64)
+
+    def upload(self, device_certificate: str) -> KeyUpload:
+        return KeyUpload(
+            identity_key=decode_b64url(self.identity_key),
+            puk_certificate=decode_b64url(self.puk_certificate),
+            device_certificate=decode_b64url(device_certificate),
+            vault=self.vault.upload(),
+            recovery_auth=decode_b64url(self.recovery_auth),
+        )
+
+
+class DeviceIn(Strict):
+    device_id: uuid.UUID
+    name: str | None = Field(default=None, max_length=100)
+    certificate: B64Url = Field(max_length=_MAX_KEY_B64)
+
+
+class RegisterIn(KeysIn):
+    user_id: uuid.UUID
     display_name: str = Field(min_length=1, max_length=256)
     email: Email
     kdf_salt: B64Url = Field(max_length=_MAX_SECRET_B64)
     kdf_params: KdfParamsIn
     auth_secret: B64Url = Field(max_length=_MAX_SECRET_B64)
-    key_bundle: B64Url = Field(max_length=_MAX_BLOB_B64)
-    vault: B64Url = Field(max_length=_MAX_BLOB_B64)
+    device: DeviceIn
 
 
 class RegisterOut(BaseModel):
     user_id: str
+    device_id: str
+
+
+class NewPasswordIn(Strict):
+    kdf_salt: B64Url = Field(max_length=_MAX_SECRET_B64)
+    kdf_params: KdfParamsIn
+    auth_secret: B64Url = Field(max_length=_MAX_SECRET_B64)
+    password_wrapping: B64Url = Field(max_length=_MAX_KEY_B64)
+
+    def new_password(self) -> NewPassword:
+        return NewPassword(
+            kdf_salt=decode_b64url(self.kdf_salt),
+            kdf_params=self.kdf_params.model_dump(),
+            auth_secret=decode_b64url(self.auth_secret),
+            password_wrapping=decode_b64url(self.password_wrapping),
+        )
+
+
+class RecoveryIn(Strict):
+    email: Email
+    recovery_auth: B64Url = Field(max_length=_MAX_SECRET_B64)
+
+
+class RecoveryResetIn(NewPasswordIn, RecoveryIn):
+    recovery_wrapping: B64Url = Field(max_length=_MAX_KEY_B64)
+    new_recovery_auth: B64Url = Field(max_length=_MAX_SECRET_B64)
+    vault_version: StrictInt
+
+
+class VaultOut(BaseModel):
+    user_id: str
+    sealed_vault: str
+    password_wrapping: str | None = None
+    recovery_wrapping: str
+    vault_version: int
 
 
 class LoginIn(Strict):
@@ -84,10 +161,8 @@ class TokensOut(BaseModel):
 
 
 class LoginOut(TokensOut):
-    vault: str
-    vault_version: int
-    key_bundle: str
-    key_bundle_version: int
+    keys: Literal["ready", "setup_required"]
+    device_certified: bool
 
 
 class RefreshIn(Strict):
@@ -142,21 +217,25 @@ async def prelogin(c: ContainerDep, body: PreloginIn) -> dict[str, Any]:
 
 @router.post("/register", status_code=201, response_model=RegisterOut)
 async def register(c: ContainerDep, body: RegisterIn) -> dict[str, Any]:
-    user = await c.accounts.register(
-        display_name=body.display_name,
-        email=body.email,
-        kdf_salt=decode_b64url(body.kdf_salt),
-        kdf_params=body.kdf_params.model_dump(),
-        auth_secret=decode_b64url(body.auth_secret),
-        key_bundle=decode_b64url(body.key_bundle),
-        vault=decode_b64url(body.vault),
+    user, device = await c.accounts.register(
+        Registration(
+            user_id=body.user_id,
+            display_name=body.display_name,
+            email=body.email,
+            kdf_salt=decode_b64url(body.kdf_salt),
+            kdf_params=body.kdf_params.model_dump(),
+            auth_secret=decode_b64url(body.auth_secret),
+            device_id=body.device.device_id,
+            device_name=body.device.name,
+            keys=body.upload(body.device.certificate),
+        )
     )
-    return {"user_id": str(user.id)}
+    return {"user_id": str(user.id), "device_id": str(device.id)}
 
 
 @router.post("/login", response_model=LoginOut, response_model_exclude_none=True)
 async def login(c: ContainerDep, body: LoginIn, response: Response) -> dict[str, Any]:
-    result = await c.accounts.login(
+    result = await c.sessions.login(
         body.email,
         decode_b64url(body.auth_secret),
         body.device_name,
@@ -165,10 +244,8 @@ async def login(c: ContainerDep, body: LoginIn, response: Response) -> dict[str,
     _set_refresh_cookie(response, result.tokens)
     return {
         **_tokens_view(result.tokens, include_refresh=body.return_refresh_token),
-        "vault": b64url(result.user.vault),
-        "vault_version": result.user.vault_version,
-        "key_bundle": b64url(result.user.key_bundle),
-        "key_bundle_version": result.user.key_bundle_version,
+        "keys": "ready" if result.user.keys_ready else "setup_required",
+        "device_certified": result.device.certificate is not None,
     }
 
 
@@ -179,14 +256,14 @@ async def refresh(
     token = body.refresh_token if body is not None else request.cookies.get(REFRESH_COOKIE)
     if not token:
         raise Unauthenticated("send the refresh token cookie or {refresh_token}")
-    tokens = await c.accounts.refresh(token)
+    tokens = await c.sessions.refresh(token)
     _set_refresh_cookie(response, tokens)
     return _tokens_view(tokens, include_refresh=body is not None)
 
 
 @router.post("/logout", status_code=204)
 async def logout(c: ContainerDep, p: PrincipalDep) -> Response:
-    await c.accounts.logout(p)
+    await c.sessions.logout(p)
     response = Response(status_code=204)
     _clear_refresh_cookie(response)
     return response
@@ -194,7 +271,36 @@ async def logout(c: ContainerDep, p: PrincipalDep) -> Response:
 
 @router.post("/logout-all", status_code=204)
 async def logout_all(c: ContainerDep, p: PrincipalDep) -> Response:
-    await c.accounts.logout_everywhere(p)
+    await c.sessions.logout_everywhere(p)
+    response = Response(status_code=204)
+    _clear_refresh_cookie(response)
+    return response
+
+
+@router.post("/recovery/vault", response_model=VaultOut, response_model_exclude_none=True)
+async def recovery_vault(c: ContainerDep, body: RecoveryIn, response: Response) -> dict[str, Any]:
+    """Forgot password: the sealed vault and its recovery wrapping, only for the recovery
+    authenticator (never the password wrapping: it would allow offline guessing)."""
+    v = await c.keys.recovery_vault(body.email, decode_b64url(body.recovery_auth))
+    _no_store(response.headers)
+    return {
+        "user_id": str(v.user_id),
+        "sealed_vault": b64url(v.vault.sealed),
+        "recovery_wrapping": b64url(v.vault.recovery_wrapping),
+        "vault_version": v.vault_version,
+    }
+
+
+@router.post("/recovery/reset-password", status_code=204)
+async def recovery_reset(c: ContainerDep, body: RecoveryResetIn) -> Response:
+    await c.keys.recover(
+        body.email,
+        decode_b64url(body.recovery_auth),
+        body.new_password(),
+        decode_b64url(body.recovery_wrapping),
+        decode_b64url(body.new_recovery_auth),
+        body.vault_version,
+    )
     response = Response(status_code=204)
     _clear_refresh_cookie(response)
     return response
@@ -202,6 +308,6 @@ async def logout_all(c: ContainerDep, p: PrincipalDep) -> Response:
 
 @ticket_router.post("/ws-ticket", response_model=TicketOut)
 async def ws_ticket(c: ContainerDep, p: PrincipalDep, response: Response) -> dict[str, Any]:
-    ticket = await c.accounts.issue_ticket(p)
+    ticket = await c.sessions.issue_ticket(p)
     _no_store(response.headers)
     return {"ticket": ticket.ticket, "expires_in": ticket.expires_in}

@@ -1,24 +1,24 @@
-"""base64url (no padding) fields for request models."""
+"""base64url (no padding) fields for request models.
+
+One decoder for every path: the crypto core's strict one (no padding, URL-safe alphabet,
+canonical trailing bits), so a value accepted over HTTP is accepted over the WebSocket too.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from typing import Annotated
 
 from pydantic import AfterValidator
 
-_B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
+from hushroom.crypto.encoding import b64url_decode
+from hushroom.crypto.errors import Malformed
 
 
 def decode_b64url(value: str) -> bytes:
-    if not _B64URL.match(value) or len(value) % 4 == 1:
-        raise ValueError("must be base64url without padding")
     try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError("must be base64url without padding") from exc
+        return b64url_decode(value)
+    except Malformed as exc:
+        raise ValueError("must be canonical base64url without padding") from exc
 
 
 def _check(value: str) -> str:

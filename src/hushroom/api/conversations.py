@@ -111,16 +111,13 @@ async def history(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
-    conv = await c.conversations.get(p, conversation_id)
-    if before is None and after is None:
-        before = conv.last_seq + 1  # the latest page
-    msgs = await c.messages.history(
+    page = await c.messages.history(
         p, conversation_id, before_seq=before, after_seq=after, limit=limit
     )
     return {
-        "messages": [message_view(m) for m in msgs],
-        "has_more_before": bool(msgs) and msgs[0].seq > 1,
-        "last_seq": conv.last_seq,
+        "messages": [message_view(m) for m in page.messages],
+        "has_more_before": page.has_more_before,
+        "last_seq": page.last_seq,
     }
 
 

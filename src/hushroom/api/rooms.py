@@ -26,8 +26,11 @@ async def search_rooms(
     _p: PrincipalDep,
     q: Annotated[str | None, Query(max_length=80)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    after: Annotated[str | None, Query(max_length=80, description="name to continue after")] = None,
+    after: Annotated[
+        uuid.UUID | None, Query(description="id of the last room of the previous page")
+    ] = None,
 ) -> list[dict[str, object]]:
+    """Rooms whose name contains `q` (ignoring case), ordered by name, then id."""
     return [conversation_view(r) for r in await c.rooms.search(q, limit, after)]
 
 

@@ -4,14 +4,13 @@ AccountService). Public views never carry another user's email or vault."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from hushroom.api.deps import ContainerDep, PrincipalDep
 from hushroom.principal import Principal
-from hushroom.services.views import b64url
 from hushroom.storage.accounts import UserRecord
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
@@ -20,8 +19,7 @@ router = APIRouter(prefix="/api/v1", tags=["users"])
 class PublicUserOut(BaseModel):
     user_id: str
     display_name: str
-    key_bundle: str
-    key_bundle_version: int
+    keys_version: int
 
 
 class MeOut(PublicUserOut):
@@ -29,7 +27,7 @@ class MeOut(PublicUserOut):
     device_id: str
     session_id: str
     kdf_params: dict[str, Any]
-    vault: str
+    keys: Literal["ready", "setup_required"]
     vault_version: int
     created_at: int
 
@@ -38,8 +36,7 @@ def public_user_view(u: UserRecord) -> dict[str, Any]:
     return {
         "user_id": str(u.id),
         "display_name": u.display_name,
-        "key_bundle": b64url(u.key_bundle),
-        "key_bundle_version": u.key_bundle_version,
+        "keys_version": u.keys_version,
     }
 
 
@@ -50,7 +47,7 @@ def me_view(u: UserRecord, p: Principal) -> dict[str, Any]:
         "device_id": str(p.device_id),
         "session_id": str(p.session_id),
         "kdf_params": u.kdf_params,
-        "vault": b64url(u.vault),
+        "keys": "ready" if u.keys_ready else "setup_required",
         "vault_version": u.vault_version,
         "created_at": u.created_at,
     }

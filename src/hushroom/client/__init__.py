@@ -9,6 +9,8 @@ from hushroom.client.errors import (
     ClientClosed,
     ConnectionFailed,
     HushroomClientError,
+    IdentityKeyChanged,
+    KeyDirectoryInvalid,
     RealtimeError,
 )
 from hushroom.client.events import (
@@ -20,11 +22,22 @@ from hushroom.client.events import (
 )
 from hushroom.client.handshake import fetch_ticket, open_socket
 from hushroom.client.http import HttpClient
+from hushroom.client.keys import (
+    DirectoryDevice,
+    KeyDirectory,
+    KeyPinStore,
+    MemoryKeyPins,
+    UnlockedKeys,
+    VaultRecord,
+    verify_key_directory,
+)
 from hushroom.client.models import (
     Conversation,
+    Device,
     HistoryPage,
     Login,
     Message,
+    Registration,
     SendAck,
     UserProfile,
     new_client_msg_id,
@@ -32,7 +45,7 @@ from hushroom.client.models import (
 from hushroom.client.pacing import Backoff, RateLimit
 from hushroom.client.realtime import Realtime
 from hushroom.client.sequencer import Hole, Sequencer
-from hushroom.client.session import HushroomClient, derive_auth_secret
+from hushroom.client.session import HushroomClient, derive_auth_secret, derive_keys
 
 __all__ = [
     "ApiError",
@@ -41,25 +54,37 @@ __all__ = [
     "Connected",
     "ConnectionFailed",
     "Conversation",
+    "Device",
+    "DirectoryDevice",
     "Disconnected",
     "HistoryPage",
     "Hole",
     "HttpClient",
     "HushroomClient",
     "HushroomClientError",
+    "IdentityKeyChanged",
+    "KeyDirectory",
+    "KeyDirectoryInvalid",
+    "KeyPinStore",
     "Login",
+    "MemoryKeyPins",
     "Message",
     "MessageEvent",
     "RateLimit",
     "Realtime",
     "RealtimeError",
     "RealtimeEvent",
+    "Registration",
     "SendAck",
     "Sequencer",
     "ServerEvent",
+    "UnlockedKeys",
     "UserProfile",
+    "VaultRecord",
     "derive_auth_secret",
+    "derive_keys",
     "fetch_ticket",
     "new_client_msg_id",
     "open_socket",
+    "verify_key_directory",
 ]

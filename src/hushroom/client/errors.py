@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hushroom.client.keys import KeyDirectory
+
 
 class HushroomClientError(Exception):
     """Base of every error raised by `hushroom.client`."""
@@ -43,3 +48,33 @@ class ConnectionFailed(HushroomClientError):
 
 class ClientClosed(HushroomClientError):
     """The client (or its realtime connection) was closed while an operation was waiting."""
+
+
+class KeyDirectoryInvalid(HushroomClientError):
+    """A key directory that does not verify: a certificate not signed by the identity key, for
+    another user or device, or a malformed key (``__cause__`` is the crypto core's typed error)."""
+
+    def __init__(self, user_id: str, message: str) -> None:
+        super().__init__(f"key directory of {user_id}: {message}")
+        self.user_id = user_id
+
+
+class IdentityKeyChanged(HushroomClientError):
+    """The server presented an identity key for a user other than the one pinned (first seen).
+
+    Either the user reset their account or the server is lying: show it to the user and compare
+    safety numbers before trusting the new key (`HushroomClient.key_directory(...,
+    accept_change=True)` re-pins it). ``directory`` is the new, verified directory.
+    """
+
+    def __init__(
+        self, user_id: str, pinned: bytes, presented: bytes, directory: KeyDirectory
+    ) -> None:
+        super().__init__(
+            f"identity key of {user_id} changed: pinned {pinned.hex()[:16]}…, "
+            f"presented {presented.hex()[:16]}…"
+        )
+        self.user_id = user_id
+        self.pinned = pinned
+        self.presented = presented
+        self.directory = directory

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from hushroom.crypto.recovery import RecoveryCode
+
 ConversationKind = Literal["room", "dm", "group"]
 Id = uuid.UUID | str
 
@@ -134,41 +136,81 @@ class HistoryPage:
 
 @dataclass(frozen=True, slots=True)
 class UserProfile:
+    """Public fields of a user (their keys: `HushroomClient.key_directory`)."""
+
     user_id: uuid.UUID
     display_name: str
-    key_bundle: bytes = field(repr=False)
-    key_bundle_version: int
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> UserProfile:
-        return cls(
-            user_id=uuid.UUID(data["user_id"]),
-            display_name=str(data["display_name"]),
-            key_bundle=b64url_decode(data["key_bundle"]),
-            key_bundle_version=int(data["key_bundle_version"]),
-        )
+        return cls(user_id=uuid.UUID(data["user_id"]), display_name=str(data["display_name"]))
+
+
+KeysState = Literal["ready", "setup_required"]
 
 
 @dataclass(frozen=True, slots=True)
 class Login:
-    """What a login returns besides the tokens (which the SDK keeps to itself)."""
+    """What a login returns besides the tokens (which the SDK keeps to itself).
+
+    ``keys`` and ``device_certified`` describe the account after `HushroomClient.login` is done:
+    it sets up keys and certifies the device by itself. ``recovery_code`` is set when this call
+    created a new recovery code (`register_and_login`, or the one-time key set-up of an account
+    created before real keys): show it to the user once; it is not stored anywhere.
+    """
 
     user_id: uuid.UUID
     device_id: uuid.UUID
     session_id: uuid.UUID
-    vault: bytes = field(repr=False)
-    vault_version: int
-    key_bundle: bytes = field(repr=False)
-    key_bundle_version: int
+    keys: KeysState
+    device_certified: bool
+    recovery_code: RecoveryCode | None = field(default=None, repr=False)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Login:
+        keys = data.get("keys", "ready")
+        if keys not in ("ready", "setup_required"):
+            raise ValueError(f"unknown keys state {keys!r}")
         return cls(
             user_id=uuid.UUID(data["user_id"]),
             device_id=uuid.UUID(data["device_id"]),
             session_id=uuid.UUID(data["session_id"]),
-            vault=b64url_decode(data["vault"]),
-            vault_version=int(data["vault_version"]),
-            key_bundle=b64url_decode(data["key_bundle"]),
-            key_bundle_version=int(data["key_bundle_version"]),
+            keys=keys,
+            device_certified=bool(data.get("device_certified", False)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """A new account: its ids (chosen by the client) and its recovery code, which exists only
+    here: show it to the user once."""
+
+    user_id: uuid.UUID
+    device_id: uuid.UUID
+    recovery_code: RecoveryCode = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """One of the caller's devices (`GET /api/v1/devices`)."""
+
+    device_id: uuid.UUID
+    name: str
+    created_at: int
+    last_active_at: int | None
+    revoked_at: int | None
+    certified: bool
+    current: bool
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Device:
+        last_active, revoked = data.get("last_active_at"), data.get("revoked_at")
+        return cls(
+            device_id=uuid.UUID(data["device_id"]),
+            name=str(data["name"]),
+            created_at=int(data["created_at"]),
+            last_active_at=None if last_active is None else int(last_active),
+            revoked_at=None if revoked is None else int(revoked),
+            certified=bool(data["certified"]),
+            current=bool(data["current"]),
         )

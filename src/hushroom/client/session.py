@@ -1,7 +1,10 @@
 """`HushroomClient`: accounts, rooms, conversations and history over HTTP, sends over the socket.
 
-Passwords never leave the client: registration and login derive the auth secret locally
-(Argon2id + HKDF, `hushroom.crypto.password`, in a worker thread) and send only that.
+Passwords never leave the client: registration and login derive the password key and the auth
+secret locally (Argon2id + HKDF, `hushroom.crypto.password`, in a worker thread) and send only the
+auth secret. Registration uploads real keys (identity, PUK, device certificate, sealed vault,
+recovery authenticator: docs/decisions/0003); login unlocks the vault and keeps the keys
+(`client.keys`), certifying a new device by itself.
 
     async with HushroomClient("https://chat.example") as client:
         await client.login("ada@example.org", "correct horse battery staple")
@@ -14,21 +17,42 @@ Passwords never leave the client: registration and login derive the auth secret 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
 import httpx
 
-from hushroom.client.errors import ConnectionFailed
+from hushroom.client.errors import (
+    ApiError,
+    ConnectionFailed,
+    HushroomClientError,
+    IdentityKeyChanged,
+)
 from hushroom.client.http import HttpClient
+from hushroom.client.keys import (
+    KeyDirectory,
+    KeyPinStore,
+    MemoryKeyPins,
+    UnlockedKeys,
+    VaultRecord,
+    kdf_params_json,
+    register_body,
+    setup_body,
+    vault_json,
+    verify_key_directory,
+)
 from hushroom.client.models import (
     Conversation,
+    Device,
     HistoryPage,
     Id,
     Login,
     Message,
+    Registration,
     SendAck,
     UserProfile,
     b64url_decode,
@@ -37,24 +61,22 @@ from hushroom.client.models import (
     new_client_msg_id,
 )
 from hushroom.client.realtime import Realtime
-from hushroom.crypto.password import KdfParams, derive_password_keys
+from hushroom.crypto.account import create_account_keys, rekey_account
+from hushroom.crypto.device import DeviceKey, certify_device
+from hushroom.crypto.identity import IdentityKey
+from hushroom.crypto.password import KdfParams, PasswordKeys, derive_password_keys
+from hushroom.crypto.primitives import Secret
+from hushroom.crypto.recovery import RecoveryCode, generate_recovery_code, parse_recovery_code
+from hushroom.crypto.vault import (
+    VaultContents,
+    VaultKey,
+    open_vault,
+    unlock_vault,
+    unwrap_vault_key,
+    wrap_vault_key,
+)
 
 API = "/api/v1"
-# Placeholders for accounts whose client keeps no E2EE keys (bots, tests): the server only
-# requires them to be non-empty; they are opaque to it.
-NO_KEY_BUNDLE = b"hushroom-sdk:no-key-bundle"
-NO_VAULT = b"hushroom-sdk:no-vault"
-
-
-def kdf_params_json(params: KdfParams) -> dict[str, Any]:
-    """The server's shape of KDF parameters (the salt travels separately)."""
-    return {
-        "alg": params.algorithm,
-        "version": params.version,
-        "m_kib": params.memory_kib,
-        "t": params.iterations,
-        "p": params.parallelism,
-    }
 
 
 def kdf_params_from_prelogin(data: Mapping[str, Any]) -> KdfParams:
@@ -70,13 +92,18 @@ def kdf_params_from_prelogin(data: Mapping[str, Any]) -> KdfParams:
     ).check()
 
 
-async def derive_auth_secret(password: str, params: KdfParams) -> bytes:
+async def derive_keys(password: str, params: KdfParams) -> PasswordKeys:
     """Argon2id + HKDF (slow on purpose) in a worker thread, never on the event loop."""
+    return await asyncio.to_thread(derive_password_keys, password, params)
 
-    def derive() -> bytes:
-        return derive_password_keys(password, params).auth_secret.reveal()
 
-    return await asyncio.to_thread(derive)
+async def derive_auth_secret(password: str, params: KdfParams) -> bytes:
+    """Only the auth secret (what the server sees) of `derive_keys`."""
+    return (await derive_keys(password, params)).auth_secret.reveal()
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 def _ws_url(base_url: str) -> str:
@@ -96,6 +123,7 @@ class HushroomClient:
         origin: str | None = None,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        key_pins: KeyPinStore | None = None,
     ) -> None:
         self.http = HttpClient(base_url, timeout=timeout, transport=transport)
         self.ws_url = ws_url or _ws_url(base_url)
@@ -104,10 +132,19 @@ class HushroomClient:
         self.user_id: uuid.UUID | None = None
         self.device_id: uuid.UUID | None = None
         self.session_id: uuid.UUID | None = None
+        self.email: str | None = None
+        # The unlocked account (after a login with the password); None while locked.
+        self.keys: UnlockedKeys | None = None
+        # Identity keys seen first per user (TOFU); `key_directory` reports a change.
+        self.key_pins: KeyPinStore = key_pins if key_pins is not None else MemoryKeyPins()
+        # Device keys this client made, by device id (registration, a login's new device): a
+        # later login on this client reuses its certified device instead of adding one.
+        self._device_keys: dict[str, DeviceKey] = {}
         self._realtime: Realtime | None = None
 
     def __repr__(self) -> str:
-        return f"HushroomClient({self.http.base_url!r}, user_id={self.user_id})"
+        state = "locked" if self.keys is None else "unlocked"
+        return f"HushroomClient({self.http.base_url!r}, user_id={self.user_id}, keys={state})"
 
     async def __aenter__(self) -> HushroomClient:
         return self
@@ -144,15 +181,20 @@ class HushroomClient:
         email: str,
         password: str,
         *,
-        key_bundle: bytes = NO_KEY_BUNDLE,
-        vault: bytes = NO_VAULT,
         kdf_params: KdfParams | None = None,
-    ) -> uuid.UUID:
-        """Create an account (fresh salt unless `kdf_params` is given); returns its user id."""
-        user_id, _secret = await self._register(
-            display_name, email, password, key_bundle, vault, kdf_params
+        device_name: str | None = None,
+    ) -> Registration:
+        """Create a fully keyed account in one request (docs/decisions/0003): this client picks
+        the user and device ids, derives the password keys (Argon2id, fresh salt unless
+        `kdf_params` is given), makes the identity, PUK, vault and recovery code, and certifies
+        its first device. The result carries the recovery code: show it to the user once.
+
+        Not logged in afterwards; `login` (or `register_and_login`) on this client uses the
+        registered device."""
+        registration, _ = await self._register(
+            display_name, email, password, kdf_params, device_name
         )
-        return user_id
+        return registration
 
     async def register_and_login(
         self,
@@ -160,42 +202,54 @@ class HushroomClient:
         email: str,
         password: str,
         *,
-        key_bundle: bytes = NO_KEY_BUNDLE,
-        vault: bytes = NO_VAULT,
         device_name: str | None = None,
+        kdf_params: KdfParams | None = None,
     ) -> Login:
-        """Register, then log in with the same derivation (one Argon2id run, not two)."""
-        _user_id, secret = await self._register(
-            display_name, email, password, key_bundle, vault, None
+        """Register, then log in on the registered device with the same derivation (one
+        Argon2id run, not two). The login carries the new account's recovery code."""
+        registration, derived = await self._register(
+            display_name, email, password, kdf_params, device_name
         )
-        return await self.login_with_auth_secret(email, secret, device_name=device_name)
+        login = await self._login(
+            email, derived, device_name=device_name, device_id=registration.device_id
+        )
+        return replace(login, recovery_code=registration.recovery_code)
 
     async def _register(
         self,
         display_name: str,
         email: str,
         password: str,
-        key_bundle: bytes,
-        vault: bytes,
         kdf_params: KdfParams | None,
-    ) -> tuple[uuid.UUID, bytes]:
+        device_name: str | None,
+    ) -> tuple[Registration, PasswordKeys]:
         params = (kdf_params or KdfParams.generate()).check()
-        secret = await derive_auth_secret(password, params)
-        data = await self._call(
-            "POST",
-            "/auth/register",
-            json={
-                "display_name": display_name,
-                "email": email,
-                "kdf_salt": b64url_encode(params.salt),
-                "kdf_params": kdf_params_json(params),
-                "auth_secret": b64url_encode(secret),
-                "key_bundle": b64url_encode(key_bundle),
-                "vault": b64url_encode(vault),
-            },
-            auth=False,
+        derived = await derive_keys(password, params)
+        user_id, device_id = uuid.uuid4(), uuid.uuid4()
+        device = DeviceKey.generate()
+        keys = create_account_keys(
+            str(user_id),
+            derived.password_key,
+            _now_ms(),
+            device=(str(device_id), device.public_key),
         )
-        return uuid.UUID(data["user_id"]), secret
+        body = register_body(
+            user_id=str(user_id),
+            device_id=str(device_id),
+            display_name=display_name,
+            email=email,
+            params=params,
+            auth_secret=derived.auth_secret.reveal(),
+            keys=keys,
+            device_name=device_name,
+        )
+        data = await self._call("POST", "/auth/register", json=body, auth=False)
+        if uuid.UUID(data["user_id"]) != user_id:
+            raise ApiError(500, "protocol_error", "the server answered another user id", None)
+        self._device_keys[str(device_id)] = device
+        self.key_pins.pin(str(user_id), keys.identity_public)
+        registration = Registration(user_id, device_id, keys.recovery_code)
+        return registration, derived
 
     async def prelogin(self, email: str) -> KdfParams:
         data = await self._call("POST", "/auth/prelogin", json={"email": email}, auth=False)
@@ -209,12 +263,15 @@ class HushroomClient:
         device_name: str | None = None,
         device_id: Id | None = None,
     ) -> Login:
-        """prelogin → derive the auth secret locally → login. Keeps the tokens."""
+        """prelogin → derive the password keys locally → login → fetch and unlock the vault →
+        certify this device if it is new, or set up keys for an account created before them
+        (then `Login.recovery_code` is the new code). Keeps the tokens and the unlocked keys.
+
+        On a client that registered or logged in before, the device it holds a key for is reused
+        unless `device_id` names another."""
         params = await self.prelogin(email)
-        secret = await derive_auth_secret(password, params)
-        return await self.login_with_auth_secret(
-            email, secret, device_name=device_name, device_id=device_id
-        )
+        derived = await derive_keys(password, params)
+        return await self._login(email, derived, device_name=device_name, device_id=device_id)
 
     async def login_with_auth_secret(
         self,
@@ -223,8 +280,26 @@ class HushroomClient:
         *,
         device_name: str | None = None,
         device_id: Id | None = None,
+        password_key: Secret | bytes | None = None,
     ) -> Login:
-        """Log in with an already derived auth secret (bots that store it instead of a password)."""
+        """Log in with already derived secrets (bots that store them instead of a password; see
+        `derive_keys`), without another Argon2id run.
+
+        Without `password_key` only the session is opened: the vault stays locked, the device
+        uncertified and `keys` None (enough for public rooms). With it, as `login`."""
+        if password_key is None:
+            return await self._open_session(email, auth_secret, device_name, device_id)
+        key = password_key if isinstance(password_key, Secret) else Secret(password_key)
+        derived = PasswordKeys(password_key=key, auth_secret=Secret(auth_secret))
+        return await self._login(email, derived, device_name=device_name, device_id=device_id)
+
+    async def _open_session(
+        self,
+        email: str,
+        auth_secret: bytes,
+        device_name: str | None,
+        device_id: Id | None,
+    ) -> Login:
         body: dict[str, Any] = {
             "email": email,
             "auth_secret": b64url_encode(auth_secret),
@@ -232,17 +307,255 @@ class HushroomClient:
         }
         if device_name is not None:
             body["device_name"] = device_name
+        if device_id is None and self._device_keys:
+            # The newest device this client holds a key for (the server ignores one that is
+            # another user's or revoked, and makes a new device).
+            device_id = next(reversed(self._device_keys))
         if device_id is not None:
             body["device_id"] = id_str(device_id)
         data = await self._call("POST", "/auth/login", json=body, auth=False)
         self.http.set_tokens(data)
         login = Login.from_json(data)
+        if self.user_id != login.user_id:
+            self.keys = None
         self.user_id, self.device_id, self.session_id = (
             login.user_id,
             login.device_id,
             login.session_id,
         )
+        self.email = email
         return login
+
+    async def _login(
+        self,
+        email: str,
+        derived: PasswordKeys,
+        *,
+        device_name: str | None,
+        device_id: Id | None,
+    ) -> Login:
+        self.keys = None
+        login = await self._open_session(
+            email, derived.auth_secret.reveal(), device_name, device_id
+        )
+        user_id, this_device = str(login.user_id), str(login.device_id)
+        device = self._device_keys.get(this_device)
+        if device is None:
+            device = DeviceKey.generate()
+        if login.keys == "setup_required":
+            keys = create_account_keys(
+                user_id, derived.password_key, _now_ms(), device=(this_device, device.public_key)
+            )
+            await self._call("POST", "/keys/setup", json=setup_body(keys))
+            self._device_keys[this_device] = device
+            self.key_pins.pin(user_id, keys.identity_public)
+            await self.unlock(derived.password_key)
+            return replace(
+                login, keys="ready", device_certified=True, recovery_code=keys.recovery_code
+            )
+        unlocked = await self.unlock(derived.password_key)
+        if login.device_certified:
+            return login
+        certificate = certify_device(
+            unlocked.identity, user_id, this_device, device.public_key, _now_ms()
+        )
+        await self._call(
+            "PUT",
+            f"/devices/{this_device}/certificate",
+            json={"certificate": b64url_encode(certificate.encoded)},
+        )
+        self._device_keys[this_device] = device
+        self.keys = replace(unlocked, device_id=this_device, device_key=device)
+        return replace(login, device_certified=True)
+
+    async def vault(self) -> VaultRecord:
+        """The sealed vault, its wrappings and `vault_version` (409 `keys_not_set_up` for an
+        account that still needs set-up)."""
+        return VaultRecord.from_json(await self._call("GET", "/keys/vault"))
+
+    async def unlock(self, password_key: Secret) -> UnlockedKeys:
+        """Fetch the vault and open it with the password key; keeps and returns the keys.
+
+        The identity key inside is this account's own, and the vault (authenticated under the
+        password key) is the authority for it: it is pinned for this user."""
+        record = await self.vault()
+        if self.user_id is not None and record.user_id != str(self.user_id):
+            raise ApiError(500, "protocol_error", "the server sent another user's vault", None)
+        vault_key, contents = unlock_vault(record.vault, record.user_id, password_key, "password")
+        return self._keep_unlocked(record.user_id, contents, vault_key, record.vault_version)
+
+    def _keep_unlocked(
+        self, user_id: str, contents: VaultContents, vault_key: VaultKey, vault_version: int
+    ) -> UnlockedKeys:
+        identity = IdentityKey.from_seed(contents.identity_seed)
+        if self.key_pins.get(user_id) != identity.public_key:
+            self.key_pins.pin(user_id, identity.public_key)
+        device_id = None if self.device_id is None else str(self.device_id)
+        device = self._device_keys.get(device_id) if device_id is not None else None
+        self.keys = UnlockedKeys(
+            user_id=user_id,
+            identity=identity,
+            contents=contents,
+            vault_key=vault_key,
+            vault_version=vault_version,
+            device_id=device_id if device is not None else None,
+            device_key=device,
+        )
+        return self.keys
+
+    def _require_keys(self) -> UnlockedKeys:
+        if self.keys is None:
+            raise HushroomClientError("log in with the password first (the vault is locked)")
+        return self.keys
+
+    async def _email(self) -> str:
+        if self.email is None:
+            self.email = str((await self.me())["email"])
+        return self.email
+
+    # --- devices and re-keys -----------------------------------------------------------------
+
+    async def devices(self) -> list[Device]:
+        return [Device.from_json(d) for d in await self._call("GET", "/devices")]
+
+    async def rename_device(self, device_id: Id, name: str) -> None:
+        await self._call("PATCH", f"/devices/{id_str(device_id)}", json={"name": name})
+
+    async def revoke_device(self, device_id: Id, password: str) -> RecoveryCode:
+        """Revoke another of this account's devices: its sessions end at once.
+
+        The password is re-entered (its auth secret confirms the revocation). The vault is
+        re-keyed (a new vault key, the next PUK generation appended, a new recovery code) so the
+        revoked device learns nothing new; if another re-key won meanwhile (409
+        `vault_version_conflict`) the vault is reloaded and the re-key retried once on top of it.
+        Returns the new recovery code: the old one no longer works."""
+        unlocked = self._require_keys()
+        params = await self.prelogin(await self._email())
+        derived = await derive_keys(password, params)
+        user_id, path = unlocked.user_id, f"/devices/{id_str(device_id)}/revoke"
+        contents, version = unlocked.contents, unlocked.vault_version
+        for attempt in (1, 2):
+            keys = rekey_account(user_id, contents, derived.password_key, _now_ms())
+            body = {
+                "auth_secret": b64url_encode(derived.auth_secret.reveal()),
+                "vault_version": version,
+                "vault": vault_json(keys.vault),
+                "recovery_auth": b64url_encode(keys.recovery_auth),
+                "puk_certificate": b64url_encode(keys.puk_certificate),
+            }
+            try:
+                data = await self._call("POST", path, json=body)
+            except ApiError as exc:
+                if exc.code != "vault_version_conflict" or attempt == 2:
+                    raise
+                fresh = await self.unlock(derived.password_key)
+                contents, version = fresh.contents, fresh.vault_version
+                continue
+            self._keep_unlocked(user_id, keys.contents, keys.vault_key, int(data["vault_version"]))
+            return keys.recovery_code
+        raise AssertionError("unreachable")
+
+    async def change_password(
+        self, old_password: str, new_password: str, *, keep_other_sessions: bool = False
+    ) -> None:
+        """A new password (and fresh salt): the same vault key re-wrapped under the new password
+        key; nothing else changes, history stays readable. Other sessions end unless kept.
+        Retried once on top of a concurrent re-key (409 `vault_version_conflict`)."""
+        email = await self._email()
+        params = await self.prelogin(email)
+        new_params = KdfParams.generate()
+        old, new = await asyncio.gather(
+            derive_keys(old_password, params), derive_keys(new_password, new_params)
+        )
+        unlocked = self.keys
+        if unlocked is None:
+            unlocked = await self.unlock(old.password_key)
+        for attempt in (1, 2):
+            user_id = unlocked.user_id
+            body = {
+                "current_auth_secret": b64url_encode(old.auth_secret.reveal()),
+                "kdf_salt": b64url_encode(new_params.salt),
+                "kdf_params": kdf_params_json(new_params),
+                "auth_secret": b64url_encode(new.auth_secret.reveal()),
+                "password_wrapping": b64url_encode(
+                    wrap_vault_key(new.password_key, unlocked.vault_key, user_id, "password")
+                ),
+                "vault_version": unlocked.vault_version,
+                "keep_other_sessions": keep_other_sessions,
+            }
+            try:
+                await self._call("POST", "/account/password", json=body)
+            except ApiError as exc:
+                if exc.code != "vault_version_conflict" or attempt == 2:
+                    raise
+                unlocked = await self.unlock(old.password_key)
+                continue
+            break
+        # The server moved vault_version on: read it back (and check the new wrapping opens).
+        await self.unlock(new.password_key)
+
+    async def recover(
+        self, email: str, recovery_code: str | RecoveryCode, new_password: str
+    ) -> RecoveryCode:
+        """ "Forgot password": prove the recovery code (its authenticator, docs/crypto.md §6.5),
+        unwrap the vault key with it, choose a new password and a fresh recovery code. Every
+        session of the account ends (log in with the new password afterwards). Returns the new
+        recovery code: the old one no longer works."""
+        code = (
+            recovery_code
+            if isinstance(recovery_code, RecoveryCode)
+            else parse_recovery_code(recovery_code)
+        )
+        recovery_auth = b64url_encode(code.recovery_auth())
+        data = await self._call(
+            "POST",
+            "/auth/recovery/vault",
+            json={"email": email, "recovery_auth": recovery_auth},
+            auth=False,
+        )
+        user_id = str(uuid.UUID(data["user_id"]))
+        vault_key = unwrap_vault_key(
+            code.recovery_key(), b64url_decode(data["recovery_wrapping"]), user_id, "recovery"
+        )
+        # The vault must open with it: never re-wrap a key that does not.
+        open_vault(vault_key, b64url_decode(data["sealed_vault"]), user_id)
+        params = KdfParams.generate()
+        derived = await derive_keys(new_password, params)
+        new_code = generate_recovery_code()
+        body = {
+            "email": email,
+            "recovery_auth": recovery_auth,
+            "kdf_salt": b64url_encode(params.salt),
+            "kdf_params": kdf_params_json(params),
+            "auth_secret": b64url_encode(derived.auth_secret.reveal()),
+            "password_wrapping": b64url_encode(
+                wrap_vault_key(derived.password_key, vault_key, user_id, "password")
+            ),
+            "recovery_wrapping": b64url_encode(
+                wrap_vault_key(new_code.recovery_key(), vault_key, user_id, "recovery")
+            ),
+            "new_recovery_auth": b64url_encode(new_code.recovery_auth()),
+            "vault_version": int(data["vault_version"]),
+        }
+        await self._call("POST", "/auth/recovery/reset-password", json=body, auth=False)
+        return new_code
+
+    # --- the key directory -------------------------------------------------------------------
+
+    async def key_directory(self, user_id: Id, *, accept_change: bool = False) -> KeyDirectory:
+        """A user's identity key, PUK and device certificates, every certificate verified
+        (`KeyDirectoryInvalid` otherwise). The identity key is pinned the first time it is seen;
+        a different one later raises `IdentityKeyChanged` unless `accept_change` (after the user
+        compared safety numbers), which re-pins it."""
+        uid = id_str(user_id)
+        directory = verify_key_directory(await self._call("GET", f"/users/{uid}/keys"), uid)
+        presented = directory.identity_key.key
+        pinned = self.key_pins.get(uid)
+        if pinned is not None and pinned != presented and not accept_change:
+            raise IdentityKeyChanged(uid, pinned, presented, directory)
+        if pinned != presented:
+            self.key_pins.pin(uid, presented)
+        return directory
 
     async def refresh(self) -> None:
         """Rotate the tokens now (happens by itself when the access token expires)."""
@@ -251,10 +564,12 @@ class HushroomClient:
     async def logout(self) -> None:
         await self._call("POST", "/auth/logout")
         self.http.clear_tokens()
+        self.keys = None
 
     async def logout_all(self) -> None:
         await self._call("POST", "/auth/logout-all")
         self.http.clear_tokens()
+        self.keys = None
 
     async def me(self) -> dict[str, Any]:
         data: dict[str, Any] = await self._call("GET", "/me")

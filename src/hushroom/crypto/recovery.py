@@ -19,6 +19,7 @@ GROUP: Final = 4
 MODULUS: Final = 1021
 WEIGHTS: Final = (*range(2, 2 + DATA_SYMBOLS), 32, 1)
 INFO_RECOVERY_WRAP: Final = b"hushroom/v1/recovery-wrap"
+INFO_RECOVERY_AUTH: Final = b"hushroom/v1/recovery-auth"
 _ALIASES: Final = {"O": "0", "I": "1", "L": "1"}
 
 
@@ -34,6 +35,9 @@ class RecoveryCode(Secret):
 
     def recovery_key(self) -> Secret:
         return derive_recovery_key(self)
+
+    def recovery_auth(self) -> bytes:
+        return derive_recovery_auth(self)
 
 
 def _weighted_sum(values: list[int]) -> int:
@@ -78,3 +82,9 @@ def parse_recovery_code(text: str) -> RecoveryCode:
 def derive_recovery_key(code: RecoveryCode) -> Secret:
     """``HKDF(canonical code, info="hushroom/v1/recovery-wrap")``."""
     return Secret(hkdf_sha256(code.reveal(), info=INFO_RECOVERY_WRAP))
+
+
+def derive_recovery_auth(code: RecoveryCode) -> bytes:
+    """``HKDF(canonical code, info="hushroom/v1/recovery-auth")``: proves the code to the server
+    (which stores its SHA-256) without revealing anything that unwraps the vault."""
+    return hkdf_sha256(code.reveal(), info=INFO_RECOVERY_AUTH)

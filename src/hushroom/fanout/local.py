@@ -1,4 +1,4 @@
-"""Delivery to the subscribers of this process; shared by the memory and (later) Redis backends."""
+"""Delivery to the subscribers of this process; shared by the memory and Redis backends."""
 
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ once, recipient list included, on the bulk channel `{prefix}bulk` that every nod
 each node hands it to the recipients it holds. One PUBLISH and one copy per node instead of one
 per member.
 
-Fan-out is a fast path only (BRIEF §2, invariant 4). When Redis is unreachable, sockets stay up,
-local delivery goes on, publishes for other nodes are dropped and counted
+Fan-out is a fast path only (docs/architecture.md, invariant 4). When Redis is unreachable,
+sockets stay up, local delivery goes on, publishes for other nodes are dropped and counted
 (`hushroom_fanout_dropped_total`), and clients recover from the database. The reader reconnects
 with capped backoff and re-SUBSCRIBEs every local user's channel, so fan-out resumes well within
 5 s of Redis returning.

@@ -55,8 +55,8 @@ def _header(scope: Any, name: bytes) -> str | None:
 class Connection:
     """One authenticated-or-not WebSocket; a fan-out subscriber once authenticated.
 
-    Memory per idle socket is the budget (BRIEF §4), so a connection holds no task, queue or
-    buffer while it has nothing to send: the handler's own task reads.
+    Memory per idle socket is budgeted (≤ 25 KB, docs/decisions/0004), so a connection holds
+    no task, queue or buffer while it has nothing to send: the handler's own task reads.
 
     Under `hushroom serve` frames are written straight to the transport (`wire.py`), whose
     buffer is the send queue; elsewhere a writer task and its queue exist only while frames are
@@ -224,7 +224,7 @@ class Connection:
     async def _authenticate(self, ticket: str) -> None:
         now = self.c.clock.monotonic
         try:
-            principal = await self.c.accounts.redeem_ticket(ticket)
+            principal = await self.c.sessions.redeem_ticket(ticket)
         except HushroomError:
             await self._apply(self.protocol.authentication_failed(now()))
             return

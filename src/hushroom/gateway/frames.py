@@ -9,13 +9,15 @@ frame that parses is a frame the services may act on. Documented in docs/protoco
 
 from __future__ import annotations
 
-import base64
 import re
 import uuid
 from typing import Annotated, Any, Final, Literal, Protocol
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
+
+from hushroom.crypto.encoding import b64url_decode
+from hushroom.crypto.errors import Malformed
 
 # Largest seq / generation a client may name: the database columns are BIGINT / INTEGER.
 MAX_SEQ: Final = 2**63 - 1
@@ -27,7 +29,6 @@ MAX_RESUME_ENTRIES: Final = 1000
 _UUID_RE: Final = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
-_B64URL_RE: Final = re.compile(r"[A-Za-z0-9_-]+")
 _FIELD_NAME_RE: Final = re.compile(r"[a-z_]{1,32}")
 
 
@@ -67,13 +68,13 @@ def _b64url(value: object) -> bytes:
     # Unpadded base64url, canonical (re-encoding gives back the same text), non-empty.
     if isinstance(value, bytes) and value:  # built in Python (tests); JSON only ever gives strings
         return value
-    if not isinstance(value, str) or len(value) % 4 == 1 or not _B64URL_RE.fullmatch(value):
+    if not isinstance(value, str) or not value:
         raise ValueError("must be non-empty unpadded base64url")
-    # Cannot fail after the checks above (and binascii.Error is a ValueError anyway).
-    raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != value:
-        raise ValueError("must be canonical unpadded base64url")
-    return raw
+    # The one strict decoder shared with HTTP and the crypto core.
+    try:
+        return b64url_decode(value)
+    except Malformed as exc:
+        raise ValueError("must be canonical unpadded base64url") from exc
 
 
 Uuid = Annotated[uuid.UUID, PlainValidator(_uuid)]

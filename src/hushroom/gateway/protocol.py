@@ -1,4 +1,4 @@
-"""The WebSocket protocol of one connection, without I/O (websockets' Protocol shape, STYLE §3).
+"""The WebSocket protocol of one connection, without I/O (sans-I/O, decision 0004).
 
 `GatewayProtocol` never touches a socket, a task or a clock. The socket layer feeds it what
 happened — a frame arrived (`receive`), a command finished (`authenticated`, `message_sent`,
@@ -42,7 +42,6 @@ from hushroom.gateway.frames import (
 from hushroom.principal import Principal
 
 # Close codes (RFC 6455 §7.4.1).
-CLOSE_GOING_AWAY: Final = 1001
 CLOSE_POLICY_VIOLATION: Final = 1008
 CLOSE_MESSAGE_TOO_BIG: Final = 1009
 CLOSE_INTERNAL_ERROR: Final = 1011
@@ -127,8 +126,9 @@ class ProtocolLimits:
     max_errors: int = 10
     error_window_s: float = 60.0
     auth_timeout_s: float = 10.0
-    # Advertised as heartbeat_s in "ready"; the socket layer sends protocol-level pings.
-    ping_interval_s: float = 20.0
+    # Advertised as the integer heartbeat_s in "ready"; the socket layer sends protocol-level
+    # pings.
+    ping_interval_s: int = 20
     max_text_chars: int = 8000
     max_ciphertext_bytes: int = 64 * 1024
 
@@ -377,8 +377,8 @@ class GatewayProtocol:
     def tick(self, now: float) -> list[Effect]:
         """Time passed. Only the auth deadline lives here: unauthenticated past it → close 1008.
 
-        Liveness (pings, and closing a peer silent for 3 × ping interval with 1001) is the socket
-        layer's job: the WebSocket library sends protocol-level pings.
+        Liveness is the socket layer's job: uvicorn sends a protocol-level ping every
+        `heartbeat_s` and closes a peer that does not answer within `heartbeat_s` with 1011.
         """
         if self.state in (State.AWAIT_AUTH, State.AUTHENTICATING) and now >= self._auth_deadline:
             return [

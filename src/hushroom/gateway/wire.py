@@ -13,29 +13,127 @@ protocol class); the protocol offers itself to the app in the ASGI scope's exten
 extension and the gateway falls back to ASGI sends. Control frames (close, ping, pong) stay with
 uvicorn; writes are whole frames, so they never interleave inside one another.
 
-Idle memory is the other budget (BRIEF §4: ≤ 25 KB per connection), and a profile of 1,000 idle
-sockets (tracemalloc) showed ≈ 5 KB each held by state the socket no longer needs or that a
-lighter structure serves: asyncio's Queue (four deques and an Event) and Event for the ASGI
-receive queue and write flow control, and the handshake request with its headers, kept alive
-by uvicorn's attributes and by the local variable of websockets' parser generator. This class
-replaces those (`_Inbox`, `_Flag`, a fresh parser once the handshake is done).
+This leans on private internals of uvicorn's sans-I/O protocol and of websockets (attributes,
+the parser generator), so pyproject.toml bounds both below their next minor release, and
+`self_check()` runs at start-up (`hushroom serve` and every worker): when something it needs is
+missing, the protocol never offers itself, the gateway uses plain ASGI sends, one warning is
+logged and `hushroom_wire_direct_writes` is 0. Slower, never wrong.
+
+Idle memory is the other budget (≤ 25 KB per connection, docs/decisions/0004), and a profile of
+1,000 idle sockets (tracemalloc) showed ≈ 5 KB each held by state the socket no longer needs or
+that a lighter structure serves: asyncio's Queue (four deques and an Event) and Event for the ASGI
+receive queue and write flow control, and the handshake request with its headers, kept alive by
+uvicorn's attributes and by the local variable of websockets' parser generator. This class replaces
+those (`_Inbox`, `_Flag`, a fresh parser once the handshake is done).
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
+import inspect
 from collections import deque
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 if TYPE_CHECKING:
     from uvicorn._types import ASGISendEvent
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+    _BASE_IMPORTED = True
+else:
+    try:
+        from uvicorn.protocols.websockets.websockets_sansio_impl import (
+            WebSocketsSansIOProtocol,
+        )
+
+        _BASE_IMPORTED = True
+    except ImportError:  # reported by self_check(); `hushroom serve` then uses uvicorn's own
+        WebSocketsSansIOProtocol = object
+        _BASE_IMPORTED = False
 
 WIRE_EXTENSION = "hushroom.wire"
+UVICORN_MODULE = "uvicorn.protocols.websockets.websockets_sansio_impl"
+# Set by uvicorn's protocol and read or replaced here.
+UVICORN_ATTRIBUTES = (
+    "conn",
+    "transport",
+    "handshake_complete",
+    "close_sent",
+    "disconnected",
+    "queue",
+    "writable",
+    "scope",
+    "request",
+    "response",
+)
+
+# False once self_check() found something missing: no direct writes, no handshake trimming.
+_direct_writes = True
+
+
+def _assigned_names(cls: type) -> set[str]:
+    """Every attribute name the class's own methods use (assignments included)."""
+    names: set[str] = set()
+    for value in vars(cls).values():
+        if inspect.isfunction(value):
+            names.update(value.__code__.co_names)
+    return names
+
+
+def missing_internals() -> list[str]:
+    """What the direct writes need from uvicorn and websockets and is not there (empty: all)."""
+    try:
+        uvicorn_protocol = importlib.import_module(UVICORN_MODULE).WebSocketsSansIOProtocol
+    except (ImportError, AttributeError) as exc:
+        return [f"uvicorn: {exc}"]
+    from websockets import protocol as ws_protocol
+    from websockets import streams as ws_streams
+
+    missing = [
+        f"uvicorn WebSocketsSansIOProtocol.{name}"
+        for name in ("handle_connect", "send")
+        if not callable(getattr(uvicorn_protocol, name, None))
+    ]
+    used = _assigned_names(uvicorn_protocol)
+    missing += [
+        f"uvicorn WebSocketsSansIOProtocol.{name}"
+        for name in UVICORN_ATTRIBUTES
+        if name not in used
+    ]
+    if not callable(getattr(ws_protocol.Protocol, "parse", None)):
+        missing.append("websockets Protocol.parse")
+    if "parser" not in _assigned_names(ws_protocol.Protocol):
+        missing.append("websockets Protocol.parser")
+    if not callable(getattr(ws_streams.StreamReader, "at_eof", None)):
+        missing.append("websockets StreamReader.at_eof")
+    try:
+        inspect.signature(Frame.serialize).bind(Frame(Opcode.TEXT, b""), mask=False)
+    except TypeError:
+        missing.append("websockets Frame.serialize(mask=)")
+    return missing
+
+
+def self_check() -> list[str]:
+    """Check once at start-up; with anything missing, turn the direct writes off for good."""
+    global _direct_writes
+    missing = missing_internals()
+    _direct_writes = not missing
+    return missing
+
+
+def direct_writes() -> bool:
+    return _direct_writes
+
+
+def uvicorn_ws_protocol() -> str:
+    """The `ws=` for uvicorn: this module's protocol, or uvicorn's choice if its base is gone."""
+    if not _BASE_IMPORTED:
+        return "auto"
+    return "hushroom.gateway.wire:WireProtocol"
 
 
 def text_frame(text: str) -> bytes:
@@ -123,20 +221,21 @@ class WireProtocol(WebSocketsSansIOProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.queue = _Inbox()  # type: ignore[assignment]
-        self.writable = _Flag()  # type: ignore[assignment]
+        if _direct_writes:
+            self.queue = _Inbox()  # type: ignore[assignment]
+            self.writable = _Flag()  # type: ignore[assignment]
 
     def handle_connect(self, event: object) -> None:
         super().handle_connect(event)  # type: ignore[arg-type]
         # The ASGI task was created but has not run yet: it sees the extension. A refused
         # handshake has no scope.
         scope = getattr(self, "scope", None)
-        if scope is not None:
+        if scope is not None and _direct_writes:
             scope["extensions"][WIRE_EXTENSION] = self
 
     async def send(self, message: ASGISendEvent) -> None:
         await super().send(message)
-        if message["type"] == "websocket.accept" and self.handshake_complete:
+        if message["type"] == "websocket.accept" and self.handshake_complete and _direct_writes:
             self._forget_handshake()
 
     def _forget_handshake(self) -> None:

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 from hushroom import access
 from hushroom.clock import Clock
-from hushroom.errors import Forbidden, NotFound, ValidationFailed
+from hushroom.errors import NotFound, ValidationFailed
 from hushroom.events.event import Event
 from hushroom.events.publisher import EventPublisher
 from hushroom.principal import Principal
+from hushroom.services.presence import PresenceService
 from hushroom.services.rooms import clean_name, member_event
 from hushroom.services.views import conversation_view
 from hushroom.storage.conversations import ConversationRecord, MemberRecord
@@ -42,7 +43,10 @@ async def _require_users(tx: Repos, user_ids: set[uuid.UUID]) -> None:
 
 
 class ConversationService:
-    def __init__(self, storage: Storage, events: EventPublisher, clock: Clock) -> None:
+    def __init__(
+        self, storage: Storage, events: EventPublisher, clock: Clock, presence: PresenceService
+    ) -> None:
+        self._presence = presence
         self._storage = storage
         self._events = events
         self._clock = clock
@@ -88,6 +92,7 @@ class ConversationService:
             for user_id in (principal.user_id, other):
                 await tx.members.add(MemberRecord(record.id, user_id, "member", now, 0))
         await self._announce(record, [principal.user_id, other])
+        await self._presence.introduce([principal.user_id, other], [])
         return record, True
 
     async def create_group(
@@ -116,6 +121,7 @@ class ConversationService:
             for user_id in sorted(others):
                 await tx.members.add(MemberRecord(record.id, user_id, "member", now, 0))
         await self._announce(record, [principal.user_id, *others])
+        await self._presence.introduce([principal.user_id, *others], [])
         return record
 
     async def add_member(
@@ -137,6 +143,7 @@ class ConversationService:
         if added:
             await self._announce(conv, [user_id])
             await self._events.publish(member_event("member.joined", conv.id, user_id, recipients))
+            await self._presence.introduce([user_id], recipients)
         return added
 
     async def remove_member(
@@ -145,9 +152,7 @@ class ConversationService:
         """An admin removes someone, or anyone removes themself (leaving)."""
         async with self._storage.write() as tx:
             if user_id == principal.user_id:
-                conv, member = await access.access_member(tx, principal.user_id, conversation_id)
-                if conv.kind != "group":
-                    raise Forbidden("only private groups can be left this way")
+                conv, member = await access.access_leave(tx, principal.user_id, conversation_id)
                 if member.role == "admin" and await tx.members.count_admins(conv.id) == 1:
                     await self._promote_successor(tx, conv.id, principal.user_id)
             else:

@@ -1,8 +1,8 @@
 """Group commit: calls that arrive while a batch is being stored wait and go into the next one.
 
-One transaction (and one fsync) then stores many messages, so throughput grows with load while
-a lone call still goes straight through (BRIEF §4: 2,000 persisted DMs/s on one core). Each caller
-gets its own outcome, and only after the handler (which commits) returned: ack after commit.
+One transaction (and one fsync) then stores many messages, so throughput grows with load while a
+lone call still goes straight through (the budget is 2,000 persisted DMs/s on one core). Each
+caller gets its own outcome, and only after the handler (which commits) returned: ack after commit.
 """
 
 from __future__ import annotations

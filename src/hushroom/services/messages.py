@@ -1,8 +1,8 @@
 """Sending, history, resume and read receipts for every kind of conversation.
 
-Delivery invariants (BRIEF §2): the ack is returned only after the storing transaction committed;
-a retry with the same (device, client_msg_id) returns the original and stores nothing; `seq` is
-assigned inside that transaction; fan-out happens after commit and is only a fast path.
+Delivery invariants (docs/architecture.md): the ack is returned only after the storing transaction
+committed; a retry with the same (device, client_msg_id) returns the original and stores nothing;
+`seq` is assigned inside that transaction; fan-out happens after commit and is only a fast path.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import IntegrityError
-
 from hushroom import access
 from hushroom.clock import Clock
 from hushroom.errors import (
@@ -22,6 +20,7 @@ from hushroom.errors import (
     PayloadTooLarge,
     ServiceUnavailable,
     ValidationFailed,
+    WriteConflict,
 )
 from hushroom.events.event import Event
 from hushroom.events.publisher import EventPublisher
@@ -33,6 +32,13 @@ from hushroom.storage.conversations import MessageRecord, NewMessage
 from hushroom.storage.unit import Storage
 
 MAX_PAGE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    messages: list[MessageRecord]
+    has_more_before: bool
+    last_seq: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +163,7 @@ class MessageService:
             outcomes, stored = await self._store_together(sends)
         except ServiceUnavailable as exc:
             return [exc] * len(sends)
-        except (IntegrityError, HushroomError):
+        except HushroomError:
             outcomes, stored = [], []
             for send in sends:
                 one, one_stored = await self._store_alone(send)
@@ -252,7 +258,7 @@ class MessageService:
         for attempt in range(2):
             try:
                 return await self._store_together([send])
-            except IntegrityError as exc:
+            except WriteConflict as exc:
                 if attempt == 1:
                     return [exc], []
             except HushroomError as exc:
@@ -280,13 +286,21 @@ class MessageService:
         before_seq: int | None = None,
         after_seq: int | None = None,
         limit: int = 50,
-    ) -> list[MessageRecord]:
+    ) -> HistoryPage:
+        """A page of messages in ascending seq: without a position the latest page."""
         limit = max(1, min(limit, MAX_PAGE))
         async with self._storage.read() as tx:
-            await access.access_read(tx, principal.user_id, conversation_id)
-            return await tx.messages.page(
+            conv, _member = await access.access_read(tx, principal.user_id, conversation_id)
+            if before_seq is None and after_seq is None:
+                before_seq = conv.last_seq + 1
+            messages = await tx.messages.page(
                 conversation_id, before_seq=before_seq, after_seq=after_seq, limit=limit
             )
+        return HistoryPage(
+            messages=messages,
+            has_more_before=bool(messages) and messages[0].seq > 1,
+            last_seq=conv.last_seq,
+        )
 
     async def missed(
         self, principal: Principal, positions: dict[uuid.UUID, int], max_messages: int

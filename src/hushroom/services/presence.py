@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 
 from hushroom import access
 from hushroom.clock import Clock
@@ -55,6 +56,24 @@ class PresenceService:
         )
         if after != before:
             await self._announce(principal.user_id, after)
+
+    async def introduce(
+        self, newcomers: Collection[uuid.UUID], members: Collection[uuid.UUID]
+    ) -> None:
+        """People who just became co-members learn each other's presence: each newcomer sees
+        the members who are online or away, and they see the newcomer. (Offline is what a
+        client assumes for someone it has heard nothing about.)"""
+        new = set(newcomers)
+        everyone = list(new | set(members))[:MAX_PRESENCE_AUDIENCE]
+        events = []
+        for info in await self._backend.get(everyone):
+            if info.status == "offline":
+                continue
+            audience = (set(everyone) if info.user_id in new else new) - {info.user_id}
+            if audience:
+                events.append(Event("presence", presence_view(info), frozenset(audience)))
+        if events:
+            await self._events.publish_many(events)
 
     async def get(self, user_ids: list[uuid.UUID]) -> list[PresenceInfo]:
         return await self._backend.get(user_ids)

@@ -10,6 +10,7 @@ from hushroom.errors import ValidationFailed
 from hushroom.events.event import Event
 from hushroom.events.publisher import EventPublisher
 from hushroom.principal import Principal
+from hushroom.services.presence import PresenceService
 from hushroom.storage.conversations import ConversationRecord, MemberRecord
 from hushroom.storage.unit import Storage
 
@@ -54,7 +55,10 @@ def member_event(
 
 
 class RoomService:
-    def __init__(self, storage: Storage, events: EventPublisher, clock: Clock) -> None:
+    def __init__(
+        self, storage: Storage, events: EventPublisher, clock: Clock, presence: PresenceService
+    ) -> None:
+        self._presence = presence
         self._storage = storage
         self._events = events
         self._clock = clock
@@ -74,19 +78,22 @@ class RoomService:
             member_count=1,
         )
         async with self._storage.write() as tx:
-            await tx.conversations.create(record)
+            await tx.conversations.create_room(record)
             await tx.members.add(MemberRecord(record.id, principal.user_id, "admin", now, 0))
         return record
 
     async def search(
-        self, query: str | None, limit: int = 50, after_name: str | None = None
+        self, query: str | None, limit: int = 50, after: uuid.UUID | None = None
     ) -> list[ConversationRecord]:
+        """Rooms by name (then id); `after` is the id of the last room of the previous page."""
         limit = max(1, min(limit, 200))
-        for value, field in ((query, "q"), (after_name, "after")):
-            if value is not None:
-                reject_nul(value, field)
+        if query is not None:
+            reject_nul(query, "q")
         async with self._storage.read() as tx:
-            return await tx.conversations.search_rooms(query, limit, after_name)
+            cursor = await tx.conversations.get(after) if after is not None else None
+            if after is not None and (cursor is None or cursor.kind != "room"):
+                raise ValidationFailed("after must be the id of a public room", field="after")
+            return await tx.conversations.search_rooms(query, limit, cursor)
 
     async def get(self, principal: Principal, room_id: uuid.UUID) -> ConversationRecord:
         async with self._storage.read() as tx:
@@ -107,6 +114,7 @@ class RoomService:
             await self._events.publish(
                 member_event("member.joined", room.id, principal.user_id, recipients)
             )
+            await self._presence.introduce([principal.user_id], recipients)
         return room
 
     async def leave(self, principal: Principal, room_id: uuid.UUID) -> None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
+from hushroom.crypto.encoding import b64url_encode as b64url
 from hushroom.storage.conversations import ConversationRecord, MessageRecord
 
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+__all__ = ["b64url", "conversation_view", "message_view"]
 
 
 def message_view(m: MessageRecord) -> dict[str, Any]:

@@ -16,11 +16,40 @@ class UserRecord:
     kdf_salt: bytes = field(repr=False)
     kdf_params: dict[str, Any]
     auth_hash: str = field(repr=False)
-    key_bundle: bytes = field(repr=False)
-    key_bundle_version: int
-    vault: bytes = field(repr=False)
+    keys: AccountKeysRecord | None
     vault_version: int
+    keys_version: int
     is_admin: bool
+    created_at: int
+
+    @property
+    def keys_ready(self) -> bool:
+        return self.keys is not None
+
+
+@dataclass(frozen=True, slots=True)
+class VaultRecord:
+    """The sealed vault and the two wrappings of its key (docs/crypto.md §6)."""
+
+    sealed: bytes = field(repr=False)
+    password_wrapping: bytes = field(repr=False)
+    recovery_wrapping: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountKeysRecord:
+    """An account's identity key, its vault, and the hash of its recovery authenticator."""
+
+    identity_key: bytes
+    vault: VaultRecord = field(repr=False)
+    recovery_auth_hash: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PukCertificateRecord:
+    user_id: uuid.UUID
+    generation: int
+    certificate: bytes = field(repr=False)
     created_at: int
 
 
@@ -39,6 +68,8 @@ class DeviceRecord:
     name: str
     created_at: int
     revoked_at: int | None = None
+    last_active_at: int | None = None
+    certificate: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +91,8 @@ class RefreshTokenRecord:
     created_at: int
     expires_at: int
     used_at: int | None = None
+    # The successor token sealed under a key derived from this token (reuse grace window).
+    successor_sealed: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +127,68 @@ class UserRepository(Protocol):
 
     async def set_auth_hash(self, user_id: uuid.UUID, auth_hash: str) -> None: ...
 
+    async def set_admin(self, email: str) -> bool:
+        """Make the user with this (normalized) email a server admin; False when none has it."""
+        ...
+
+    async def set_keys(self, user_id: uuid.UUID, keys: AccountKeysRecord) -> bool:
+        """First keys of an account that has none (the one-time set-up); False when it has."""
+        ...
+
+    async def swap_vault(
+        self,
+        user_id: uuid.UUID,
+        expected_version: int,
+        vault: VaultRecord,
+        *,
+        recovery_auth_hash: bytes | None = None,
+        password: tuple[bytes, dict[str, Any], str] | None = None,
+    ) -> int | None:
+        """Compare-and-swap on `vault_version`: store the new vault (and, when given, the new
+        recovery authenticator hash and the new password's (kdf_salt, kdf_params, auth_hash)) if
+        the stored version is still `expected_version`. Returns the new version, or None when
+        another re-key won."""
+        ...
+
+    async def bump_keys_version(self, user_id: uuid.UUID) -> int: ...
+
+
+class PukCertificateRepository(Protocol):
+    async def add(self, record: PukCertificateRecord) -> bool:
+        """False when this generation already has a certificate."""
+        ...
+
+    async def for_user(self, user_id: uuid.UUID) -> list[PukCertificateRecord]:
+        """Every generation, ascending."""
+        ...
+
+    async def latest_generation(self, user_id: uuid.UUID) -> int:
+        """0 when the user has none."""
+        ...
+
 
 class DeviceRepository(Protocol):
     async def create(self, record: DeviceRecord) -> None: ...
 
     async def get(self, device_id: uuid.UUID) -> DeviceRecord | None: ...
+
+    async def for_user(self, user_id: uuid.UUID) -> list[DeviceRecord]:
+        """Every device of the user (revoked ones too), oldest first."""
+        ...
+
+    async def certify(self, device_id: uuid.UUID, certificate: bytes) -> bool:
+        """Set the certificate of a live device that has none; False otherwise."""
+        ...
+
+    async def rename(self, device_id: uuid.UUID, name: str) -> None: ...
+
+    async def touch(self, device_id: uuid.UUID, now: int) -> None:
+        """Record activity (login, refresh)."""
+        ...
+
+    async def revoke(self, device_id: uuid.UUID, now: int) -> bool:
+        """False when already revoked."""
+        ...
 
 
 class SessionRepository(Protocol):
@@ -110,8 +200,15 @@ class SessionRepository(Protocol):
         """Mark the session revoked; False when it was already revoked or does not exist."""
         ...
 
-    async def revoke_all(self, user_id: uuid.UUID, now: int) -> list[uuid.UUID]:
-        """Revoke every live session of the user; returns the ids revoked now."""
+    async def revoke_all(
+        self, user_id: uuid.UUID, now: int, *, except_session: uuid.UUID | None = None
+    ) -> list[uuid.UUID]:
+        """Revoke every live session of the user (but `except_session`); returns the ids
+        revoked now."""
+        ...
+
+    async def revoke_device(self, device_id: uuid.UUID, now: int) -> list[uuid.UUID]:
+        """Revoke every live session of one device; returns the ids revoked now."""
         ...
 
     async def add_refresh_token(self, record: RefreshTokenRecord) -> None: ...
@@ -121,6 +218,8 @@ class SessionRepository(Protocol):
     async def use_refresh_token(self, token_hash: bytes, now: int) -> bool:
         """Mark the token used; False when it was already used (a concurrent or replayed use)."""
         ...
+
+    async def set_successor(self, token_hash: bytes, successor_sealed: bytes) -> None: ...
 
 
 class TicketRepository(Protocol):

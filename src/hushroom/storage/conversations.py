@@ -75,10 +75,15 @@ class ConversationRepository(Protocol):
 
     async def get_dm(self, dm_pair: str) -> ConversationRecord | None: ...
 
+    async def create_room(self, record: ConversationRecord) -> None:
+        """Insert a public room; RoomNameTaken if a room has the same name, ignoring case."""
+        ...
+
     async def search_rooms(
-        self, query: str | None, limit: int, after_name: str | None
+        self, query: str | None, limit: int, after: ConversationRecord | None
     ) -> list[ConversationRecord]:
-        """Public rooms whose name contains `query` (case-insensitive), ordered by name."""
+        """Public rooms whose name contains `query` (case-insensitive), ordered by name, then id
+        (names are compared case-insensitively); `after` is the last room of the previous page."""
         ...
 
     async def for_user(self, user_id: uuid.UUID) -> list[tuple[ConversationRecord, MemberRecord]]:

@@ -23,11 +23,11 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-async def upgrade(db: Database) -> None:
+async def upgrade(db: Database, revision: str = "head") -> None:
     def run(conn: Connection) -> None:
         cfg = alembic_config()
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
 
     async with db.write() as conn:
         await conn.run_sync(run)

@@ -9,14 +9,27 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hushroom.errors import HushroomError, ServiceUnavailable, ValidationFailed
+from hushroom.errors import HushroomError, ServiceUnavailable, ValidationFailed, WriteConflict
+from hushroom.storage.accounts import (
+    DeviceRepository,
+    PukCertificateRepository,
+    SessionRepository,
+    TicketRepository,
+    UserRepository,
+)
+from hushroom.storage.conversations import (
+    ConversationRepository,
+    MemberRepository,
+    MessageRepository,
+)
 from hushroom.storage.engine import Database
 from hushroom.storage.sql.accounts import (
     SqlDeviceRepository,
+    SqlPukCertificateRepository,
     SqlSessionRepository,
     SqlTicketRepository,
     SqlUserRepository,
@@ -31,13 +44,15 @@ from hushroom.storage.sql.conversations import (
 class Repos:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
-        self.users = SqlUserRepository(conn)
-        self.devices = SqlDeviceRepository(conn)
-        self.sessions = SqlSessionRepository(conn)
-        self.tickets = SqlTicketRepository(conn)
-        self.conversations = SqlConversationRepository(conn)
-        self.members = SqlMemberRepository(conn)
-        self.messages = SqlMessageRepository(conn)
+        # Typed by the interfaces, so mypy checks each SQL repository against its Protocol.
+        self.users: UserRepository = SqlUserRepository(conn)
+        self.devices: DeviceRepository = SqlDeviceRepository(conn)
+        self.puks: PukCertificateRepository = SqlPukCertificateRepository(conn)
+        self.sessions: SessionRepository = SqlSessionRepository(conn)
+        self.tickets: TicketRepository = SqlTicketRepository(conn)
+        self.conversations: ConversationRepository = SqlConversationRepository(conn)
+        self.members: MemberRepository = SqlMemberRepository(conn)
+        self.messages: MessageRepository = SqlMessageRepository(conn)
 
 
 def _is_connection_error(exc: DBAPIError) -> bool:
@@ -58,6 +73,9 @@ def _translate(exc: DBAPIError | OSError) -> HushroomError | None:
         return ServiceUnavailable("the database is unreachable")
     if _is_data_error(exc):
         return ValidationFailed("the request contains a value that cannot be stored")
+    if isinstance(exc, IntegrityError):
+        # A unique index refused a concurrent write: services retry on this domain error.
+        return WriteConflict()
     return None
 
 

@@ -39,7 +39,7 @@ LIMITS = ProtocolLimits(
     max_errors=3,
     error_window_s=60.0,
     auth_timeout_s=10.0,
-    ping_interval_s=20.0,
+    ping_interval_s=20,
     max_text_chars=100,
     max_ciphertext_bytes=32,
 )
@@ -110,7 +110,7 @@ def test_limits_from_settings() -> None:
         ws_frames_per_second=3.0,
         ws_frame_burst=7,
         ws_max_errors=4,
-        ws_ping_interval_s=15.0,
+        ws_ping_interval_s=15,
         max_text_chars=50,
         max_ciphertext_bytes=99,
     )
@@ -120,7 +120,7 @@ def test_limits_from_settings() -> None:
         frames_per_second=3.0,
         frame_burst=7,
         max_errors=4,
-        ping_interval_s=15.0,
+        ping_interval_s=15,
         max_text_chars=50,
         max_ciphertext_bytes=99,
     )
@@ -136,16 +136,21 @@ def test_auth_then_ready() -> None:
     assert effects == [Authenticate("tick")]
     assert "tick" not in repr(effects)
     assert proto.deadline == T0 + 10
-    assert proto.authenticated(ME, T0 + 1) == [
+    ready = proto.authenticated(ME, T0 + 1)
+    assert ready == [
         SendFrame(
             {
                 "type": "ready",
                 "user_id": str(ME.user_id),
                 "device_id": str(ME.device_id),
-                "heartbeat_s": 20.0,
+                "heartbeat_s": 20,
             }
         )
     ]
+    # An integer on the wire ("20", never "20.0"), like every other number of the protocol.
+    [frame] = ready
+    assert isinstance(frame, SendFrame)
+    assert b'"heartbeat_s":20}' in orjson.dumps(frame.frame)
     assert proto.state is State.READY
     assert proto.principal == ME
     assert proto.deadline is None

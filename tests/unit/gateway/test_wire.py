@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,8 +21,18 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
 from websockets.server import ServerProtocol
+from websockets.streams import StreamReader
 
-from hushroom.gateway.wire import WIRE_EXTENSION, WireProtocol, _waiting_for_a_frame, text_frame
+from hushroom.app import check_wire
+from hushroom.gateway import wire
+from hushroom.gateway.wire import (
+    WIRE_EXTENSION,
+    WireProtocol,
+    _waiting_for_a_frame,
+    missing_internals,
+    text_frame,
+)
+from hushroom.metrics import Metrics
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -143,3 +154,83 @@ async def test_a_refused_handshake_leaves_the_server_serving(
     async with connect(url, compression=None) as ws:  # and the next client is served
         await ws.send("go")
         assert len(await ws.recv()) == 0
+
+
+def test_the_pinned_uvicorn_and_websockets_have_every_internal_the_wire_needs() -> None:
+    assert missing_internals() == []
+
+
+@pytest.fixture
+def wire_check_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever a test's self-check decides is undone afterwards."""
+    monkeypatch.setattr(wire, "_direct_writes", True)
+
+
+async def test_a_missing_internal_falls_back_to_asgi_sends_with_a_warning_and_a_metric(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    wire_check_restored: None,
+) -> None:
+    metrics = Metrics()
+    # Gone only while the check looks (websockets itself needs it to run the server below).
+    with monkeypatch.context() as m, caplog.at_level(logging.WARNING, logger="hushroom.gateway"):
+        m.delattr(StreamReader, "at_eof")
+        check_wire(metrics)
+    [record] = [r for r in caplog.records if r.name == "hushroom.gateway"]
+    assert "plain ASGI sends" in record.getMessage()
+    assert "StreamReader.at_eof" in record.getMessage()
+    assert metrics.registry.get_sample_value("hushroom_wire_direct_writes") == 0
+    assert not wire.direct_writes()
+
+    # A real server with the wire protocol installed: the decision stands, the protocol no
+    # longer offers itself, so frames go through ASGI and still arrive.
+    offered: list[object] = []
+
+    async def endpoint(ws: WebSocket) -> None:
+        await ws.accept()
+        offered.append(ws.scope["extensions"].get(WIRE_EXTENSION))
+        await ws.send_text(await ws.receive_text())
+        await ws.close(4000, "done")
+
+    port = free_port()
+    config = uvicorn.Config(
+        Starlette(routes=[WebSocketRoute("/ws", endpoint)]),
+        host="127.0.0.1",
+        port=port,
+        ws="hushroom.gateway.wire:WireProtocol",
+        ws_per_message_deflate=False,
+        log_config=None,
+        lifespan="off",
+    )
+    srv = uvicorn.Server(config)
+    task = asyncio.create_task(srv.serve())
+    try:
+        async with asyncio.timeout(10):
+            while not srv.started:  # noqa: ASYNC110 (uvicorn offers no event for it)
+                await asyncio.sleep(0.01)
+        async with connect(f"ws://127.0.0.1:{port}/ws", compression=None) as ws:
+            await ws.send("echo")
+            assert await ws.recv() == "echo"
+    finally:
+        srv.should_exit = True
+        await asyncio.wait_for(task, 10)
+    assert offered == [None]
+
+
+def test_with_everything_present_the_check_turns_direct_writes_on(
+    wire_check_restored: None,
+) -> None:
+    metrics = Metrics()
+    check_wire(metrics)
+    assert metrics.registry.get_sample_value("hushroom_wire_direct_writes") == 1
+    assert wire.direct_writes()
+    assert wire.uvicorn_ws_protocol() == "hushroom.gateway.wire:WireProtocol"
+
+
+def test_without_uvicorns_sans_io_module_serve_lets_uvicorn_choose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(wire, "_BASE_IMPORTED", False)
+    assert wire.uvicorn_ws_protocol() == "auto"
+    monkeypatch.setattr(wire, "UVICORN_MODULE", "uvicorn.protocols.websockets.gone")
+    assert missing_internals()[0].startswith("uvicorn: ")

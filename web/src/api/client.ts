@@ -6,19 +6,28 @@
 
 import { ApiError, NetworkError } from "@/api/errors";
 import type {
+  ChangePasswordIn,
   Conversation,
   ConversationSummary,
+  DeviceOut,
   KdfParamsWire,
+  KeysSetupIn,
   LoginOut,
   MemberPage,
   MessagePage,
   Prelogin,
   PublicUser,
   Me,
+  RecoveryResetIn,
+  RecoveryVaultOut,
   RegisterIn,
+  RegisterOut,
+  RevokeDeviceIn,
+  RevokeDeviceOut,
   SendAck,
   Ticket,
   Tokens,
+  VaultOut,
 } from "@/api/types";
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
@@ -95,24 +104,30 @@ export class ApiClient {
     return parse<T>(response);
   }
 
-  /** Silent refresh through the HttpOnly cookie; null when there is no live session. */
+  /**
+   * Silent refresh through the HttpOnly cookie; null when there is no live session.
+   *
+   * Tabs of one browser share the cookie, and the server rotates it on every use, so two tabs
+   * presenting it at once would look like reuse. The Web Lock serialises them: the second tab
+   * sends its request after the first one's answer has replaced the cookie, so it presents the
+   * successor and both stay signed in. (Without Web Locks the server's 10 s grace window covers
+   * the race.)
+   */
   refresh(): Promise<Tokens | null> {
-    this.#refreshing ??= (async () => {
-      try {
-        const response = await this.#raw("/api/v1/auth/refresh", { method: "POST", auth: false });
-        if (response.status === 401 || response.status === 403) {
-          this.#accessToken = null;
-          this.#onTokens?.(null);
-          return null;
-        }
-        const tokens = await parse<Tokens>(response);
-        this.#accessToken = tokens.access_token;
-        this.#onTokens?.(tokens);
-        return tokens;
-      } finally {
-        this.#refreshing = null;
+    this.#refreshing ??= withRefreshLock(async () => {
+      const response = await this.#raw("/api/v1/auth/refresh", { method: "POST", auth: false });
+      if (response.status === 401 || response.status === 403) {
+        this.#accessToken = null;
+        this.#onTokens?.(null);
+        return null;
       }
-    })();
+      const tokens = await parse<Tokens>(response);
+      this.#accessToken = tokens.access_token;
+      this.#onTokens?.(tokens);
+      return tokens;
+    }).finally(() => {
+      this.#refreshing = null;
+    });
     return this.#refreshing;
   }
 
@@ -120,18 +135,82 @@ export class ApiClient {
     return this.#request("/api/v1/auth/prelogin", { method: "POST", body: { email }, auth: false });
   }
 
-  register(body: RegisterIn): Promise<{ user_id: string }> {
+  register(body: RegisterIn): Promise<RegisterOut> {
     return this.#request("/api/v1/auth/register", { method: "POST", body, auth: false });
   }
 
-  async login(email: string, authSecret: string, deviceName: string): Promise<LoginOut> {
+  /** `deviceId`: sign in as a device that already exists (the one registration created). */
+  async login(
+    email: string,
+    authSecret: string,
+    deviceName: string,
+    deviceId?: string,
+  ): Promise<LoginOut> {
     const out = await this.#request<LoginOut>("/api/v1/auth/login", {
       method: "POST",
-      body: { email, auth_secret: authSecret, device_name: deviceName },
+      body: {
+        email,
+        auth_secret: authSecret,
+        device_name: deviceName,
+        ...(deviceId === undefined ? {} : { device_id: deviceId }),
+      },
       auth: false,
     });
     this.#accessToken = out.access_token;
     return out;
+  }
+
+  recoveryVault(email: string, recoveryAuth: string): Promise<RecoveryVaultOut> {
+    return this.#request("/api/v1/auth/recovery/vault", {
+      method: "POST",
+      body: { email, recovery_auth: recoveryAuth },
+      auth: false,
+    });
+  }
+
+  recoveryReset(body: RecoveryResetIn): Promise<void> {
+    return this.#request("/api/v1/auth/recovery/reset-password", {
+      method: "POST",
+      body,
+      auth: false,
+    });
+  }
+
+  vault(): Promise<VaultOut> {
+    return this.#request("/api/v1/keys/vault");
+  }
+
+  setupKeys(body: KeysSetupIn): Promise<void> {
+    return this.#request("/api/v1/keys/setup", { method: "POST", body });
+  }
+
+  devices(): Promise<DeviceOut[]> {
+    return this.#request("/api/v1/devices");
+  }
+
+  certifyDevice(deviceId: string, certificate: string): Promise<void> {
+    return this.#request(`/api/v1/devices/${encodeURIComponent(deviceId)}/certificate`, {
+      method: "PUT",
+      body: { certificate },
+    });
+  }
+
+  renameDevice(deviceId: string, name: string): Promise<void> {
+    return this.#request(`/api/v1/devices/${encodeURIComponent(deviceId)}`, {
+      method: "PATCH",
+      body: { name },
+    });
+  }
+
+  revokeDevice(deviceId: string, body: RevokeDeviceIn): Promise<RevokeDeviceOut> {
+    return this.#request(`/api/v1/devices/${encodeURIComponent(deviceId)}/revoke`, {
+      method: "POST",
+      body,
+    });
+  }
+
+  changePassword(body: ChangePasswordIn): Promise<void> {
+    return this.#request("/api/v1/account/password", { method: "POST", body });
   }
 
   async logout(everywhere = false): Promise<void> {
@@ -206,6 +285,13 @@ export class ApiClient {
   markRead(id: string, seq: number): Promise<void> {
     return this.#request(`/api/v1/conversations/${id}/read`, { method: "POST", body: { seq } });
   }
+}
+
+/** Runs `fn` under the browser-wide "hushroom-refresh" Web Lock when the browser has one. */
+function withRefreshLock<T>(fn: () => Promise<T>): Promise<T> {
+  const locks = typeof navigator === "undefined" ? undefined : navigator.locks;
+  if (typeof locks?.request !== "function") return fn();
+  return locks.request("hushroom-refresh", fn);
 }
 
 async function parse<T>(response: Response): Promise<T> {

@@ -17,6 +17,21 @@ export class NetworkError extends Error {
   override readonly name = "NetworkError";
 }
 
+/**
+ * A wait in the words a person uses: "3 seconds", "about a minute", "about 15 minutes",
+ * "about 2 hours", "about 3 days". Never "884 seconds".
+ */
+export function describeWait(seconds: number): string {
+  const s = Math.max(1, Math.ceil(seconds));
+  if (s < 60) return s === 1 ? "1 second" : `${String(s)} seconds`;
+  const minutes = Math.round(s / 60);
+  if (minutes < 60) return minutes === 1 ? "about a minute" : `about ${String(minutes)} minutes`;
+  const hours = Math.round(s / 3600);
+  if (hours < 24) return hours === 1 ? "about an hour" : `about ${String(hours)} hours`;
+  const days = Math.round(s / 86_400);
+  return days === 1 ? "about a day" : `about ${String(days)} days`;
+}
+
 /** Words for a person: never reveals whether an email is registered. */
 export function describeError(error: unknown): { title: string; detail: string } {
   if (error instanceof NetworkError) {
@@ -35,7 +50,7 @@ export function describeError(error: unknown): { title: string; detail: string }
       case "rate_limited": {
         const wait =
           error.retryAfterS !== null && error.retryAfterS > 0
-            ? ` Try again in ${String(Math.ceil(error.retryAfterS))} seconds.`
+            ? ` Try again in ${describeWait(error.retryAfterS)}.`
             : " Wait a little and try again.";
         return { title: "Too many attempts", detail: `For your safety we paused sign-ins.${wait}` };
       }
@@ -52,6 +67,11 @@ export function describeError(error: unknown): { title: string; detail: string }
       case "unauthenticated":
       case "token_invalid":
         return { title: "You were signed out", detail: "Please sign in again." };
+      case "room_name_taken":
+        return {
+          title: "That room name is taken",
+          detail: "Find the room under Browse rooms and join it, or pick another name.",
+        };
       case "not_a_member":
         return { title: "Not a member", detail: "Join this room first." };
       case "validation_failed":

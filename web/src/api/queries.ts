@@ -36,3 +36,9 @@ export function useRoomSearch(q: string) {
   const { api } = useSession();
   return useQuery({ queryKey: ["rooms", q], queryFn: () => api.searchRooms(q) });
 }
+
+/** The caller's devices; polled so a device certified or revoked elsewhere shows up. */
+export function useDevices() {
+  const { api } = useSession();
+  return useQuery({ queryKey: ["devices"], queryFn: () => api.devices(), refetchInterval: 15_000 });
+}

@@ -1,13 +1,17 @@
 /** Routes and providers. */
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { useState } from "react";
+import { lazy, Suspense, useState } from "react";
 import { createBrowserRouter, Navigate, RouterProvider } from "react-router";
 
 import { AuthedLayout, EmptyPane } from "@/app/layout";
 import { LoginPage, RegisterPage } from "@/features/auth/auth-pages";
+import { ForgotPasswordPage } from "@/features/auth/forgot-password-page";
 import { ConversationRoute } from "@/features/chat/conversation-view";
 import { BrowseRooms } from "@/features/rooms/browse-rooms";
 import { SessionProvider, useSession } from "@/session/session";
+
+/** Its own chunk: the settings page pulls in key fingerprints and the re-key flows. */
+const SettingsPage = lazy(() => import("@/features/settings/settings-page"));
 
 function PublicOnly({ children }: { children: React.ReactNode }) {
   const { state } = useSession();
@@ -18,6 +22,7 @@ function PublicOnly({ children }: { children: React.ReactNode }) {
 const router = createBrowserRouter([
   { path: "/login", element: <PublicOnly><LoginPage /></PublicOnly> },
   { path: "/register", element: <PublicOnly><RegisterPage /></PublicOnly> },
+  { path: "/forgot-password", element: <PublicOnly><ForgotPasswordPage /></PublicOnly> },
   {
     path: "/",
     element: <AuthedLayout />,
@@ -25,6 +30,14 @@ const router = createBrowserRouter([
       { index: true, element: <EmptyPane /> },
       { path: "rooms", element: <BrowseRooms /> },
       { path: "c/:id", element: <ConversationRoute /> },
+      {
+        path: "settings",
+        element: (
+          <Suspense fallback={<p className="muted center pad" role="status">Loading…</p>}>
+            <SettingsPage />
+          </Suspense>
+        ),
+      },
     ],
   },
   { path: "*", element: <Navigate to="/" replace /> },

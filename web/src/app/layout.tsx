@@ -4,6 +4,7 @@ import { Link, Navigate, Outlet, useMatch } from "react-router";
 
 import { useMe } from "@/api/queries";
 import { ConnectionBanner } from "@/features/chat/connection-banner";
+import { UnlockPage } from "@/features/auth/unlock-page";
 import { ConversationList } from "@/features/chat/conversation-list";
 import { useSession } from "@/session/session";
 import { EngineProvider } from "@/store/react";
@@ -18,6 +19,7 @@ export function AuthedLayout() {
     );
   }
   if (state.status === "anonymous") return <Navigate to="/login" replace />;
+  if (state.status === "locked") return <UnlockPage />;
   return (
     <EngineProvider userId={state.userId}>
       <Shell />
@@ -56,6 +58,15 @@ function Shell() {
                   if (e.key === "Escape") setMenu(false);
                 }}
               >
+                <Link
+                  to="/settings"
+                  role="menuitem"
+                  onClick={() => {
+                    setMenu(false);
+                  }}
+                >
+                  Settings
+                </Link>
                 <button type="button" role="menuitem" onClick={() => void logout(false)}>
                   Log out
                 </button>
@@ -66,9 +77,14 @@ function Shell() {
             )}
           </div>
         </header>
-        <Link to="/rooms" className="button primary browse-link">
-          Browse rooms
-        </Link>
+        <div className="sidebar-links">
+          <Link to="/rooms" className="button primary browse-link">
+            Browse rooms
+          </Link>
+          <Link to="/settings" className="button settings-link">
+            Settings
+          </Link>
+        </div>
         <ConversationList />
       </nav>
       <main className="pane">

@@ -20,16 +20,12 @@ import {
   NotAMember,
   WrongGeneration,
 } from "./errors.ts";
-import {
-  constantTimeEqual,
-  hmacSha256,
-  hpkeSeal,
-  KEY_SIZE,
-  randomBytes,
-  Secret,
-  type MessageSigner,
-  type RandomSource,
-} from "./primitives.ts";
+import type { MessageSigner } from "./ed25519-sign.ts";
+import { hmacSha256 } from "./hashes.ts";
+import { hpkeSeal } from "./hpke.ts";
+import { randomBytes, type RandomSource } from "./random.ts";
+import { constantTimeEqual, Secret } from "./secret.ts";
+import { KEY_SIZE } from "./size.ts";
 import type { PukCertificate, PukKeyPair } from "./puk.ts";
 
 export const KEY_SET_LABEL = "hushroom/v1/key-set";
@@ -37,7 +33,7 @@ export const MEMBER_LABEL = "hushroom/v1/key-set-member";
 export const SEAL_INFO_LABEL = "hushroom/v1/ck-seal";
 export const BOX_LABEL = "hushroom/v1/key-set-box";
 export const UPLOAD_LABEL = "hushroom/v1/key-set-upload";
-export const COMMIT_LABEL = utf8("hushroom/v1/ck-commit");
+export const COMMIT_LABEL = "hushroom/v1/ck-commit";
 export const MAX_MEMBERS = 1000;
 
 /** CK of one (conversation, generation). */
@@ -65,7 +61,7 @@ export class ConversationKey extends Secret {
 
 /** `HMAC-SHA256(CK, "hushroom/v1/ck-commit")`. */
 export function keyCommitment(key: Uint8Array): Uint8Array {
-  return hmacSha256(key, COMMIT_LABEL);
+  return hmacSha256(key, utf8(COMMIT_LABEL));
 }
 
 export interface KeySetMember {

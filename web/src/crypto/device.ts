@@ -9,15 +9,14 @@
 import { checkIdent, decode, decodeSigned, encode, encodeSigned } from "./encoding.ts";
 import { ContextMismatch } from "./errors.ts";
 import type { IdentityKey, IdentityPublicKey } from "./identity.ts";
+import { SigningKey } from "./ed25519-sign.ts";
 import {
   checkEd25519PublicKey,
-  Ed25519Verifier,
-  KEY_SIZE,
-  randomBytes,
-  SigningKey,
   type CofactorlessVerify,
-  type RandomSource,
-} from "./primitives.ts";
+  Ed25519Verifier,
+} from "./ed25519-verify.ts";
+import { randomBytes, type RandomSource } from "./random.ts";
+import { KEY_SIZE } from "./size.ts";
 
 export const DEVICE_CERT_LABEL = "hushroom/v1/device-cert";
 

@@ -30,7 +30,16 @@ export function fromHex(hex: string): Uint8Array {
 }
 
 const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-const B64URL_INDEX = new Map<string, number>(Array.from(B64URL, (c, i) => [c, i]));
+
+/** The 6-bit value of one base64url character code, or -1 (computed: no table at import). */
+function b64urlValue(code: number): number {
+  if (code >= 0x41 && code <= 0x5a) return code - 0x41; // A-Z → 0..25
+  if (code >= 0x61 && code <= 0x7a) return code - 0x61 + 26; // a-z → 26..51
+  if (code >= 0x30 && code <= 0x39) return code - 0x30 + 52; // 0-9 → 52..61
+  if (code === 0x2d) return 62; // -
+  if (code === 0x5f) return 63; // _
+  return -1;
+}
 
 /** base64url without padding (RFC 4648 §5). */
 export function b64urlEncode(bytes: Uint8Array): string {
@@ -58,9 +67,9 @@ export function b64urlDecode(text: string): Uint8Array {
     throw new Malformed("invalid base64url length");
   }
   const values: number[] = [];
-  for (const c of text) {
-    const v = B64URL_INDEX.get(c);
-    if (v === undefined) {
+  for (let i = 0; i < text.length; i++) {
+    const v = b64urlValue(text.charCodeAt(i));
+    if (v < 0) {
       throw new Malformed("invalid base64url character");
     }
     values.push(v);
@@ -84,14 +93,16 @@ export function b64urlDecode(text: string): Uint8Array {
   return out;
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
+let encoder: TextEncoder | undefined;
+let decoder: TextDecoder | undefined;
 
 export function utf8(text: string): Uint8Array {
+  encoder ??= new TextEncoder();
   return encoder.encode(text);
 }
 
 export function fromUtf8(bytes: Uint8Array): string {
+  decoder ??= new TextDecoder("utf-8", { fatal: true });
   try {
     return decoder.decode(bytes);
   } catch {

@@ -7,23 +7,17 @@ import type { ConversationKey, KeySetStatement } from "./conversation-key.ts";
 import type { DeviceCertificate } from "./device.ts";
 import { checkIdent, decode, encode, utf8 } from "./encoding.ts";
 import { ContextMismatch, Malformed, NotAMember, ReplayDetected, WrongGeneration } from "./errors.ts";
-import {
-  aesGcmOpen,
-  aesGcmSeal,
-  ED25519_SIGNATURE_SIZE,
-  GCM_NONCE_SIZE,
-  hkdfSha256,
-  INSPECT,
-  randomBytes,
-  type CofactorlessVerify,
-  type MessageSigner,
-  type RandomSource,
-} from "./primitives.ts";
+import { aesGcmOpen, aesGcmSeal, GCM_NONCE_SIZE } from "./aes-gcm.ts";
+import type { MessageSigner } from "./ed25519-sign.ts";
+import { type CofactorlessVerify, ED25519_SIGNATURE_SIZE } from "./ed25519-verify.ts";
+import { hkdfSha256 } from "./hashes.ts";
+import { randomBytes, type RandomSource } from "./random.ts";
+import { INSPECT } from "./secret.ts";
 
 export const HEADER_LABEL = "hushroom/v1/msg-header";
 export const SIGNATURE_LABEL = "hushroom/v1/msg-sig";
 export const ENVELOPE_LABEL = "hushroom/v1/envelope";
-export const INFO_MESSAGE = utf8("hushroom/v1/msg");
+export const INFO_MESSAGE = "hushroom/v1/msg";
 export const SALT_SIZE = 32;
 export const MAX_PLAINTEXT = 65536;
 export const MAX_MISSING_TRACKED = 1024;
@@ -115,7 +109,7 @@ export class OpenedMessage {
 
 /** `HKDF(CK, salt, info="hushroom/v1/msg")`. */
 export function messageKey(key: ConversationKey, salt: Uint8Array): Uint8Array {
-  return hkdfSha256(key.reveal(), salt, INFO_MESSAGE, 32);
+  return hkdfSha256(key.reveal(), salt, utf8(INFO_MESSAGE), 32);
 }
 
 export function signatureInput(header: Uint8Array, ciphertext: Uint8Array): Uint8Array {

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 
 import { toHex } from "@/crypto/encoding";
 import { IdentityKey, IdentityPublicKey } from "@/crypto/identity";
-import { Secret } from "@/crypto/primitives";
+import { Secret } from "@/crypto/secret";
 import { counterRandom, expectCryptoError, hex, loadVectors } from "@/test/vectors";
 
 const device = loadVectors("device.json");

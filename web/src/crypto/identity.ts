@@ -1,15 +1,10 @@
 /** Identity key (Ed25519) of a user (docs/crypto.md §7; mirror of `hushroom.crypto.identity`). */
 
-import {
-  checkEd25519PublicKey,
-  Ed25519Verifier,
-  KEY_SIZE,
-  randomBytes,
-  requireSize,
-  type RandomSource,
-  Secret,
-  SigningKey,
-} from "./primitives.ts";
+import { SigningKey } from "./ed25519-sign.ts";
+import { checkEd25519PublicKey, Ed25519Verifier } from "./ed25519-verify.ts";
+import { randomBytes, type RandomSource } from "./random.ts";
+import { Secret } from "./secret.ts";
+import { KEY_SIZE, requireSize } from "./size.ts";
 
 /** The user's long-term Ed25519 identity key (seed lives in the vault). */
 export class IdentityKey extends SigningKey {

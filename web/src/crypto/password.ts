@@ -8,7 +8,9 @@
 
 import { b64urlDecode, b64urlEncode, utf8 } from "./encoding.ts";
 import { Malformed, WeakParameters } from "./errors.ts";
-import { hkdfSha256, randomBytes, Secret, type RandomSource } from "./primitives.ts";
+import { hkdfSha256 } from "./hashes.ts";
+import { randomBytes, type RandomSource } from "./random.ts";
+import { Secret } from "./secret.ts";
 
 export const KDF_VERSION = 1;
 export const ALGORITHM = "argon2id";
@@ -20,8 +22,8 @@ export const MAX_MEMORY_KIB = 1048576;
 export const MAX_ITERATIONS = 10;
 export const MAX_PARALLELISM = 4;
 export const MAX_SALT_BYTES = 64;
-export const INFO_VAULT_WRAP = utf8("hushroom/v1/vault-wrap");
-export const INFO_AUTH = utf8("hushroom/v1/auth");
+export const INFO_VAULT_WRAP = "hushroom/v1/vault-wrap";
+export const INFO_AUTH = "hushroom/v1/auth";
 export const MASTER_BYTES = 32;
 
 /** Raw Argon2id (version 0x13, no secret, no associated data). */
@@ -179,8 +181,8 @@ export async function deriveMaster(
 export function passwordKeysFromMaster(master: Secret): PasswordKeys {
   const empty = new Uint8Array(0);
   return {
-    passwordKey: new Secret(hkdfSha256(master.reveal(), empty, INFO_VAULT_WRAP, 32)),
-    authSecret: new Secret(hkdfSha256(master.reveal(), empty, INFO_AUTH, 32)),
+    passwordKey: new Secret(hkdfSha256(master.reveal(), empty, utf8(INFO_VAULT_WRAP), 32)),
+    authSecret: new Secret(hkdfSha256(master.reveal(), empty, utf8(INFO_AUTH), 32)),
   };
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import { toHex } from "@/crypto/encoding";
 import { IdentityKey, IdentityPublicKey } from "@/crypto/identity";
-import { checkXwingPublicKey, xwingPublicKey } from "@/crypto/primitives";
+import { checkXwingPublicKey, xwingPublicKey } from "@/crypto/xwing";
 import { certifyPuk, PukKeyPair, verifyPukCertificate } from "@/crypto/puk";
 import { expectCryptoError, hex, loadVectors } from "@/test/vectors";
 

@@ -6,16 +6,11 @@
 import { checkIdent, decode, decodeSigned, encode, encodeSigned, toHex } from "./encoding.ts";
 import { ContextMismatch, Malformed } from "./errors.ts";
 import type { IdentityKey, IdentityPublicKey } from "./identity.ts";
-import {
-  checkXwingPublicKey,
-  KEY_SIZE,
-  randomBytes,
-  requireSize,
-  Secret,
-  XWingKeyPair,
-  xwingPublicKey,
-  type RandomSource,
-} from "./primitives.ts";
+import { XWingKeyPair } from "./hpke.ts";
+import { randomBytes, type RandomSource } from "./random.ts";
+import { Secret } from "./secret.ts";
+import { KEY_SIZE, requireSize } from "./size.ts";
+import { checkXwingPublicKey, xwingPublicKey } from "./xwing.ts";
 
 export const PUK_CERT_LABEL = "hushroom/v1/puk-cert";
 

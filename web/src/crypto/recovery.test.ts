@@ -6,6 +6,7 @@ import { fromUtf8, toHex } from "@/crypto/encoding";
 import {
   ALPHABET,
   codeFromEntropy,
+  deriveRecoveryAuth,
   deriveRecoveryKey,
   generateRecoveryCode,
   parseRecoveryCode,
@@ -21,6 +22,11 @@ describe("recovery.json: generate", () => {
       expect(fromUtf8(code.reveal())).toBe(c.canonical);
       expect(code.formatted()).toBe(c.formatted);
       expect(toHex(deriveRecoveryKey(code).reveal())).toBe(c.recovery_key);
+      // §6.5; optional so that older vector files still load.
+      if (c.recovery_auth !== undefined) {
+        expect(toHex(deriveRecoveryAuth(code))).toBe(c.recovery_auth);
+        expect(toHex(code.recoveryAuth())).toBe(c.recovery_auth);
+      }
       expect(String(code) + inspect(code) + JSON.stringify(code)).not.toContain(c.canonical);
     });
   }
@@ -64,5 +70,13 @@ describe("recovery code checksum", () => {
       }
     }
     expect(missed).toBe(0);
+  });
+});
+
+describe("recovery authenticator", () => {
+  it("is independent of the recovery key (another HKDF label)", () => {
+    const code = generateRecoveryCode(counterRandom());
+    expect(deriveRecoveryAuth(code)).toHaveLength(32);
+    expect(toHex(deriveRecoveryAuth(code))).not.toBe(toHex(deriveRecoveryKey(code).reveal()));
   });
 });

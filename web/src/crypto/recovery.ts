@@ -8,7 +8,9 @@
 
 import { fromUtf8, utf8 } from "./encoding.ts";
 import { InvalidRecoveryCode } from "./errors.ts";
-import { hkdfSha256, randomBytes, Secret, type RandomSource } from "./primitives.ts";
+import { hkdfSha256 } from "./hashes.ts";
+import { randomBytes, type RandomSource } from "./random.ts";
+import { Secret } from "./secret.ts";
 
 export const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 export const DATA_SYMBOLS = 26;
@@ -20,7 +22,8 @@ export const WEIGHTS: readonly number[] = [
   32,
   1,
 ];
-export const INFO_RECOVERY_WRAP = utf8("hushroom/v1/recovery-wrap");
+export const INFO_RECOVERY_WRAP = "hushroom/v1/recovery-wrap";
+export const INFO_RECOVERY_AUTH = "hushroom/v1/recovery-auth";
 const ALIASES: Readonly<Record<string, string>> = { O: "0", I: "1", L: "1" };
 const ENTROPY_BYTES = 17;
 
@@ -36,6 +39,10 @@ export class RecoveryCode extends Secret {
 
   recoveryKey(): Secret {
     return deriveRecoveryKey(this);
+  }
+
+  recoveryAuth(): Uint8Array {
+    return deriveRecoveryAuth(this);
   }
 }
 
@@ -91,5 +98,13 @@ export function parseRecoveryCode(text: string): RecoveryCode {
 
 /** `HKDF(canonical code, info="hushroom/v1/recovery-wrap")`. */
 export function deriveRecoveryKey(code: RecoveryCode): Secret {
-  return new Secret(hkdfSha256(code.reveal(), new Uint8Array(0), INFO_RECOVERY_WRAP, 32));
+  return new Secret(hkdfSha256(code.reveal(), new Uint8Array(0), utf8(INFO_RECOVERY_WRAP), 32));
+}
+
+/**
+ * `HKDF(canonical code, info="hushroom/v1/recovery-auth")` (§6.5): proves the code to the server
+ * (which stores its SHA-256) without revealing anything that unwraps the vault.
+ */
+export function deriveRecoveryAuth(code: RecoveryCode): Uint8Array {
+  return hkdfSha256(code.reveal(), new Uint8Array(0), utf8(INFO_RECOVERY_AUTH), 32);
 }

@@ -3,7 +3,7 @@ import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 
 import { toHex } from "@/crypto/encoding";
-import { Secret } from "@/crypto/primitives";
+import { Secret } from "@/crypto/secret";
 import {
   createVault,
   openVault,

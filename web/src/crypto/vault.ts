@@ -5,16 +5,10 @@
 
 import { checkIdent, decode, encode } from "./encoding.ts";
 import { Malformed } from "./errors.ts";
-import {
-  aesGcmOpen,
-  aesGcmSeal,
-  GCM_NONCE_SIZE,
-  INSPECT,
-  KEY_SIZE,
-  randomBytes,
-  Secret,
-  type RandomSource,
-} from "./primitives.ts";
+import { aesGcmOpen, aesGcmSeal, GCM_NONCE_SIZE } from "./aes-gcm.ts";
+import { randomBytes, type RandomSource } from "./random.ts";
+import { INSPECT, Secret } from "./secret.ts";
+import { KEY_SIZE } from "./size.ts";
 
 export type WrapKind = "password" | "recovery";
 export const WRAP_KINDS: readonly WrapKind[] = ["password", "recovery"];

@@ -11,7 +11,7 @@ import { loadVectors } from "@/test/vectors";
  */
 const CHECKED: Record<string, { test: string; sections: string[] }> = {
   "device.json": { test: "device.test.ts", sections: ["certify", "verify"] },
-  "ed25519.json": { test: "primitives.test.ts", sections: ["verify"] },
+  "ed25519.json": { test: "ed25519-verify.test.ts", sections: ["verify"] },
   "encoding.json": {
     test: "encoding.test.ts",
     sections: ["encode", "decode", "typed_fields", "base64url"],

@@ -4,7 +4,7 @@ import { ConversationKey } from "@/crypto/conversation-key";
 import { certifyDevice } from "@/crypto/device";
 import { openEnvelope, sealEnvelope } from "@/crypto/envelope";
 import { IdentityKey } from "@/crypto/identity";
-import { ed25519IsValid } from "@/crypto/primitives";
+import { ed25519IsValid } from "@/crypto/ed25519-verify";
 import { KeySetStatement } from "@/crypto/conversation-key";
 import { WebCryptoDeviceKey } from "@/lib/webcrypto-device-key";
 import { counterRandom } from "@/test/vectors";

@@ -1,10 +1,10 @@
 /**
- * The browser's device key: a non-extractable WebCrypto Ed25519 key pair (BRIEF §3). The
+ * The browser's device key: a non-extractable WebCrypto Ed25519 key pair. The
  * `CryptoKeyPair` can be stored in IndexedDB as is (structured clone keeps it non-extractable);
  * the crypto core only sees it as a `MessageSigner`.
  */
 
-import type { MessageSigner } from "@/crypto/primitives";
+import type { MessageSigner } from "@/crypto/ed25519-sign";
 
 const ED25519 = { name: "Ed25519" } as const;
 

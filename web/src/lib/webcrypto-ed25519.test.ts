@@ -6,7 +6,7 @@ import { ConversationKey, KeySetStatement } from "@/crypto/conversation-key";
 import { certifyDevice, DeviceKey } from "@/crypto/device";
 import { openEnvelope, openEnvelopeAsync, sealEnvelope } from "@/crypto/envelope";
 import { IdentityKey } from "@/crypto/identity";
-import { Ed25519Verifier, type CofactorlessVerify } from "@/crypto/primitives";
+import { type CofactorlessVerify, Ed25519Verifier } from "@/crypto/ed25519-verify";
 import { detectWebCryptoCofactorless, webCryptoCofactorless } from "@/lib/webcrypto-ed25519";
 import { counterRandom, expectCryptoError, hex, loadVectors } from "@/test/vectors";
 

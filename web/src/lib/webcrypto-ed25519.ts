@@ -9,7 +9,7 @@
  */
 
 import { fromHex } from "@/crypto/encoding";
-import type { CofactorlessVerify } from "@/crypto/primitives";
+import type { CofactorlessVerify } from "@/crypto/ed25519-verify";
 
 const ED25519 = { name: "Ed25519" } as const;
 

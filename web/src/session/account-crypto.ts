@@ -1,14 +1,13 @@
 /**
- * Password → auth secret (Argon2id in the Web Worker, then HKDF), and the keys a new account
- * uploads. `createAccountKeys` is the one seam the E2EE integration fills in (identity key,
- * first PUK and the sealed vault, which binds the user id the server assigns); today it uploads
- * placeholder blobs.
+ * Password → password key and auth secret (Argon2id in the Web Worker, then HKDF), KDF
+ * parameters and vaults on the wire. Loaded on first sign-in, not at start-up.
  */
-import type { KdfParamsWire } from "@/api/types";
-import { b64urlDecode, b64urlEncode, utf8 } from "@/crypto/encoding";
+import type { KdfParamsWire, VaultWire } from "@/api/types";
+import { b64urlDecode, b64urlEncode } from "@/crypto/encoding";
 import { derivePasswordKeys, KdfParams, type PasswordKeys } from "@/crypto/password";
 import { Argon2Client } from "@/lib/argon2-client";
 import type { Argon2Phase } from "@/lib/argon2-protocol";
+import type { SealedVault } from "@/crypto/vault";
 
 let argon2: Argon2Client | null = null;
 
@@ -61,16 +60,24 @@ export async function derive(
   return { keys, authSecret: b64urlEncode(keys.authSecret.reveal()) };
 }
 
-export interface AccountKeys {
-  readonly keyBundle: string;
-  readonly vault: string;
+export function vaultToWire(vault: SealedVault): VaultWire {
+  return {
+    sealed: b64urlEncode(vault.sealed),
+    password_wrapping: b64urlEncode(vault.passwordWrapping),
+    recovery_wrapping: b64urlEncode(vault.recoveryWrapping),
+  };
 }
 
-/**
- * Placeholder until the E2EE integration (which will take the password keys and the recovery
- * code): marked so that it can never be mistaken for keys.
- */
-export function createAccountKeys(): AccountKeys {
-  const placeholder = b64urlEncode(utf8('{"placeholder":true,"v":0}'));
-  return { keyBundle: placeholder, vault: placeholder };
+/** The server's vault answer (`GET /keys/vault`, `POST /auth/recovery/vault`) as a SealedVault;
+ * a missing wrapping decodes as empty (it is never unwrapped then). */
+export function vaultFromWire(out: {
+  sealed_vault: string;
+  password_wrapping?: string;
+  recovery_wrapping: string;
+}): SealedVault {
+  return {
+    sealed: b64urlDecode(out.sealed_vault),
+    passwordWrapping: b64urlDecode(out.password_wrapping ?? ""),
+    recoveryWrapping: b64urlDecode(out.recovery_wrapping),
+  };
 }

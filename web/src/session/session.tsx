@@ -1,39 +1,71 @@
 /**
  * The session: tokens in memory only (the refresh token is the HttpOnly cookie), silent refresh
- * before expiry and on 401, login, registration, logout (here or everywhere).
+ * before expiry and on 401, and the account keys that go with it: registration, login (on any
+ * browser), restore after a reload (IndexedDB), unlock again, recovery, logout (here or
+ * everywhere). The unlocked keys are published through `@/session/unlocked-keys`.
  */
 import { createContext, use, useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 
 import { ApiClient } from "@/api/client";
 import type { Tokens } from "@/api/types";
-import type { Argon2Phase } from "@/lib/argon2-protocol";
+import type { Progress } from "@/session/progress";
+import { keyring, type UnlockedKeys } from "@/session/unlocked-keys";
+import { browserUnlockedState } from "@/storage/unlocked-state-store";
 
-/** The crypto (Argon2id worker, HKDF, KDF parameters) loads on first sign-in, not at start-up. */
-const accountCrypto = () => import("@/session/account-crypto");
+export type { Progress } from "@/session/progress";
+
+/** The crypto (Argon2id worker, the core, the key flows) loads on first use, not at start-up. */
+const unlockFlows = () => import("@/session/unlock");
+const recoveryFlows = () => import("@/session/account-recovery");
 
 export type SessionState =
   | { readonly status: "loading" }
   | { readonly status: "anonymous"; readonly expired: boolean }
+  /** Signed in, but the stored vault key no longer opens the vault: the password unlocks. */
+  | { readonly status: "locked"; readonly userId: string; readonly deviceId: string }
   | {
       readonly status: "authenticated";
       readonly userId: string;
       readonly deviceId: string;
+      readonly keys: UnlockedKeys;
     };
 
-export type Progress = (phase: Argon2Phase | "sending") => void;
+/**
+ * Signed in and unlocked, but not in the app yet: a recovery code may have to be shown once
+ * first (`recoveryCode`, formatted), then `enter()` switches to the app.
+ */
+export interface Entry {
+  readonly recoveryCode: string | null;
+  readonly enter: () => void;
+}
+
+/** Keys uploaded; the recovery code must be confirmed before `finish()` signs in. */
+export interface PendingCode {
+  readonly recoveryCode: string;
+  readonly finish: (onProgress?: Progress) => Promise<void>;
+}
 
 interface SessionApi {
   readonly state: SessionState;
   readonly api: ApiClient;
-  readonly login: (email: string, password: string, onProgress?: Progress) => Promise<void>;
-  /** Registers and signs in; resolves to `enter()`, which switches to the app (so the page can
-   * show its success message first). */
+  readonly login: (email: string, password: string, onProgress?: Progress) => Promise<Entry>;
   readonly register: (
     displayName: string,
     email: string,
     password: string,
     onProgress?: Progress,
-  ) => Promise<() => void>;
+  ) => Promise<PendingCode>;
+  /** "Forgot password": a new password through the recovery code. */
+  readonly recover: (
+    email: string,
+    code: string,
+    newPassword: string,
+    onProgress?: Progress,
+  ) => Promise<PendingCode>;
+  /** The locked state: open the vault again with the password. */
+  readonly unlock: (password: string, onProgress?: Progress) => Promise<void>;
+  /** After a re-key or password change made here. */
+  readonly updateKeys: (keys: UnlockedKeys) => void;
   readonly logout: (everywhere?: boolean) => Promise<void>;
   /** The server refused our session (revoked or expired): back to login. */
   readonly lost: () => void;
@@ -47,10 +79,10 @@ export function useSession(): SessionApi {
   return value;
 }
 
-function deviceName(): string {
-  const ua = navigator.userAgent;
-  const browser = /Firefox\//.test(ua) ? "Firefox" : /Edg\//.test(ua) ? "Edge" : /Chrom/.test(ua) ? "Chromium" : /Safari\//.test(ua) ? "Safari" : "Browser";
-  return `${browser} on ${navigator.platform || "this device"}`.slice(0, 100);
+/** Forget this browser's keys: in memory now, in IndexedDB as soon as it answers. */
+function wipeKeys(): void {
+  keyring.publish(null);
+  void browserUnlockedState.clear().catch(() => undefined);
 }
 
 export function SessionProvider({ children, api: given }: { children: ReactNode; api?: ApiClient }) {
@@ -69,33 +101,48 @@ export function SessionProvider({ children, api: given }: { children: ReactNode;
     [api],
   );
 
-  const authenticated = useCallback(
-    (tokens: Tokens) => {
-      schedule(tokens);
-      setState((prev) =>
-        prev.status === "authenticated" && prev.userId === tokens.user_id
-          ? prev
-          : { status: "authenticated", userId: tokens.user_id, deviceId: tokens.device_id },
-      );
-    },
-    [schedule],
-  );
+  const unlocked = useCallback((keys: UnlockedKeys) => {
+    keyring.publish(keys);
+    setState({ status: "authenticated", userId: keys.userId, deviceId: keys.deviceId, keys });
+  }, []);
+
+  const signedOut = useCallback((expired: boolean) => {
+    if (refreshTimer.current !== null) window.clearTimeout(refreshTimer.current);
+    wipeKeys();
+    setState({ status: "anonymous", expired });
+  }, []);
 
   useEffect(() => {
     api.setTokenListener((tokens) => {
       if (tokens === null) {
-        setState({ status: "anonymous", expired: true });
+        signedOut(true);
       } else {
-        authenticated(tokens);
+        schedule(tokens);
       }
     });
     let cancelled = false;
-    api
-      .refresh()
-      .then((tokens) => {
-        if (!cancelled && tokens === null) setState({ status: "anonymous", expired: false });
+    const start = async () => {
+      const tokens = await api.refresh();
+      if (tokens === null) return { status: "anonymous", expired: false } as const;
+      const { restore } = await unlockFlows();
+      const restored = await restore(api, tokens.user_id, tokens.device_id);
+      if (restored.kind === "unlocked") return restored.keys;
+      if (restored.kind === "locked") {
+        return { status: "locked", userId: tokens.user_id, deviceId: tokens.device_id } as const;
+      }
+      // A session without this browser's device key can't sign anything: sign in again.
+      await api.logout().catch(() => undefined);
+      return null;
+    };
+    start()
+      .then((next) => {
+        if (cancelled) return;
+        if (next === null) signedOut(false);
+        else if ("status" in next) setState(next);
+        else unlocked(next);
       })
       .catch(() => {
+        // Unreachable server or IndexedDB trouble: nothing is wiped, a reload may work.
         if (!cancelled) setState({ status: "anonymous", expired: false });
       });
     return () => {
@@ -103,46 +150,65 @@ export function SessionProvider({ children, api: given }: { children: ReactNode;
       api.setTokenListener(null);
       if (refreshTimer.current !== null) window.clearTimeout(refreshTimer.current);
     };
-  }, [api, authenticated]);
+  }, [api, schedule, unlocked, signedOut]);
 
   const login = useCallback(
-    async (email: string, password: string, onProgress?: Progress) => {
-      const [pre, { kdfFromWire, derive }] = await Promise.all([
-        api.prelogin(email),
-        accountCrypto(),
-      ]);
-      const params = kdfFromWire(pre.kdf_salt, pre.kdf_params);
-      const { authSecret } = await derive(password, params, onProgress);
-      onProgress?.("sending");
-      const out = await api.login(email, authSecret, deviceName());
-      authenticated(out);
+    async (email: string, password: string, onProgress?: Progress): Promise<Entry> => {
+      const { passwordKeysFor, signInWithKeys } = await unlockFlows();
+      const keys = await passwordKeysFor(api, email, password, onProgress);
+      const out = await signInWithKeys(api, email, keys, onProgress);
+      return {
+        recoveryCode: out.recoveryCode?.formatted() ?? null,
+        enter: () => {
+          schedule(out.tokens);
+          unlocked(out.keys);
+        },
+      };
     },
-    [api, authenticated],
+    [api, schedule, unlocked],
   );
 
   const register = useCallback(
     async (displayName: string, email: string, password: string, onProgress?: Progress) => {
-      const { newKdfParams, derive, kdfToWire, createAccountKeys } = await accountCrypto();
-      const params = newKdfParams();
-      const { authSecret } = await derive(password, params, onProgress);
-      onProgress?.("sending");
-      const wire = kdfToWire(params);
-      const account = createAccountKeys();
-      await api.register({
-        display_name: displayName,
-        email,
-        kdf_salt: wire.salt,
-        kdf_params: wire.params,
-        auth_secret: authSecret,
-        key_bundle: account.keyBundle,
-        vault: account.vault,
-      });
-      const out = await api.login(email, authSecret, deviceName());
-      return () => {
-        authenticated(out);
+      const { registerAccount } = await unlockFlows();
+      const registered = await registerAccount(api, displayName, email, password, onProgress);
+      return {
+        recoveryCode: registered.recoveryCode.formatted(),
+        finish: async () => {
+          const out = await registered.finish();
+          schedule(out.tokens);
+          unlocked(out.keys);
+        },
       };
     },
-    [api, authenticated],
+    [api, schedule, unlocked],
+  );
+
+  const recover = useCallback(
+    async (email: string, code: string, newPassword: string, onProgress?: Progress) => {
+      const [{ resetPasswordWithCode }, { signInWithKeys }] = await Promise.all([
+        recoveryFlows(),
+        unlockFlows(),
+      ]);
+      const recovered = await resetPasswordWithCode(api, email, code, newPassword, onProgress);
+      return {
+        recoveryCode: recovered.recoveryCode.formatted(),
+        finish: async (finishProgress?: Progress) => {
+          const out = await signInWithKeys(api, email, recovered.passwordKeys, finishProgress);
+          schedule(out.tokens);
+          unlocked(out.keys);
+        },
+      };
+    },
+    [api, schedule, unlocked],
+  );
+
+  const unlock = useCallback(
+    async (password: string, onProgress?: Progress) => {
+      const { unlockWithPassword } = await unlockFlows();
+      unlocked(await unlockWithPassword(api, password, onProgress));
+    },
+    [api, unlocked],
   );
 
   const logout = useCallback(
@@ -150,21 +216,20 @@ export function SessionProvider({ children, api: given }: { children: ReactNode;
       try {
         await api.logout(everywhere);
       } finally {
-        if (refreshTimer.current !== null) window.clearTimeout(refreshTimer.current);
-        setState({ status: "anonymous", expired: false });
+        signedOut(false);
       }
     },
-    [api],
+    [api, signedOut],
   );
 
   const lost = useCallback(() => {
     api.setAccessToken(null);
-    setState({ status: "anonymous", expired: true });
-  }, [api]);
+    signedOut(true);
+  }, [api, signedOut]);
 
   const value = useMemo(
-    () => ({ state, api, login, register, logout, lost }),
-    [state, api, login, register, logout, lost],
+    () => ({ state, api, login, register, recover, unlock, updateKeys: unlocked, logout, lost }),
+    [state, api, login, register, recover, unlock, unlocked, logout, lost],
   );
   return <SessionContext value={value}>{children}</SessionContext>;
 }

@@ -10,6 +10,12 @@ import { IndexedDbOutbox, MemoryOutbox, type Outbox } from "@/transport/outbox";
 import { RealtimeClient } from "@/transport/realtime";
 
 export const TYPING_SHOWN_MS = 5000;
+/**
+ * Read receipts are coalesced: at most one `read` per conversation per window, carrying the
+ * latest seq. A busy room confirms many messages a second; one frame each would push a tab past
+ * the server's per-socket frame limit (30/s).
+ */
+export const READ_COALESCE_MS = 500;
 const PAGE = 50;
 const GAP_PAGE = 200;
 
@@ -37,6 +43,8 @@ export class ChatEngine {
   readonly #events: EngineEvents;
   readonly #decode: MessageDecoder;
   readonly #readSent = new Map<string, number>();
+  readonly #readPending = new Map<string, number>();
+  #readTimer: number | null = null;
   readonly #filling = new Set<string>();
   readonly #typingTimers = new Map<string, number>();
   readonly #cleanup: (() => void)[] = [];
@@ -79,7 +87,11 @@ export class ChatEngine {
             },
           ]);
           this.#maybeFill(entry.conversationId);
-          this.markRead(entry.conversationId);
+          // Storing a send moves the sender's read position to it on the server: no frame.
+          const id = entry.conversationId;
+          if (ack.seq > (this.#readSent.get(id) ?? 0)) this.#readSent.set(id, ack.seq);
+          this.store.receipts(id, { [userId]: ack.seq });
+          this.markRead(id);
         },
         authLost: () => {
           events.authLost();
@@ -114,6 +126,7 @@ export class ChatEngine {
   }
 
   stop(): void {
+    this.#flushReads();
     this.realtime.stop();
     for (const fn of this.#cleanup.splice(0)) fn();
     for (const t of this.#typingTimers.values()) window.clearTimeout(t);
@@ -158,19 +171,33 @@ export class ChatEngine {
     this.realtime.typing(id);
   }
 
+  /** Mark the open conversation read up to its last message: shown at once, sent coalesced. */
   markRead(id: string): void {
     const state = this.store.getState();
     if (state.activeConversation !== id || document.visibilityState === "hidden") return;
     const c = this.store.conversation(id);
     const seq = c.messages.at(-1)?.seq ?? 0;
-    if (seq <= (this.#readSent.get(id) ?? 0)) return;
-    this.#readSent.set(id, seq);
+    if (seq <= Math.max(this.#readSent.get(id) ?? 0, this.#readPending.get(id) ?? 0)) return;
     this.store.receipts(id, { [this.userId]: seq });
-    if (!this.realtime.read(id, seq)) {
-      void this.#api.markRead(id, seq).catch(() => {
-        this.#readSent.delete(id);
-      });
+    this.#readPending.set(id, seq);
+    this.#readTimer ??= window.setTimeout(() => {
+      this.#flushReads();
+    }, READ_COALESCE_MS);
+  }
+
+  #flushReads(): void {
+    if (this.#readTimer !== null) window.clearTimeout(this.#readTimer);
+    this.#readTimer = null;
+    for (const [id, seq] of this.#readPending) {
+      if (seq <= (this.#readSent.get(id) ?? 0)) continue;
+      this.#readSent.set(id, seq);
+      if (!this.realtime.read(id, seq)) {
+        void this.#api.markRead(id, seq).catch(() => {
+          if (this.#readSent.get(id) === seq) this.#readSent.delete(id);
+        });
+      }
     }
+    this.#readPending.clear();
   }
 
   /** The server told us where a member had read (initial member list). */

@@ -7,43 +7,11 @@ import { MemoryOutbox, type OutboxEntry } from "@/transport/outbox";
 import {
   RealtimeClient,
   type ConnectionStatus,
-  type SocketLike,
   type Timers,
 } from "@/transport/realtime";
+import { FakeSocket } from "@/test/fake-socket";
 
 const ROOM = "0b5f6a1e-3d4c-4e8a-9a51-6f2f5b8d2c11";
-
-class FakeSocket implements SocketLike {
-  readyState = 0;
-  sent: Record<string, unknown>[] = [];
-  onopen: ((event: Event) => void) | null = null;
-  onmessage: ((event: MessageEvent) => void) | null = null;
-  onclose: ((event: CloseEvent) => void) | null = null;
-  onerror: ((event: Event) => void) | null = null;
-  closed = false;
-
-  send(data: string): void {
-    this.sent.push(JSON.parse(data));
-  }
-  close(): void {
-    this.closed = true;
-    this.readyState = 3;
-  }
-  open(): void {
-    this.readyState = 1;
-    this.onopen?.({} as Event);
-  }
-  receive(frame: ServerFrame): void {
-    this.onmessage?.({ data: JSON.stringify(frame) } as MessageEvent);
-  }
-  drop(): void {
-    this.readyState = 3;
-    this.onclose?.({ code: 1012 } as CloseEvent);
-  }
-  framesOf(type: string): Record<string, unknown>[] {
-    return this.sent.filter((f) => f.type === type);
-  }
-}
 
 class ManualTimers implements Timers {
   #next = 1;

@@ -8,19 +8,29 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hushroom.storage.accounts import (
+    AccountKeysRecord,
     Credentials,
     DeviceRecord,
+    PukCertificateRecord,
     RefreshTokenRecord,
     SessionRecord,
     TicketRecord,
     UserRecord,
+    VaultRecord,
 )
-from hushroom.storage.sql.tables import devices, refresh_tokens, sessions, users, ws_tickets
+from hushroom.storage.sql.tables import (
+    devices,
+    puk_certificates,
+    refresh_tokens,
+    sessions,
+    users,
+    ws_tickets,
+)
 
 _USER_COLS = (
     users.c.id,
@@ -29,10 +39,13 @@ _USER_COLS = (
     users.c.kdf_salt,
     users.c.kdf_params,
     users.c.auth_hash,
-    users.c.key_bundle,
-    users.c.key_bundle_version,
+    users.c.identity_key,
     users.c.vault,
+    users.c.password_wrapping,
+    users.c.recovery_wrapping,
+    users.c.recovery_auth_hash,
     users.c.vault_version,
+    users.c.keys_version,
     users.c.is_admin,
     users.c.created_at,
 )
@@ -42,6 +55,8 @@ _DEVICE_COLS = (
     devices.c.name,
     devices.c.created_at,
     devices.c.revoked_at,
+    devices.c.last_active_at,
+    devices.c.certificate,
 )
 _SESSION_COLS = (
     sessions.c.id,
@@ -56,6 +71,7 @@ _REFRESH_COLS = (
     refresh_tokens.c.created_at,
     refresh_tokens.c.expires_at,
     refresh_tokens.c.used_at,
+    refresh_tokens.c.successor_sealed,
 )
 _TICKET_COLS = (
     ws_tickets.c.ticket_hash,
@@ -74,18 +90,54 @@ def _user(row: Any) -> UserRecord:
         kdf_salt=bytes(row.kdf_salt),
         kdf_params=dict(row.kdf_params),
         auth_hash=row.auth_hash,
-        key_bundle=bytes(row.key_bundle),
-        key_bundle_version=row.key_bundle_version,
-        vault=bytes(row.vault),
+        keys=_keys(row),
         vault_version=row.vault_version,
+        keys_version=row.keys_version,
         is_admin=bool(row.is_admin),
         created_at=row.created_at,
     )
 
 
-def _like_escape(value: str) -> str:
-    # LIKE metacharacters in user input are escaped so they match literally.
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _keys(row: Any) -> AccountKeysRecord | None:
+    if row.identity_key is None or row.vault is None:
+        return None
+    return AccountKeysRecord(
+        identity_key=bytes(row.identity_key),
+        vault=VaultRecord(
+            bytes(row.vault), bytes(row.password_wrapping), bytes(row.recovery_wrapping)
+        ),
+        recovery_auth_hash=bytes(row.recovery_auth_hash),
+    )
+
+
+def _keys_values(keys: AccountKeysRecord | None) -> dict[str, Any]:
+    if keys is None:
+        return {}
+    return {
+        "identity_key": keys.identity_key,
+        **_vault_values(keys.vault),
+        "recovery_auth_hash": keys.recovery_auth_hash,
+    }
+
+
+def _vault_values(vault: VaultRecord) -> dict[str, Any]:
+    return {
+        "vault": vault.sealed,
+        "password_wrapping": vault.password_wrapping,
+        "recovery_wrapping": vault.recovery_wrapping,
+    }
+
+
+def _device(row: Any) -> DeviceRecord:
+    return DeviceRecord(
+        id=row.id,
+        user_id=row.user_id,
+        name=row.name,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+        last_active_at=row.last_active_at,
+        certificate=bytes(row.certificate) if row.certificate is not None else None,
+    )
 
 
 class SqlUserRepository:
@@ -97,7 +149,7 @@ class SqlUserRepository:
         return row is not None
 
     async def create(self, record: UserRecord) -> bool:
-        if await self.get_by_email(record.email) is not None:
+        if await self.get_by_email(record.email) is not None or await self.exists(record.id):
             return False
         try:
             async with self._conn.begin_nested():
@@ -110,10 +162,9 @@ class SqlUserRepository:
                         kdf_salt=record.kdf_salt,
                         kdf_params=record.kdf_params,
                         auth_hash=record.auth_hash,
-                        key_bundle=record.key_bundle,
-                        key_bundle_version=record.key_bundle_version,
-                        vault=record.vault,
+                        **_keys_values(record.keys),
                         vault_version=record.vault_version,
+                        keys_version=record.keys_version,
                         is_admin=record.is_admin,
                         created_at=record.created_at,
                     )
@@ -139,12 +190,12 @@ class SqlUserRepository:
         return Credentials(row[0], row[1]) if row else None
 
     async def search(self, name_part: str, email: str, limit: int) -> list[UserRecord]:
-        pattern = f"%{_like_escape(name_part.lower())}%"
         stmt = (
             select(*_USER_COLS)
             .where(
                 or_(
-                    users.c.display_name_lower.like(pattern, escape="\\"),
+                    # autoescape: LIKE metacharacters in user input match literally.
+                    users.c.display_name_lower.contains(name_part.lower(), autoescape=True),
                     users.c.email == email,
                 )
             )
@@ -157,6 +208,106 @@ class SqlUserRepository:
         await self._conn.execute(
             update(users).where(users.c.id == user_id).values(auth_hash=auth_hash)
         )
+
+    async def set_admin(self, email: str) -> bool:
+        result = await self._conn.execute(
+            update(users).where(users.c.email == email).values(is_admin=True)
+        )
+        return bool(result.rowcount)
+
+    async def set_keys(self, user_id: uuid.UUID, keys: AccountKeysRecord) -> bool:
+        result = await self._conn.execute(
+            update(users)
+            .where(and_(users.c.id == user_id, users.c.identity_key.is_(None)))
+            .values(
+                **_keys_values(keys),
+                vault_version=users.c.vault_version + 1,
+                keys_version=users.c.keys_version + 1,
+            )
+        )
+        return bool(result.rowcount)
+
+    async def swap_vault(
+        self,
+        user_id: uuid.UUID,
+        expected_version: int,
+        vault: VaultRecord,
+        *,
+        recovery_auth_hash: bytes | None = None,
+        password: tuple[bytes, dict[str, Any], str] | None = None,
+    ) -> int | None:
+        values: dict[str, Any] = _vault_values(vault)
+        if recovery_auth_hash is not None:
+            values["recovery_auth_hash"] = recovery_auth_hash
+        if password is not None:
+            values["kdf_salt"], values["kdf_params"], values["auth_hash"] = password
+        row = (
+            await self._conn.execute(
+                update(users)
+                .where(
+                    and_(
+                        users.c.id == user_id,
+                        users.c.vault_version == expected_version,
+                        users.c.identity_key.is_not(None),
+                    )
+                )
+                .values(**values, vault_version=users.c.vault_version + 1)
+                .returning(users.c.vault_version)
+            )
+        ).first()
+        return int(row[0]) if row else None
+
+    async def bump_keys_version(self, user_id: uuid.UUID) -> int:
+        row = (
+            await self._conn.execute(
+                update(users)
+                .where(users.c.id == user_id)
+                .values(keys_version=users.c.keys_version + 1)
+                .returning(users.c.keys_version)
+            )
+        ).one()
+        return int(row[0])
+
+
+class SqlPukCertificateRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, record: PukCertificateRecord) -> bool:
+        try:
+            async with self._conn.begin_nested():
+                await self._conn.execute(
+                    insert(puk_certificates).values(
+                        user_id=record.user_id,
+                        generation=record.generation,
+                        certificate=record.certificate,
+                        created_at=record.created_at,
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    async def for_user(self, user_id: uuid.UUID) -> list[PukCertificateRecord]:
+        rows = await self._conn.execute(
+            select(
+                puk_certificates.c.user_id,
+                puk_certificates.c.generation,
+                puk_certificates.c.certificate,
+                puk_certificates.c.created_at,
+            )
+            .where(puk_certificates.c.user_id == user_id)
+            .order_by(puk_certificates.c.generation)
+        )
+        return [PukCertificateRecord(r[0], r[1], bytes(r[2]), r[3]) for r in rows]
+
+    async def latest_generation(self, user_id: uuid.UUID) -> int:
+        value = await self._conn.scalar(
+            select(func.max(puk_certificates.c.generation)).where(
+                puk_certificates.c.user_id == user_id
+            )
+        )
+        return int(value or 0)
 
 
 class SqlDeviceRepository:
@@ -171,6 +322,8 @@ class SqlDeviceRepository:
                 name=record.name,
                 created_at=record.created_at,
                 revoked_at=record.revoked_at,
+                last_active_at=record.last_active_at,
+                certificate=record.certificate,
             )
         )
 
@@ -178,7 +331,45 @@ class SqlDeviceRepository:
         row = (
             await self._conn.execute(select(*_DEVICE_COLS).where(devices.c.id == device_id))
         ).first()
-        return DeviceRecord(*row) if row else None
+        return _device(row) if row else None
+
+    async def for_user(self, user_id: uuid.UUID) -> list[DeviceRecord]:
+        rows = await self._conn.execute(
+            select(*_DEVICE_COLS)
+            .where(devices.c.user_id == user_id)
+            .order_by(devices.c.created_at, devices.c.id)
+        )
+        return [_device(r) for r in rows]
+
+    async def certify(self, device_id: uuid.UUID, certificate: bytes) -> bool:
+        result = await self._conn.execute(
+            update(devices)
+            .where(
+                and_(
+                    devices.c.id == device_id,
+                    devices.c.certificate.is_(None),
+                    devices.c.revoked_at.is_(None),
+                )
+            )
+            .values(certificate=certificate)
+        )
+        return bool(result.rowcount)
+
+    async def rename(self, device_id: uuid.UUID, name: str) -> None:
+        await self._conn.execute(update(devices).where(devices.c.id == device_id).values(name=name))
+
+    async def touch(self, device_id: uuid.UUID, now: int) -> None:
+        await self._conn.execute(
+            update(devices).where(devices.c.id == device_id).values(last_active_at=now)
+        )
+
+    async def revoke(self, device_id: uuid.UUID, now: int) -> bool:
+        result = await self._conn.execute(
+            update(devices)
+            .where(and_(devices.c.id == device_id, devices.c.revoked_at.is_(None)))
+            .values(revoked_at=now)
+        )
+        return bool(result.rowcount)
 
 
 class SqlSessionRepository:
@@ -210,10 +401,21 @@ class SqlSessionRepository:
         )
         return bool(result.rowcount)
 
-    async def revoke_all(self, user_id: uuid.UUID, now: int) -> list[uuid.UUID]:
+    async def revoke_all(
+        self, user_id: uuid.UUID, now: int, *, except_session: uuid.UUID | None = None
+    ) -> list[uuid.UUID]:
+        where = and_(sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None))
+        if except_session is not None:
+            where = and_(where, sessions.c.id != except_session)
+        rows = await self._conn.execute(
+            update(sessions).where(where).values(revoked_at=now).returning(sessions.c.id)
+        )
+        return [r[0] for r in rows]
+
+    async def revoke_device(self, device_id: uuid.UUID, now: int) -> list[uuid.UUID]:
         rows = await self._conn.execute(
             update(sessions)
-            .where(and_(sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None)))
+            .where(and_(sessions.c.device_id == device_id, sessions.c.revoked_at.is_(None)))
             .values(revoked_at=now)
             .returning(sessions.c.id)
         )
@@ -227,6 +429,7 @@ class SqlSessionRepository:
                 created_at=record.created_at,
                 expires_at=record.expires_at,
                 used_at=record.used_at,
+                successor_sealed=record.successor_sealed,
             )
         )
 
@@ -236,7 +439,10 @@ class SqlSessionRepository:
                 select(*_REFRESH_COLS).where(refresh_tokens.c.token_hash == token_hash)
             )
         ).first()
-        return RefreshTokenRecord(bytes(row[0]), *row[1:]) if row else None
+        if row is None:
+            return None
+        sealed = bytes(row.successor_sealed) if row.successor_sealed is not None else None
+        return RefreshTokenRecord(bytes(row[0]), *row[1:5], successor_sealed=sealed)
 
     async def use_refresh_token(self, token_hash: bytes, now: int) -> bool:
         # The conditional UPDATE is the single-use guard: of two concurrent uses, one sees 0 rows.
@@ -248,6 +454,13 @@ class SqlSessionRepository:
             .values(used_at=now)
         )
         return bool(result.rowcount)
+
+    async def set_successor(self, token_hash: bytes, successor_sealed: bytes) -> None:
+        await self._conn.execute(
+            update(refresh_tokens)
+            .where(refresh_tokens.c.token_hash == token_hash)
+            .values(successor_sealed=successor_sealed)
+        )
 
 
 class SqlTicketRepository:

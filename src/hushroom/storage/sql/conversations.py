@@ -6,10 +6,11 @@ import uuid
 from collections.abc import Collection, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hushroom.errors import RoomNameTaken
 from hushroom.storage.conversations import (
     ConversationRecord,
     MemberRecord,
@@ -17,7 +18,7 @@ from hushroom.storage.conversations import (
     NewMessage,
     Role,
 )
-from hushroom.storage.sql.tables import conversations, members, messages
+from hushroom.storage.sql.tables import ROOM_NAME_INDEX, conversations, members, messages
 
 _CONV_COLS = (
     conversations.c.id,
@@ -131,6 +132,17 @@ class SqlConversationRepository:
             )
         )
 
+    async def create_room(self, record: ConversationRecord) -> None:
+        try:
+            async with self._conn.begin_nested():
+                await self.create(record)
+        except IntegrityError as exc:
+            # PostgreSQL names the index; SQLite names the column.
+            message = str(exc.orig)
+            if ROOM_NAME_INDEX in message or "conversations.name_lower" in message:
+                raise RoomNameTaken(field="name") from exc
+            raise
+
     async def get(self, conversation_id: uuid.UUID) -> ConversationRecord | None:
         row = (
             await self._conn.execute(
@@ -168,16 +180,21 @@ class SqlConversationRepository:
         return _conv(row) if row else None
 
     async def search_rooms(
-        self, query: str | None, limit: int, after_name: str | None
+        self, query: str | None, limit: int, after: ConversationRecord | None
     ) -> list[ConversationRecord]:
+        name_lower, room_id = conversations.c.name_lower, conversations.c.id
         stmt = select(*_CONV_COLS).where(conversations.c.kind == "room")
         if query:
-            # LIKE metacharacters in user input are escaped so they match literally.
-            escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            stmt = stmt.where(conversations.c.name_lower.like(f"%{escaped}%", escape="\\"))
-        if after_name is not None:
-            stmt = stmt.where(conversations.c.name_lower > after_name.lower())
-        stmt = stmt.order_by(conversations.c.name_lower, conversations.c.id).limit(limit)
+            # autoescape: LIKE metacharacters in the query match literally.
+            stmt = stmt.where(name_lower.contains(query.lower(), autoescape=True))
+        if after is not None:
+            # Keyset on (name_lower, id): rooms whose names compare equal are neither skipped
+            # nor repeated across pages.
+            after_lower = (after.name or "").lower()
+            stmt = stmt.where(
+                or_(name_lower > after_lower, and_(name_lower == after_lower, room_id > after.id))
+            )
+        stmt = stmt.order_by(name_lower, room_id).limit(limit)
         return [_conv(r) for r in await self._conn.execute(stmt)]
 
     async def for_user(self, user_id: uuid.UUID) -> list[tuple[ConversationRecord, MemberRecord]]:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 
 metadata = MetaData(
@@ -42,10 +43,17 @@ users = Table(
     Column("kdf_salt", LargeBinary(64), nullable=False),
     Column("kdf_params", JSON(), nullable=False),
     Column("auth_hash", String(200), nullable=False),
-    Column("key_bundle", LargeBinary(), nullable=False),
-    Column("key_bundle_version", Integer(), nullable=False),
-    Column("vault", LargeBinary(), nullable=False),
+    # Keys (docs/decisions/0003): all NULL only for an account created before real keys, which
+    # sets them up at its next login. The server holds public keys and sealed blobs only.
+    Column("identity_key", LargeBinary(32), nullable=True),
+    Column("vault", LargeBinary(), nullable=True),
+    Column("password_wrapping", LargeBinary(), nullable=True),
+    Column("recovery_wrapping", LargeBinary(), nullable=True),
+    # SHA-256 of the recovery authenticator (docs/crypto.md §6.5), never the code.
+    Column("recovery_auth_hash", LargeBinary(32), nullable=True),
     Column("vault_version", Integer(), nullable=False),
+    # Grows with every change of the key directory (PUKs, device certificates, revocations).
+    Column("keys_version", Integer(), nullable=False, default=0),
     Column("is_admin", Boolean(), nullable=False, default=False),
     Column("created_at", BigInteger(), nullable=False),
 )
@@ -58,7 +66,20 @@ devices = Table(
     Column("name", String(100), nullable=False),
     Column("created_at", BigInteger(), nullable=False),
     Column("revoked_at", BigInteger(), nullable=True),
+    Column("last_active_at", BigInteger(), nullable=True),
+    # The device certificate (signed by the identity key) and the key it certifies.
+    Column("certificate", LargeBinary(), nullable=True),
     Index("ix_devices_user", "user_id"),
+)
+
+# Every PUK generation's certificate, signed by the identity key (docs/crypto.md §7).
+puk_certificates = Table(
+    "puk_certificates",
+    metadata,
+    Column("user_id", Uuid(), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("generation", Integer(), primary_key=True, autoincrement=False),
+    Column("certificate", LargeBinary(), nullable=False),
+    Column("created_at", BigInteger(), nullable=False),
 )
 
 # One row per login: the refresh-token family. Revoking it ends every token of the family.
@@ -81,6 +102,9 @@ refresh_tokens = Table(
     Column("created_at", BigInteger(), nullable=False),
     Column("expires_at", BigInteger(), nullable=False),
     Column("used_at", BigInteger(), nullable=True),
+    # The token this one was rotated into, sealed under a key derived from this token: lets a
+    # second tab that presents it within the grace window get the same successor.
+    Column("successor_sealed", LargeBinary(), nullable=True),
     Index("ix_refresh_tokens_session", "session_id"),
 )
 
@@ -93,6 +117,8 @@ ws_tickets = Table(
     Column("session_id", Uuid(), nullable=False),
     Column("expires_at", BigInteger(), nullable=False),
 )
+
+ROOM_NAME_INDEX = "uq_conversations_room_name"
 
 conversations = Table(
     "conversations",
@@ -109,6 +135,14 @@ conversations = Table(
     Column("member_count", Integer(), nullable=False, default=0),
     # "<smaller uuid>:<larger uuid>" for DMs: one DM per pair.
     Column("dm_pair", String(80), nullable=True, unique=True),
+    # Public room names are unique, ignoring case (migration 0003).
+    Index(
+        ROOM_NAME_INDEX,
+        "name_lower",
+        unique=True,
+        sqlite_where=text("kind = 'room'"),
+        postgresql_where=text("kind = 'room'"),
+    ),
 )
 
 members = Table(

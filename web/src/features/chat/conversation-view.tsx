@@ -4,7 +4,16 @@
  * Every piece of user text is rendered as text (React escapes it); never as HTML.
  */
 import { useQueryClient } from "@tanstack/react-query";
-import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
+import {
+  memo,
+  useCallback,
+  useEffect,
+  useLayoutEffect,
+  useMemo,
+  useRef,
+  useState,
+  type KeyboardEvent,
+} from "react";
 import { Link, useNavigate, useParams } from "react-router";
 
 import { describeError } from "@/api/errors";
@@ -21,6 +30,7 @@ import { useChat, useEngine } from "@/store/react";
 import type { OutboxEntry } from "@/transport/outbox";
 
 const GROUP_GAP_MS = 5 * 60_000;
+const NO_READERS: readonly string[] = [];
 
 export function ConversationRoute() {
   const { id = "" } = useParams();
@@ -44,12 +54,21 @@ function ConversationView({ id }: { id: string }) {
   }, []);
   const panel = useRef<HTMLElement>(null);
 
-  // Where "new messages" starts: fixed when the conversation opens.
+  // Where "new messages" starts: fixed when the conversation opens. The conversation list is
+  // fetched once and goes stale while other rooms are open (its `unread` stays 0 for a room that
+  // got messages meanwhile, its `last_read_seq` stays behind what this tab read), so the live
+  // unread count and read position, taken before opening marks everything read, come first.
+  const [atOpen] = useState(() => ({
+    unread: engine.store.getState().unread[id],
+    readTo: engine.store.conversation(id).receipts[engine.userId] ?? 0,
+  }));
   const [firstUnreadSeq, setFirstUnreadSeq] = useState<number | null>(null);
   const lastReadAtOpen = summary?.last_read_seq;
-  const unreadAtOpen = summary?.unread;
+  const unreadAtOpen = atOpen.unread ?? summary?.unread;
   if (firstUnreadSeq === null && lastReadAtOpen !== undefined && unreadAtOpen !== undefined) {
-    setFirstUnreadSeq(unreadAtOpen > 0 ? lastReadAtOpen + 1 : Number.POSITIVE_INFINITY);
+    setFirstUnreadSeq(
+      unreadAtOpen > 0 ? Math.max(lastReadAtOpen, atOpen.readTo) + 1 : Number.POSITIVE_INFINITY,
+    );
   }
 
   useEffect(() => {
@@ -318,7 +337,7 @@ function MessageList({ id, firstUnreadSeq }: { id: string; firstUnreadSeq: numbe
               message={row.message}
               own={row.message.senderId === me}
               startsGroup={row.startsGroup === true}
-              readers={readers.get(row.message.seq) ?? []}
+              readers={readers.get(row.message.seq) ?? NO_READERS}
             />
           ) : null,
         )}
@@ -335,17 +354,29 @@ function MessageList({ id, firstUnreadSeq }: { id: string; firstUnreadSeq: numbe
   );
 }
 
-export function MessageBubble({
-  message,
-  own,
-  startsGroup,
-  readers,
-}: {
+interface BubbleProps {
   message: ChatMessage;
   own: boolean;
   startsGroup: boolean;
   readers: readonly string[];
-}) {
+}
+
+/**
+ * Bubbles re-render only when their own message, grouping or readers change: a send, an ack or
+ * a receipt touches one row, not the whole list (the store keeps unchanged messages as the same
+ * objects; `readers` is rebuilt on every receipt, so it is compared by content).
+ */
+function sameBubble(a: BubbleProps, b: BubbleProps): boolean {
+  return (
+    a.message === b.message &&
+    a.own === b.own &&
+    a.startsGroup === b.startsGroup &&
+    a.readers.length === b.readers.length &&
+    a.readers.every((user, i) => user === b.readers[i])
+  );
+}
+
+export const MessageBubble = memo(function MessageBubble({ message, own, startsGroup, readers }: BubbleProps) {
   return (
     <div className={`msg ${own ? "own" : "other"} ${startsGroup ? "group-start" : ""}`} data-key={`m-${String(message.seq)}`} data-seq={message.seq}>
       {startsGroup && !own && (
@@ -373,7 +404,7 @@ export function MessageBubble({
       )}
     </div>
   );
-}
+}, sameBubble);
 
 function PendingBubble({ entry }: { entry: OutboxEntry }) {
   const engine = useEngine();

@@ -1,0 +1,139 @@
+"""Checks of every key object a client uploads (docs/crypto.md §4, §6, §7), before anything is
+stored. The server verifies what it can without a secret: the identity key is a valid Ed25519
+key, certificates verify under it for this user (and device), PUK keys pass the X-Wing checks,
+and the sealed vault and its wrappings decode with the right labels. Failures name the object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+
+from hushroom.crypto.device import DeviceCertificate, verify_device_certificate
+from hushroom.crypto.encoding import decode
+from hushroom.crypto.errors import CryptoError
+from hushroom.crypto.identity import IdentityPublicKey
+from hushroom.crypto.puk import PukCertificate, verify_puk_certificate
+from hushroom.crypto.vault import VAULT_LABEL, WRAP_LABEL
+from hushroom.errors import InvalidKeyMaterial, PayloadTooLarge
+from hushroom.services.account_input import check_size
+from hushroom.storage.accounts import AccountKeysRecord, PukCertificateRecord, VaultRecord
+
+RECOVERY_AUTH_BYTES = 32
+MAX_CERTIFICATE_BYTES = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class KeyUpload:
+    """An account's first keys: at registration, or at the one-time set-up of an old account."""
+
+    identity_key: bytes
+    puk_certificate: bytes = field(repr=False)
+    device_certificate: bytes = field(repr=False)
+    vault: VaultRecord = field(repr=False)
+    recovery_auth: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedKeys:
+    keys: AccountKeysRecord
+    puk: PukCertificateRecord
+    device_certificate: bytes = field(repr=False)
+
+
+def check_key_upload(
+    upload: KeyUpload, user_id: uuid.UUID, device_id: uuid.UUID, now: int, max_vault_bytes: int
+) -> CheckedKeys:
+    """Every object of a first key upload, checked against the uploaded identity key."""
+    identity = identity_key(upload.identity_key)
+    puk = puk_certificate(upload.puk_certificate, identity, user_id, 1)
+    device_certificate(upload.device_certificate, identity, user_id, device_id)
+    return CheckedKeys(
+        keys=AccountKeysRecord(
+            identity_key=identity.key,
+            vault=vault(upload.vault, max_vault_bytes),
+            recovery_auth_hash=recovery_auth_hash(upload.recovery_auth),
+        ),
+        puk=PukCertificateRecord(user_id, 1, puk.encoded, now),
+        device_certificate=upload.device_certificate,
+    )
+
+
+def identity_key(raw: bytes, name: str = "identity_key") -> IdentityPublicKey:
+    try:
+        return IdentityPublicKey(bytes(raw))
+    except CryptoError as exc:
+        raise InvalidKeyMaterial(f"{name}: {exc}", field=name) from None
+
+
+def puk_certificate(
+    data: bytes,
+    identity: IdentityPublicKey,
+    user_id: uuid.UUID,
+    generation: int,
+    name: str = "puk_certificate",
+) -> PukCertificate:
+    _small(data, name)
+    try:
+        cert = verify_puk_certificate(data, identity, str(user_id))
+    except CryptoError as exc:
+        raise InvalidKeyMaterial(f"{name}: {exc}", field=name) from None
+    if cert.generation != generation:
+        raise InvalidKeyMaterial(f"{name} must be for generation {generation}", field=name)
+    return cert
+
+
+def device_certificate(
+    data: bytes,
+    identity: IdentityPublicKey,
+    user_id: uuid.UUID,
+    device_id: uuid.UUID,
+    name: str = "device_certificate",
+) -> DeviceCertificate:
+    _small(data, name)
+    try:
+        return verify_device_certificate(data, identity, str(user_id), str(device_id))
+    except CryptoError as exc:
+        raise InvalidKeyMaterial(f"{name}: {exc}", field=name) from None
+
+
+def vault(upload: VaultRecord, max_bytes: int) -> VaultRecord:
+    """The sealed vault (label, 12-byte nonce) and two wrappings of the right kinds, as
+    uploaded; returned as it came once every part is checked."""
+    if len(upload.sealed) > max_bytes:
+        raise PayloadTooLarge(f"the vault is limited to {max_bytes} bytes", field="vault")
+    try:
+        decode(upload.sealed, VAULT_LABEL, 1, 2).fixed(0, 12)
+    except CryptoError as exc:
+        raise InvalidKeyMaterial(f"vault: {exc}", field="vault") from None
+    return VaultRecord(
+        upload.sealed,
+        wrapping(upload.password_wrapping, "password", "vault"),
+        wrapping(upload.recovery_wrapping, "recovery", "vault"),
+    )
+
+
+def wrapping(data: bytes, kind: str, name: str) -> bytes:
+    """A wrapping of the 32-byte vault key: label, kind, 12-byte nonce, 32 + 16 bytes of GCM."""
+    _small(data, name)
+    try:
+        record = decode(data, WRAP_LABEL, 1, 3)
+        ok = record.ident(0) == kind and len(record.raw(2)) == 48
+        record.fixed(1, 12)
+    except CryptoError as exc:
+        raise InvalidKeyMaterial(f"{name}: {exc}", field=name) from None
+    if not ok:
+        raise InvalidKeyMaterial(f"{name}: not a {kind} wrapping of a vault key", field=name)
+    return data
+
+
+def recovery_auth_hash(recovery_auth: bytes, name: str = "recovery_auth") -> bytes:
+    """What the server stores of the recovery authenticator (§6.5): its SHA-256."""
+    check_size(recovery_auth, RECOVERY_AUTH_BYTES, name)
+    return hashlib.sha256(recovery_auth).digest()
+
+
+def _small(data: bytes, name: str) -> None:
+    if not data or len(data) > MAX_CERTIFICATE_BYTES:
+        raise InvalidKeyMaterial(f"{name} is empty or too large", field=name)

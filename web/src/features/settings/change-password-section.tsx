@@ -1,0 +1,87 @@
+/**
+ * Change password: the current one proves itself (and unwraps the vault key here), the new one
+ * wraps the same vault key, so history stays readable on every device.
+ */
+import { useState, type SyntheticEvent } from "react";
+
+import { Popup, usePopup } from "@/components/popup";
+import { errorWords } from "@/features/auth/error-words";
+import {
+  CurrentPasswordField,
+  NewPasswordFields,
+  useNewPassword,
+} from "@/features/auth/account-fields";
+import { SubmitWithProgress, useBusy } from "@/features/auth/progress-line";
+import { useSession } from "@/session/session";
+import type { UnlockedKeys } from "@/session/unlocked-keys";
+
+export function ChangePasswordSection({ keys, email }: { keys: UnlockedKeys; email: string }) {
+  const { api, updateKeys } = useSession();
+  const { phase, run, onProgress, busy } = useBusy();
+  const popup = usePopup();
+  const [current, setCurrent] = useState("");
+  const next = useNewPassword([email]);
+  const [keepOthers, setKeepOthers] = useState(false);
+  const [done, setDone] = useState(false);
+
+  const submit = async (event: SyntheticEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    setDone(false);
+    if (!(await next.accepted(popup.show, "Type the new password twice."))) return;
+    await run(
+      "queued",
+      async () => {
+        const { changePassword } = await import("@/session/rekey");
+        updateKeys(
+          await changePassword(api, keys, email, current, next.password, keepOthers, onProgress),
+        );
+        setCurrent("");
+        next.clear();
+        setDone(true);
+      },
+      (error) => {
+        const words = errorWords(error);
+        popup.show(
+          words.title === "Wrong password" || words.title === "Wrong email or password"
+            ? { title: "Wrong current password", detail: "Your password was not changed. Try again." }
+            : words,
+        );
+      },
+    );
+  };
+
+  return (
+    <section className="settings-section" aria-labelledby="settings-password">
+      <h2 id="settings-password">Change password</h2>
+      <form onSubmit={(e) => void submit(e)} aria-busy={busy}>
+        <CurrentPasswordField
+          label="Current password"
+          value={current}
+          onChange={(e) => {
+            setCurrent(e.target.value);
+          }}
+          disabled={busy}
+        />
+        <NewPasswordFields value={next} busy={busy} label="New password" named={false} />
+        <label className="checkbox">
+          <input
+            type="checkbox"
+            checked={keepOthers}
+            onChange={(e) => {
+              setKeepOthers(e.target.checked);
+            }}
+            disabled={busy}
+          />
+          Keep other devices signed in
+        </label>
+        <SubmitWithProgress label="Change password" busy={busy} phase={phase} />
+        {done && (
+          <p className="success" role="status">
+            Password changed. Your messages stay readable on every device.
+          </p>
+        )}
+      </form>
+      <Popup content={popup.content} onClose={popup.close} />
+    </section>
+  );
+}

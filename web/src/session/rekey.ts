@@ -1,0 +1,103 @@
+/**
+ * Changes to the vault from the settings page: a new password (the same vault key re-wrapped)
+ * and a device revocation (a re-key: new vault key, next PUK generation, new recovery code).
+ * Both are compare-and-swap on `vault_version` (decision 0003): on `vault_version_conflict`
+ * another re-key won, so reload the vault and try once more on top of it.
+ */
+import type { ApiClient } from "@/api/client";
+import { ApiError } from "@/api/errors";
+import { rekeyAccount } from "@/crypto/account";
+import { b64urlEncode } from "@/crypto/encoding";
+import type { RecoveryCode } from "@/crypto/recovery";
+import { rewrapForNewPassword, unlockVault } from "@/crypto/vault";
+import { browserRandom, derive, kdfToWire, newKdfParams, vaultFromWire, vaultToWire } from "@/session/account-crypto";
+import type { Progress } from "@/session/progress";
+import type { UnlockedKeys } from "@/session/unlocked-keys";
+import { passwordKeysFor, persist, unlockedFrom } from "@/session/unlock";
+
+async function withOneRetry<T>(attempt: () => Promise<T>): Promise<T> {
+  try {
+    return await attempt();
+  } catch (error) {
+    if (error instanceof ApiError && error.code === "vault_version_conflict") return attempt();
+    throw error;
+  }
+}
+
+export async function changePassword(
+  api: ApiClient,
+  keys: UnlockedKeys,
+  email: string,
+  currentPassword: string,
+  newPassword: string,
+  keepOtherSessions: boolean,
+  onProgress?: Progress,
+): Promise<UnlockedKeys> {
+  const current = await passwordKeysFor(api, email, currentPassword, onProgress);
+  const params = newKdfParams();
+  const next = await derive(newPassword, params, onProgress);
+  onProgress?.("sending");
+  const wire = kdfToWire(params);
+  await withOneRetry(async () => {
+    const vault = await api.vault();
+    // Unwrapping with the typed current password checks it before the server does.
+    const passwordWrapping = rewrapForNewPassword(
+      vaultFromWire(vault).passwordWrapping,
+      keys.userId,
+      current.passwordKey,
+      next.keys.passwordKey,
+      browserRandom,
+    );
+    await api.changePassword({
+      current_auth_secret: b64urlEncode(current.authSecret.reveal()),
+      kdf_salt: wire.salt,
+      kdf_params: wire.params,
+      auth_secret: next.authSecret,
+      password_wrapping: b64urlEncode(passwordWrapping),
+      vault_version: vault.vault_version,
+      keep_other_sessions: keepOtherSessions,
+    });
+  });
+  const vault = await api.vault();
+  return { ...keys, vaultVersion: vault.vault_version };
+}
+
+export interface Revoked {
+  readonly keys: UnlockedKeys;
+  readonly recoveryCode: RecoveryCode;
+}
+
+export async function revokeDevice(
+  api: ApiClient,
+  keys: UnlockedKeys,
+  email: string,
+  password: string,
+  deviceId: string,
+  onProgress?: Progress,
+): Promise<Revoked> {
+  const passwordKeys = await passwordKeysFor(api, email, password, onProgress);
+  onProgress?.("sending");
+  return withOneRetry(async () => {
+    const vault = await api.vault();
+    // Re-key on top of the vault as stored now (another device may have added a generation).
+    const [, contents] = unlockVault(vaultFromWire(vault), keys.userId, passwordKeys.passwordKey);
+    const next = await rekeyAccount(keys.userId, contents, passwordKeys.passwordKey, Date.now(), browserRandom);
+    const out = await api.revokeDevice(deviceId, {
+      auth_secret: b64urlEncode(passwordKeys.authSecret.reveal()),
+      vault_version: vault.vault_version,
+      vault: vaultToWire(next.vault),
+      recovery_auth: b64urlEncode(next.recoveryAuth),
+      puk_certificate: b64urlEncode(next.pukCertificate),
+    });
+    const updated = unlockedFrom(
+      keys.userId,
+      keys.deviceId,
+      next.contents,
+      next.vaultKey,
+      out.vault_version,
+      keys.device,
+    );
+    await persist(updated);
+    return { keys: updated, recoveryCode: next.recoveryCode };
+  });
+}

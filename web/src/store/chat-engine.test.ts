@@ -1,0 +1,124 @@
+// @vitest-environment happy-dom
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+
+import { ApiClient } from "@/api/client";
+import { READ_COALESCE_MS, ChatEngine } from "@/store/chat-engine";
+import type { ServerFrame } from "@/transport/frames";
+import { FakeWebSocket as FakeSocket } from "@/test/fake-socket";
+
+const ME = "11111111-1111-4111-8111-111111111111";
+const OTHER = "22222222-2222-4222-8222-222222222222";
+const ROOM = "0b5f6a1e-3d4c-4e8a-9a51-6f2f5b8d2c11";
+
+function messageNew(seq: number, sender = OTHER): ServerFrame {
+  return {
+    type: "message.new",
+    message: {
+      id: seq,
+      conversation_id: ROOM,
+      seq,
+      sender_id: sender,
+      sender_device_id: sender,
+      client_msg_id: seq.toString(16).padStart(32, "0"),
+      created_at: 1_700_000_000_000 + seq,
+      body: `message ${String(seq)}`,
+    },
+  };
+}
+
+function fakeApi(): { api: ApiClient; httpReads: string[] } {
+  const httpReads: string[] = [];
+  const api = new ApiClient((input, init) => {
+    const url = input;
+    let body: unknown = null;
+    let status = 200;
+    if (url.endsWith("/ws-ticket")) body = { ticket: "ticket", expires_in: 30 };
+    else if (url.includes("/messages")) body = { messages: [], has_more_before: false, last_seq: 0 };
+    else if (url.endsWith("/read")) {
+      httpReads.push(typeof init?.body === "string" ? init.body : "");
+      status = 204;
+    }
+    return Promise.resolve(
+      new Response(status === 204 ? null : JSON.stringify(body), {
+        status,
+        headers: { "Content-Type": "application/json" },
+      }),
+    );
+  });
+  return { api, httpReads };
+}
+
+async function connectedEngine() {
+  const { api, httpReads } = fakeApi();
+  const engine = new ChatEngine(api, ME, {
+    conversationsChanged: () => undefined,
+    membersChanged: () => undefined,
+    authLost: () => undefined,
+  });
+  engine.start();
+  await vi.advanceTimersByTimeAsync(0);
+  const socket = FakeSocket.all.at(-1);
+  if (socket === undefined) throw new Error("no socket opened");
+  socket.open();
+  socket.receive({ type: "ready", user_id: ME, device_id: ME, heartbeat_s: 20 });
+  await engine.open(ROOM);
+  await vi.advanceTimersByTimeAsync(READ_COALESCE_MS);
+  socket.sent.length = 0;
+  return { engine, socket, httpReads };
+}
+
+describe("ChatEngine read receipts", () => {
+  beforeEach(() => {
+    FakeSocket.all.length = 0;
+    vi.stubGlobal("WebSocket", FakeSocket);
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.unstubAllGlobals();
+  });
+
+  it("sends one read with the latest seq for a burst of confirmed messages", async () => {
+    const { engine, socket, httpReads } = await connectedEngine();
+    for (let seq = 1; seq <= 40; seq++) socket.receive(messageNew(seq));
+    // Shown as read at once, sent later.
+    expect(engine.store.conversation(ROOM).receipts[ME]).toBe(40);
+    expect(socket.framesOf("read")).toEqual([]);
+
+    await vi.advanceTimersByTimeAsync(READ_COALESCE_MS);
+    expect(socket.framesOf("read")).toEqual([{ type: "read", conversation_id: ROOM, seq: 40 }]);
+
+    for (let seq = 41; seq <= 45; seq++) {
+      socket.receive(messageNew(seq));
+      await vi.advanceTimersByTimeAsync(50);
+    }
+    await vi.advanceTimersByTimeAsync(READ_COALESCE_MS);
+    expect(socket.framesOf("read").map((f) => f.seq)).toEqual([40, 45]);
+    expect(httpReads).toEqual([]);
+    engine.stop();
+  });
+
+  it("sends no read for the sender's own confirmed messages (storing them moved it)", async () => {
+    const { engine, socket } = await connectedEngine();
+    for (let i = 0; i < 5; i++) engine.send(ROOM, `hello ${String(i)}`);
+    await vi.advanceTimersByTimeAsync(0);
+    const sends = socket.framesOf("message.send");
+    expect(sends).toHaveLength(5);
+    sends.forEach((frame, i) => {
+      socket.receive({
+        type: "message.ack",
+        ref: (frame.ref as string | undefined) ?? null,
+        conversation_id: ROOM,
+        client_msg_id: frame.client_msg_id as string,
+        seq: i + 1,
+        message_id: i + 1,
+        created_at: 1_700_000_000_000,
+        duplicate: false,
+      });
+    });
+    await vi.advanceTimersByTimeAsync(READ_COALESCE_MS * 2);
+    expect(engine.store.conversation(ROOM).receipts[ME]).toBe(5);
+    expect(socket.framesOf("read")).toEqual([]);
+    engine.stop();
+  });
+});

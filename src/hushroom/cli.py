@@ -125,6 +125,30 @@ async def _make_admin(settings: Settings, email: str) -> bool:
         await container.db.dispose()
 
 
+@app.command("reset-account")
+def reset_account(email: str = typer.Argument(..., help="Email of the account to reset")) -> None:
+    """Issue a single-use account reset code (valid 24 hours) for a user who lost both the
+    password and the recovery code. Hand it to them in person: whoever holds it can give the
+    account a new identity (its old private history stays unreadable)."""
+    settings = Settings()
+    code = asyncio.run(_issue_reset_code(settings, email))
+    if code is None:
+        typer.echo("no registered user has that email", err=True)
+        raise typer.Exit(code=1)
+    typer.echo("reset code (single use, valid 24 hours):")
+    typer.echo(code)
+
+
+async def _issue_reset_code(settings: Settings, email: str) -> str | None:
+    from hushroom.container import Container
+
+    container = Container(settings)
+    try:
+        return await container.keys.issue_reset_code(email)
+    finally:
+        await container.db.dispose()
+
+
 def main() -> None:
     app()
 

@@ -453,3 +453,95 @@ async def test_account_without_keys_sets_them_up_at_its_next_login(
     assert r.status_code == 200
     r = await client.get(f"/api/v1/users/{user_id}/keys", headers=headers)
     assert [d["device_id"] for d in r.json()["devices"]] == [device_id]
+
+
+def _reset_body(email: str, code: str, user_id: str) -> tuple[dict[str, Any], bytes, AccountKeys]:
+    device_id = str(uuid.uuid4())
+    keys = create_account_keys(
+        user_id, Secret(os.urandom(32)), 1, device=(device_id, DeviceKey.generate().public_key)
+    )
+    assert keys.device_certificate is not None
+    secret = os.urandom(32)
+    body = {
+        **keys_json(keys),
+        "email": email,
+        "reset_code": code,
+        "kdf_salt": b64(os.urandom(16)),
+        "kdf_params": dict(KDF_PARAMS),
+        "auth_secret": b64(secret),
+        "device": {"device_id": device_id, "certificate": b64(keys.device_certificate)},
+    }
+    return body, secret, keys
+
+
+async def test_operator_reset_gives_a_new_identity_and_ends_every_device(
+    client: httpx.AsyncClient, container: Container, clock: FakeClock
+) -> None:
+    alice = await register_and_login(client, "Alice")
+    bob = await register_and_login(client, "Bob")
+    old_refresh = alice.refresh_token
+    # No code issued yet: nothing to reset with.
+    r = await client.post(
+        f"{AUTH}/reset-account/start", json={"email": alice.email, "reset_code": "x"}
+    )
+    assert r.status_code == 401
+    assert await container.keys.issue_reset_code("nobody@example.test") is None
+    code = await container.keys.issue_reset_code(alice.email)
+    assert code is not None
+
+    for email, attempt in ((alice.email, code + "x"), ("nobody@example.test", code)):
+        r = await client.post(
+            f"{AUTH}/reset-account/start", json={"email": email, "reset_code": attempt}
+        )
+        assert r.status_code == 401
+        assert r.json()["code"] == "invalid_credentials"
+    r = await client.post(
+        f"{AUTH}/reset-account/start", json={"email": alice.email, "reset_code": code}
+    )
+    assert r.json() == {"user_id": alice.user_id}
+
+    # Keys bound to another user id are refused, and nothing changes.
+    body, secret, keys = _reset_body(alice.email, code, str(uuid.uuid4()))
+    r = await client.post(f"{AUTH}/reset-account", json=body)
+    assert r.status_code == 422
+    body, secret, keys = _reset_body(alice.email, code, alice.user_id)
+    r = await client.post(f"{AUTH}/reset-account", json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["user_id"] == alice.user_id
+
+    # The code is spent; the old password and every old session are gone.
+    r = await client.post(
+        f"{AUTH}/reset-account", json=_reset_body(alice.email, code, alice.user_id)[0]
+    )
+    assert r.status_code == 401
+    r = await client.post(f"{AUTH}/refresh", json={"refresh_token": old_refresh})
+    assert r.status_code == 401
+    r = await client.post(
+        f"{AUTH}/login", json={"email": alice.email, "auth_secret": b64(alice.auth_secret)}
+    )
+    assert r.status_code == 401
+    alice.auth_secret = secret
+    await login(client, alice, device_id=body["device"]["device_id"])
+
+    # Contacts see the new identity: one PUK generation, only the new device.
+    r = await client.get(f"/api/v1/users/{alice.user_id}/keys", headers=bob.headers)
+    directory = r.json()
+    assert unb64(directory["identity_key"]) == keys.identity_public
+    assert unb64(directory["identity_key"]) != _keys(bob).identity_public
+    assert [p["generation"] for p in directory["puks"]] == [1]
+    assert unb64(directory["puks"][0]["certificate"]) == keys.puk_certificate
+    live = [d["device_id"] for d in directory["devices"] if d["revoked_at"] is None]
+    assert live == [body["device"]["device_id"]]
+
+
+async def test_reset_code_expires_after_a_day(
+    client: httpx.AsyncClient, container: Container, clock: FakeClock
+) -> None:
+    alice = await register(client, "Alice")
+    code = await container.keys.issue_reset_code(alice.email)
+    assert code is not None
+    clock.advance(24 * 3600 + 1)
+    r = await client.post(
+        f"{AUTH}/reset-account", json=_reset_body(alice.email, code, alice.user_id)[0]
+    )
+    assert r.status_code == 401

@@ -337,3 +337,52 @@ async def _strip_keys(database_url: str, user_id: uuid.UUID) -> None:
             )
     finally:
         await engine.dispose()
+
+
+async def test_operator_reset_gives_a_new_identity_that_contacts_notice(
+    server: ServerProcess,
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    email = unique_email("eve")
+    async with clients(server, 3) as (eve, contact, fresh):
+        await eve.register_and_login("Eve", email, PASSWORD)
+        await contact.register_and_login("Contact", unique_email("contact"), PASSWORD)
+        assert eve.user_id is not None
+        before = await contact.key_directory(eve.user_id)
+
+        issued = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "hushroom.cli", "reset-account", email],
+            env={
+                **os.environ,
+                "HUSHROOM_DATABASE_URL": server.database_url,
+                "HUSHROOM_DATA_DIR": str(server.data_dir),
+                "HUSHROOM_LOG_LEVEL": "WARNING",
+            },
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+        assert issued.returncode == 0, issued.stderr
+        code = issued.stdout.strip().splitlines()[-1]
+
+        await _fails(
+            fresh.reset_account(email, code + "x", NEW_PASSWORD), 401, "invalid_credentials"
+        )
+        registration = await fresh.reset_account(email, code, NEW_PASSWORD)
+        assert registration.user_id == eve.user_id
+        await _fails(eve.me(), 401, "token_invalid")  # every old session ended
+        await _fails(fresh.reset_account(email, code, PASSWORD), 401, "invalid_credentials")
+
+        login = await fresh.login(email, NEW_PASSWORD)
+        assert login.device_id == registration.device_id
+        assert fresh.keys is not None
+        assert fresh.keys.identity_public != before.identity_key.key
+        # The contact pinned the old identity: the change is surfaced, not silently accepted.
+        with pytest.raises(IdentityKeyChanged):
+            await contact.key_directory(eve.user_id)
+        after = await contact.key_directory(eve.user_id, accept_change=True)
+        assert after.identity_key.key == fresh.keys.identity_public

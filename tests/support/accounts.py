@@ -19,7 +19,7 @@ from hushroom.crypto.account import AccountKeys, create_account_keys
 from hushroom.crypto.device import DeviceKey
 from hushroom.crypto.primitives import Secret
 from hushroom.services.accounts import Registration
-from hushroom.services.key_material import KeyUpload
+from hushroom.services.key_material import KeyUpload, NewIdentity
 from hushroom.storage.accounts import VaultRecord
 
 REFRESH_COOKIE = "__Host-hushroom_refresh"
@@ -179,21 +179,23 @@ def registration(body: dict[str, Any]) -> Registration:
     return Registration(
         user_id=uuid.UUID(body["user_id"]),
         display_name=body["display_name"],
-        email=body["email"],
-        kdf_salt=unb64(body["kdf_salt"]),
-        kdf_params=dict(body["kdf_params"]),
-        auth_secret=unb64(body["auth_secret"]),
-        device_id=uuid.UUID(body["device"]["device_id"]),
-        device_name=body["device"]["name"],
-        keys=KeyUpload(
-            identity_key=unb64(body["identity_key"]),
-            puk_certificate=unb64(body["puk_certificate"]),
-            device_certificate=unb64(body["device"]["certificate"]),
-            vault=VaultRecord(
-                unb64(body["vault"]["sealed"]),
-                unb64(body["vault"]["password_wrapping"]),
-                unb64(body["vault"]["recovery_wrapping"]),
+        identity=NewIdentity(
+            email=body["email"],
+            kdf_salt=unb64(body["kdf_salt"]),
+            kdf_params=dict(body["kdf_params"]),
+            auth_secret=unb64(body["auth_secret"]),
+            device_id=uuid.UUID(body["device"]["device_id"]),
+            device_name=body["device"]["name"],
+            keys=KeyUpload(
+                identity_key=unb64(body["identity_key"]),
+                puk_certificate=unb64(body["puk_certificate"]),
+                device_certificate=unb64(body["device"]["certificate"]),
+                vault=VaultRecord(
+                    unb64(body["vault"]["sealed"]),
+                    unb64(body["vault"]["password_wrapping"]),
+                    unb64(body["vault"]["recovery_wrapping"]),
+                ),
+                recovery_auth=unb64(body["recovery_auth"]),
             ),
-            recovery_auth=unb64(body["recovery_auth"]),
         ),
     )

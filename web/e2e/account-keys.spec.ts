@@ -4,8 +4,9 @@
  * revoke with a re-key), password change, "forgot password", and two tabs refreshing at once.
  * Serial: each step builds on the previous one.
  */
-import { expect, test, type Browser, type BrowserContext, type Page } from "@playwright/test";
+import { expect, test, type Page } from "@playwright/test";
 
+import { expectSignInRefused, fresh, openSettings, register, signIn, type Fresh } from "./account-steps";
 import { confirmRecoveryCode } from "./recovery-code";
 
 test.describe.configure({ mode: "serial" });
@@ -18,26 +19,9 @@ const NEW_PASSWORD = "copper meadow 48 violin";
 const RECOVERED_PASSWORD = "silent harbor 91 quartz";
 const SECOND = "Kira's second browser";
 
-let first: { context: BrowserContext; page: Page };
+let first: Fresh;
 let fingerprint = "";
 let recoveryCode = "";
-
-async function fresh(browser: Browser): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext();
-  return { context, page: await context.newPage() };
-}
-
-async function signIn(page: Page, password: string): Promise<void> {
-  await page.goto("/login");
-  await page.getByLabel("Email").fill(EMAIL);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
-
-async function openSettings(page: Page): Promise<void> {
-  await page.getByRole("link", { name: "Settings" }).first().click();
-  await expect(page.getByRole("heading", { name: "Settings" })).toBeVisible();
-}
 
 function ownFingerprint(page: Page) {
   return page.getByTestId("identity-fingerprint");
@@ -50,12 +34,7 @@ test.afterAll(async () => {
 test("registration shows the recovery code once and won't continue until it is confirmed", async ({ browser }) => {
   first = await fresh(browser);
   const { page } = first;
-  await page.goto("/register");
-  await page.getByLabel("Display name").fill(NAME);
-  await page.getByLabel("Email").fill(EMAIL);
-  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
-  await page.getByLabel("Confirm password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Create account" }).click();
+  await register(page, NAME, EMAIL, PASSWORD);
 
   await expect(page.getByTestId("recovery-code")).toBeVisible({ timeout: 30_000 });
   await expect(page.getByText(/private history is gone for good/)).toBeVisible();
@@ -73,7 +52,7 @@ test("registration shows the recovery code once and won't continue until it is c
   expect(fingerprint).toMatch(/^(\d{5} ){5}\d{5}$/);
 });
 
-let second: { context: BrowserContext; page: Page };
+let second: Fresh;
 
 test("a fresh browser logs in and unlocks; the vault is not served anonymously", async ({ browser }) => {
   second = await fresh(browser);
@@ -82,7 +61,7 @@ test("a fresh browser logs in and unlocks; the vault is not served anonymously",
   const anonymous = await page.evaluate(async () => (await fetch("/api/v1/keys/vault")).status);
   expect(anonymous).toBe(401);
 
-  await signIn(page, PASSWORD);
+  await signIn(page, EMAIL, PASSWORD);
   await expect(page.getByRole("link", { name: "Browse rooms" })).toBeVisible({ timeout: 30_000 });
   await openSettings(page);
   await expect(ownFingerprint(page)).toHaveText(fingerprint);
@@ -136,12 +115,12 @@ test("after a password change the old password fails and the new one unlocks", a
   await expect(page.getByText("Password changed.")).toBeVisible({ timeout: 30_000 });
 
   const other = await fresh(browser);
-  await signIn(other.page, PASSWORD);
+  await signIn(other.page, EMAIL, PASSWORD);
   const popup = other.page.getByRole("alertdialog");
   await expect(popup).toContainText("Wrong email or password", { timeout: 30_000 });
   await popup.getByRole("button", { name: "OK" }).click();
 
-  await signIn(other.page, NEW_PASSWORD);
+  await signIn(other.page, EMAIL, NEW_PASSWORD);
   await expect(other.page.getByRole("link", { name: "Browse rooms" })).toBeVisible({ timeout: 30_000 });
   await openSettings(other.page);
   await expect(ownFingerprint(other.page)).toHaveText(fingerprint);
@@ -166,15 +145,12 @@ test("forgot password: the recovery code sets a new password", async ({ browser 
   await expect(ownFingerprint(page)).toHaveText(fingerprint);
   await context.close();
 
-  const check = await fresh(browser);
-  await signIn(check.page, NEW_PASSWORD);
-  await expect(check.page.getByRole("alertdialog")).toContainText("Wrong email or password", { timeout: 30_000 });
-  await check.context.close();
+  await expectSignInRefused(browser, EMAIL, NEW_PASSWORD);
 });
 
 test("two tabs of one session refreshing at once both stay signed in", async ({ browser }) => {
   const { context, page } = await fresh(browser);
-  await signIn(page, RECOVERED_PASSWORD);
+  await signIn(page, EMAIL, RECOVERED_PASSWORD);
   await expect(page.getByRole("link", { name: "Browse rooms" })).toBeVisible({ timeout: 30_000 });
   const tab = await context.newPage();
   await tab.goto("/");

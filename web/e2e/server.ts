@@ -3,7 +3,7 @@
  * web/dist, allowed origin = its own. Its pid and settings live in a state file so that a test
  * can restart it and the teardown can stop it.
  */
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -33,22 +33,27 @@ function uvBinary(): string {
   return existsSync(local) ? local : "uv";
 }
 
+/** The server's settings; the operator commands (`runCli`) get the same ones. */
+function serverEnv(port: number, dir: string): NodeJS.ProcessEnv {
+  const origin = `http://127.0.0.1:${String(port)}`;
+  return {
+    ...process.env,
+    HUSHROOM_DATA_DIR: dir,
+    HUSHROOM_DATABASE_URL: `sqlite+aiosqlite:///${join(dir, "hushroom.db")}`,
+    HUSHROOM_ALLOWED_ORIGINS: JSON.stringify([origin]),
+    HUSHROOM_WEB_DIST: join(REPO, "web", "dist"),
+    HUSHROOM_HOST: "127.0.0.1",
+  };
+}
+
 export function spawnServer(port: number, dir: string): number {
   mkdirSync(dir, { recursive: true });
   const log = openSync(join(dir, "server.log"), "a");
-  const origin = `http://127.0.0.1:${String(port)}`;
   const child = spawn(uvBinary(), ["run", "--frozen", "hushroom", "serve", "--port", String(port)], {
     cwd: REPO,
     detached: true,
     stdio: ["ignore", log, log],
-    env: {
-      ...process.env,
-      HUSHROOM_DATA_DIR: dir,
-      HUSHROOM_DATABASE_URL: `sqlite+aiosqlite:///${join(dir, "hushroom.db")}`,
-      HUSHROOM_ALLOWED_ORIGINS: JSON.stringify([origin]),
-      HUSHROOM_WEB_DIST: join(REPO, "web", "dist"),
-      HUSHROOM_HOST: "127.0.0.1",
-    },
+    env: serverEnv(port, dir),
   });
   child.unref();
   if (child.pid === undefined) throw new Error("could not start hushroom serve");
@@ -109,4 +114,26 @@ export async function restartServer(during: () => Promise<void>): Promise<void> 
   state.pid = spawnServer(state.port, state.dir);
   writeFileSync(stateFile(state.port), JSON.stringify(state));
   await waitReady(state.port);
+}
+
+/**
+ * An operator command (`hushroom <args>`) against the running e2e server's database and data
+ * directory, as its operator would run it on the host; resolves with its stdout.
+ */
+export function runCli(args: readonly string[], timeoutMs = 60_000): Promise<string> {
+  const state = readState();
+  return new Promise((resolvePromise, reject) => {
+    execFile(
+      uvBinary(),
+      ["run", "--frozen", "hushroom", ...args],
+      { cwd: REPO, env: serverEnv(state.port, state.dir), timeout: timeoutMs },
+      (error, stdout, stderr) => {
+        if (error) {
+          reject(new Error(`hushroom ${args.join(" ")} failed: ${error.message}\n${stderr}`));
+        } else {
+          resolvePromise(stdout);
+        }
+      },
+    );
+  });
 }

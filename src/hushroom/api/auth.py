@@ -10,6 +10,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 from starlette.datastructures import MutableHeaders
 
@@ -18,8 +19,8 @@ from hushroom.api.deps import ContainerDep, PrincipalDep
 from hushroom.api.schemas import Strict
 from hushroom.errors import Unauthenticated
 from hushroom.services.accounts import Registration
-from hushroom.services.key_material import KeyUpload
-from hushroom.services.keys import NewPassword
+from hushroom.services.key_material import KeyUpload, NewIdentity
+from hushroom.services.keys import AccountReset, NewPassword
 from hushroom.services.sessions import SessionTokens
 from hushroom.services.views import b64url
 from hushroom.storage.accounts import VaultRecord
@@ -93,14 +94,30 @@ class DeviceIn(Strict):
     certificate: B64Url = Field(max_length=_MAX_KEY_B64)
 
 
-class RegisterIn(KeysIn):
-    user_id: uuid.UUID
-    display_name: str = Field(min_length=1, max_length=256)
+class NewAccountIn(KeysIn):
+    """A password and a new identity's keys: registration and account reset."""
+
     email: Email
     kdf_salt: B64Url = Field(max_length=_MAX_SECRET_B64)
     kdf_params: KdfParamsIn
     auth_secret: B64Url = Field(max_length=_MAX_SECRET_B64)
     device: DeviceIn
+
+    def identity(self) -> NewIdentity:
+        return NewIdentity(
+            email=self.email,
+            kdf_salt=decode_b64url(self.kdf_salt),
+            kdf_params=self.kdf_params.model_dump(),
+            auth_secret=decode_b64url(self.auth_secret),
+            device_id=self.device.device_id,
+            device_name=self.device.name,
+            keys=self.upload(self.device.certificate),
+        )
+
+
+class RegisterIn(NewAccountIn):
+    user_id: uuid.UUID
+    display_name: str = Field(min_length=1, max_length=256)
 
 
 class RegisterOut(BaseModel):
@@ -218,17 +235,7 @@ async def prelogin(c: ContainerDep, body: PreloginIn) -> dict[str, Any]:
 @router.post("/register", status_code=201, response_model=RegisterOut)
 async def register(c: ContainerDep, body: RegisterIn) -> dict[str, Any]:
     user, device = await c.accounts.register(
-        Registration(
-            user_id=body.user_id,
-            display_name=body.display_name,
-            email=body.email,
-            kdf_salt=decode_b64url(body.kdf_salt),
-            kdf_params=body.kdf_params.model_dump(),
-            auth_secret=decode_b64url(body.auth_secret),
-            device_id=body.device.device_id,
-            device_name=body.device.name,
-            keys=body.upload(body.device.certificate),
-        )
+        Registration(user_id=body.user_id, display_name=body.display_name, identity=body.identity())
     )
     return {"user_id": str(user.id), "device_id": str(device.id)}
 
@@ -302,6 +309,34 @@ async def recovery_reset(c: ContainerDep, body: RecoveryResetIn) -> Response:
         body.vault_version,
     )
     response = Response(status_code=204)
+    _clear_refresh_cookie(response)
+    return response
+
+
+class ResetStartIn(Strict):
+    email: Email
+    reset_code: str = Field(min_length=1, max_length=100)
+
+
+class ResetStartOut(BaseModel):
+    user_id: str
+
+
+class ResetIn(NewAccountIn):
+    reset_code: str = Field(min_length=1, max_length=100)
+
+
+@router.post("/reset-account/start", response_model=ResetStartOut)
+async def reset_account_start(c: ContainerDep, body: ResetStartIn) -> dict[str, Any]:
+    return {"user_id": str(await c.keys.reset_start(body.email, body.reset_code))}
+
+
+@router.post("/reset-account", response_model=RegisterOut)
+async def reset_account(c: ContainerDep, body: ResetIn) -> Response:
+    user_id, device_id = await c.keys.reset_account(
+        AccountReset(reset_code=body.reset_code, identity=body.identity())
+    )
+    response = JSONResponse({"user_id": str(user_id), "device_id": str(device_id)})
     _clear_refresh_cookie(response)
     return response
 

@@ -20,7 +20,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any
 
@@ -110,6 +110,15 @@ def _ws_url(base_url: str) -> str:
     url = httpx.URL(base_url)
     scheme = "wss" if url.scheme == "https" else "ws"
     return str(url.copy_with(scheme=scheme, path="/ws", query=None, fragment=None))
+
+
+@dataclass(frozen=True, slots=True)
+class _NewIdentity:
+    derived: PasswordKeys = field(repr=False)
+    body: dict[str, Any] = field(repr=False)
+    registration: Registration
+    device: DeviceKey = field(repr=False)
+    identity_public: bytes
 
 
 class HushroomClient:
@@ -224,8 +233,27 @@ class HushroomClient:
         device_name: str | None,
     ) -> tuple[Registration, PasswordKeys]:
         params = (kdf_params or KdfParams.generate()).check()
+        user_id = uuid.uuid4()
+        new = await self._new_identity(user_id, email, password, params, device_name)
+        data = await self._call(
+            "POST", "/auth/register", json={**new.body, "display_name": display_name}, auth=False
+        )
+        if uuid.UUID(data["user_id"]) != user_id:
+            raise ApiError(500, "protocol_error", "the server answered another user id", None)
+        return self._keep_identity(new), new.derived
+
+    async def _new_identity(
+        self,
+        user_id: uuid.UUID,
+        email: str,
+        password: str,
+        params: KdfParams,
+        device_name: str | None = None,
+    ) -> _NewIdentity:
+        """Password keys, a new identity with all its keys and a first device: what
+        registration and an account reset upload."""
         derived = await derive_keys(password, params)
-        user_id, device_id = uuid.uuid4(), uuid.uuid4()
+        device_id = uuid.uuid4()
         device = DeviceKey.generate()
         keys = create_account_keys(
             str(user_id),
@@ -236,20 +264,27 @@ class HushroomClient:
         body = register_body(
             user_id=str(user_id),
             device_id=str(device_id),
-            display_name=display_name,
+            display_name="",
             email=email,
             params=params,
             auth_secret=derived.auth_secret.reveal(),
             keys=keys,
             device_name=device_name,
         )
-        data = await self._call("POST", "/auth/register", json=body, auth=False)
-        if uuid.UUID(data["user_id"]) != user_id:
-            raise ApiError(500, "protocol_error", "the server answered another user id", None)
-        self._device_keys[str(device_id)] = device
-        self.key_pins.pin(str(user_id), keys.identity_public)
-        registration = Registration(user_id, device_id, keys.recovery_code)
-        return registration, derived
+        return _NewIdentity(
+            derived,
+            body,
+            Registration(user_id, device_id, keys.recovery_code),
+            device,
+            keys.identity_public,
+        )
+
+    def _keep_identity(self, new: _NewIdentity) -> Registration:
+        """Once the server took it: this client's device key and its pin of the identity."""
+        reg = new.registration
+        self._device_keys[str(reg.device_id)] = new.device
+        self.key_pins.pin(str(reg.user_id), new.identity_public)
+        return reg
 
     async def prelogin(self, email: str) -> KdfParams:
         data = await self._call("POST", "/auth/prelogin", json={"email": email}, auth=False)
@@ -539,6 +574,20 @@ class HushroomClient:
         }
         await self._call("POST", "/auth/recovery/reset-password", json=body, auth=False)
         return new_code
+
+    async def reset_account(self, email: str, reset_code: str, new_password: str) -> Registration:
+        """Password and recovery code both lost: with the single-use code the operator issued
+        (`hushroom reset-account EMAIL`), give the account a new identity, keys, password and
+        recovery code. Old private history stays unreadable, every old device is revoked, and
+        contacts see a key change. Not logged in afterwards; `login` uses the new device."""
+        start = {"email": email, "reset_code": reset_code}
+        data = await self._call("POST", "/auth/reset-account/start", json=start, auth=False)
+        new = await self._new_identity(
+            uuid.UUID(data["user_id"]), email, new_password, KdfParams.generate()
+        )
+        body = {k: v for k, v in new.body.items() if k not in ("user_id", "display_name")}
+        await self._call("POST", "/auth/reset-account", json={**body, **start}, auth=False)
+        return self._keep_identity(new)
 
     # --- the key directory -------------------------------------------------------------------
 

@@ -20,18 +20,13 @@ from hushroom.config import Settings
 from hushroom.errors import Conflict, EmailTaken, NotFound, TokenInvalid, ValidationFailed
 from hushroom.principal import Principal
 from hushroom.services.account_input import (
-    AUTH_SECRET_BYTES,
     KDF_SALT_BYTES,
     MIN_KDF_PARAMS,
-    check_size,
-    clean_device_name,
     clean_display_name,
-    clean_email,
-    clean_kdf_params,
     normalize_email,
 )
 from hushroom.services.auth_hash import AuthHasher
-from hushroom.services.key_material import KeyUpload, check_key_upload
+from hushroom.services.key_material import NewIdentity, check_new_identity
 from hushroom.storage.accounts import DeviceRecord, UserRecord
 from hushroom.storage.unit import Storage
 
@@ -51,13 +46,7 @@ class Registration:
 
     user_id: uuid.UUID
     display_name: str
-    email: str
-    kdf_salt: bytes = field(repr=False)
-    kdf_params: dict[str, Any]
-    auth_secret: bytes = field(repr=False)
-    device_id: uuid.UUID
-    device_name: str | None
-    keys: KeyUpload = field(repr=False)
+    identity: NewIdentity = field(repr=False)
 
 
 class AccountService:
@@ -93,49 +82,39 @@ class AccountService:
 
     async def register(self, r: Registration) -> tuple[UserRecord, DeviceRecord]:
         name = clean_display_name(r.display_name)
-        email = clean_email(r.email)
-        params = clean_kdf_params(r.kdf_params)
-        check_size(r.kdf_salt, KDF_SALT_BYTES, "kdf_salt")
-        check_size(r.auth_secret, AUTH_SECRET_BYTES, "auth_secret")
-        if r.user_id.version != 4 or r.device_id.version != 4:
+        if r.user_id.version != 4 or r.identity.device_id.version != 4:
             raise ValidationFailed("user_id and device_id must be random (version 4) UUIDs")
         now = self._clock.now_ms()
-        checked = check_key_upload(
-            r.keys, r.user_id, r.device_id, now, self._settings.max_vault_bytes
+        new = await check_new_identity(
+            r.identity, r.user_id, now, self._settings.max_vault_bytes, self._hasher
         )
+        kdf_salt, kdf_params, auth_hash = new.password
         record = UserRecord(
             id=r.user_id,
-            email=email,
+            email=new.email,
             display_name=name,
-            kdf_salt=r.kdf_salt,
-            kdf_params=params,
-            auth_hash=await self._hasher.hash(r.auth_secret),
-            keys=checked.keys,
+            kdf_salt=kdf_salt,
+            kdf_params=kdf_params,
+            auth_hash=auth_hash,
+            keys=new.keys.keys,
             vault_version=1,
             keys_version=1,
             is_admin=False,
             created_at=now,
         )
-        device = DeviceRecord(
-            r.device_id,
-            r.user_id,
-            clean_device_name(r.device_name),
-            now,
-            certificate=checked.device_certificate,
-        )
         async with self._storage.write() as tx:
-            if await tx.users.get_by_email(email) is not None:
+            if await tx.users.get_by_email(new.email) is not None:
                 raise EmailTaken(field="email")
             if await tx.users.exists(r.user_id):
                 raise Conflict("this user id is taken", field="user_id")
-            if await tx.devices.get(r.device_id) is not None:
+            if await tx.devices.get(new.device.id) is not None:
                 raise Conflict("this device id is taken", field="device_id")
             if not await tx.users.create(record):
                 # A concurrent registration of the same email won the race.
                 raise EmailTaken(field="email")
-            await tx.puks.add(checked.puk)
-            await tx.devices.create(device)
-        return record, device
+            await tx.puks.add(new.keys.puk)
+            await tx.devices.create(new.device)
+        return record, new.device
 
     async def make_admin(self, email: str) -> bool:
         """The operator's `hushroom create-admin`: False when no user has that email."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from hushroom.crypto.device import DeviceCertificate, verify_device_certificate
 from hushroom.crypto.encoding import decode
@@ -17,8 +18,21 @@ from hushroom.crypto.identity import IdentityPublicKey
 from hushroom.crypto.puk import PukCertificate, verify_puk_certificate
 from hushroom.crypto.vault import VAULT_LABEL, WRAP_LABEL
 from hushroom.errors import InvalidKeyMaterial, PayloadTooLarge
-from hushroom.services.account_input import check_size
-from hushroom.storage.accounts import AccountKeysRecord, PukCertificateRecord, VaultRecord
+from hushroom.services.account_input import (
+    AUTH_SECRET_BYTES,
+    KDF_SALT_BYTES,
+    check_size,
+    clean_device_name,
+    clean_email,
+    clean_kdf_params,
+)
+from hushroom.services.auth_hash import AuthHasher
+from hushroom.storage.accounts import (
+    AccountKeysRecord,
+    DeviceRecord,
+    PukCertificateRecord,
+    VaultRecord,
+)
 
 RECOVERY_AUTH_BYTES = 32
 MAX_CERTIFICATE_BYTES = 4096
@@ -58,6 +72,49 @@ def check_key_upload(
         puk=PukCertificateRecord(user_id, 1, puk.encoded, now),
         device_certificate=upload.device_certificate,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class NewIdentity:
+    """A password and a new identity's keys with a first device, as the client made them:
+    registration and account reset."""
+
+    email: str
+    kdf_salt: bytes = field(repr=False)
+    kdf_params: dict[str, Any]
+    auth_secret: bytes = field(repr=False)
+    device_id: uuid.UUID
+    device_name: str | None
+    keys: KeyUpload = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedIdentity:
+    email: str
+    # (kdf_salt, kdf_params, auth_hash): what the server stores of the password.
+    password: tuple[bytes, dict[str, Any], str] = field(repr=False)
+    keys: CheckedKeys
+    device: DeviceRecord
+
+
+async def check_new_identity(
+    n: NewIdentity, user_id: uuid.UUID, now: int, max_vault_bytes: int, hasher: AuthHasher
+) -> CheckedIdentity:
+    """Every field checked and the auth secret hashed, before anything is stored."""
+    email = clean_email(n.email)
+    params = clean_kdf_params(n.kdf_params)
+    check_size(n.kdf_salt, KDF_SALT_BYTES, "kdf_salt")
+    check_size(n.auth_secret, AUTH_SECRET_BYTES, "auth_secret")
+    keys = check_key_upload(n.keys, user_id, n.device_id, now, max_vault_bytes)
+    device = DeviceRecord(
+        n.device_id,
+        user_id,
+        clean_device_name(n.device_name),
+        now,
+        certificate=keys.device_certificate,
+    )
+    auth_hash = await hasher.hash(n.auth_secret)
+    return CheckedIdentity(email, (n.kdf_salt, params, auth_hash), keys, device)
 
 
 def identity_key(raw: bytes, name: str = "identity_key") -> IdentityPublicKey:

@@ -8,7 +8,9 @@ reloads the vault and retries on top of it (docs/decisions/0003).
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import secrets
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +37,7 @@ from hushroom.services.account_input import (
     normalize_email,
 )
 from hushroom.services.auth_hash import AuthHasher
-from hushroom.services.key_material import KeyUpload
+from hushroom.services.key_material import KeyUpload, NewIdentity
 from hushroom.services.sessions import SessionService, live_session
 from hushroom.storage.accounts import (
     AccountKeysRecord,
@@ -83,6 +85,23 @@ class Rekey:
     vault: VaultRecord = field(repr=False)
     recovery_auth: bytes = field(repr=False)
     puk_certificate: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountReset:
+    """An operator-approved reset: a new password and a new identity with all its keys (as at
+    registration) for an account whose password and recovery code are both lost."""
+
+    reset_code: str = field(repr=False)
+    identity: NewIdentity = field(repr=False)
+
+
+RESET_CODE_TTL_MS = 24 * 3600 * 1000
+
+
+def reset_code_hash(code: str) -> bytes:
+    # The code carries 144 random bits: a fast hash is enough (as for refresh tokens).
+    return hashlib.sha256(code.strip().encode("utf-8")).digest()
 
 
 def _keys_of(user: UserRecord) -> AccountKeysRecord:
@@ -303,3 +322,60 @@ class KeyService:
                 raise VaultVersionConflict()
             ended = await tx.sessions.revoke_all(user.id, now)
         await self._sessions.publish_revoked(user.id, ended, everywhere=True)
+
+    # -- account reset (password and recovery code both lost) --
+
+    async def issue_reset_code(self, email: str) -> str | None:
+        """The operator's `hushroom reset-account EMAIL`: a single-use code valid 24 hours, to
+        hand to the user in person; None for an unknown email."""
+        code = secrets.token_urlsafe(18)
+        expires_at = self._clock.now_ms() + RESET_CODE_TTL_MS
+        async with self._storage.write() as tx:
+            issued = await tx.users.set_reset_code(
+                normalize_email(email), reset_code_hash(code), expires_at
+            )
+        return code if issued else None
+
+    async def _pending_reset(self, email: str, code: str) -> tuple[uuid.UUID, bytes]:
+        """The account a valid, unexpired reset code is for; wrong codes and unknown emails
+        fail alike and count toward the per-email limit of logins."""
+        email = normalize_email(email)
+        presented = reset_code_hash(code)
+        self._sessions.throttle.begin_attempt(email)
+        async with self._storage.read() as tx:
+            pending = await tx.users.get_reset_code(email)
+        stored = pending[1] if pending else bytes(32)
+        if (
+            not hmac.compare_digest(stored, presented)
+            or pending is None
+            or pending[2] <= self._clock.now_ms()
+        ):
+            raise InvalidCredentials("the email or the reset code is not correct")
+        self._sessions.throttle.reset(email)
+        return pending[0], presented
+
+    async def reset_start(self, email: str, code: str) -> uuid.UUID:
+        """Check a reset code (without spending it) and name the account the new keys bind."""
+        user_id, _ = await self._pending_reset(email, code)
+        return user_id
+
+    async def reset_account(self, r: AccountReset) -> tuple[uuid.UUID, uuid.UUID]:
+        """New identity, PUK generation 1, vault, recovery code and password, in one step; every
+        old device and session ends, old PUK certificates go. Returns (user id, new device id)."""
+        user_id, code_hash = await self._pending_reset(r.identity.email, r.reset_code)
+        now = self._clock.now_ms()
+        new = await key_material.check_new_identity(
+            r.identity, user_id, now, self._settings.max_vault_bytes, self._hasher
+        )
+        async with self._storage.write() as tx:
+            if await tx.devices.get(new.device.id) is not None:
+                raise Conflict("this device id is taken", field="device_id")
+            if not await tx.users.reset_keys(user_id, code_hash, now, new.keys.keys, new.password):
+                raise InvalidCredentials("the email or the reset code is not correct")
+            await tx.puks.delete_for_user(user_id)
+            await tx.puks.add(new.keys.puk)
+            await tx.devices.retire_all(user_id, now)
+            await tx.devices.create(new.device)
+            ended = await tx.sessions.revoke_all(user_id, now)
+        await self._sessions.publish_revoked(user_id, ended, everywhere=True)
+        return user_id, new.device.id

@@ -152,6 +152,26 @@ class UserRepository(Protocol):
 
     async def bump_keys_version(self, user_id: uuid.UUID) -> int: ...
 
+    async def set_reset_code(self, email: str, code_hash: bytes, expires_at: int) -> bool:
+        """Issue an account reset code (replacing any earlier one); False for an unknown email."""
+        ...
+
+    async def get_reset_code(self, email: str) -> tuple[uuid.UUID, bytes, int] | None:
+        """(user id, code hash, expiry) of a pending reset, or None."""
+        ...
+
+    async def reset_keys(
+        self,
+        user_id: uuid.UUID,
+        code_hash: bytes,
+        now: int,
+        keys: AccountKeysRecord,
+        password: tuple[bytes, dict[str, Any], str],
+    ) -> bool:
+        """Replace the keys and the password if the pending reset code is still this one and
+        unexpired, and spend it; False otherwise (another reset won, or it expired)."""
+        ...
+
 
 class PukCertificateRepository(Protocol):
     async def add(self, record: PukCertificateRecord) -> bool:
@@ -164,6 +184,10 @@ class PukCertificateRepository(Protocol):
 
     async def latest_generation(self, user_id: uuid.UUID) -> int:
         """0 when the user has none."""
+        ...
+
+    async def delete_for_user(self, user_id: uuid.UUID) -> None:
+        """An account reset: the old identity's PUK certificates go with it."""
         ...
 
 
@@ -188,6 +212,11 @@ class DeviceRepository(Protocol):
 
     async def revoke(self, device_id: uuid.UUID, now: int) -> bool:
         """False when already revoked."""
+        ...
+
+    async def retire_all(self, user_id: uuid.UUID, now: int) -> None:
+        """An account reset: every device is revoked and its certificate (signed by the old
+        identity) dropped, so the key directory holds the new identity's devices only."""
         ...
 
 

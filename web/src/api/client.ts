@@ -22,6 +22,9 @@ import type {
   RecoveryVaultOut,
   RegisterIn,
   RegisterOut,
+  ResetAccountIn,
+  ResetAccountOut,
+  ResetAccountStartOut,
   RevokeDeviceIn,
   RevokeDeviceOut,
   SendAck,
@@ -29,6 +32,7 @@ import type {
   Tokens,
   VaultOut,
 } from "@/api/types";
+import type { KeyDirectoryOut } from "@/session/contact-keys";
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -176,6 +180,20 @@ export class ApiClient {
     });
   }
 
+  /** Account reset, step 1: the operator's reset code names the account (nothing changes). */
+  resetAccountStart(email: string, resetCode: string): Promise<ResetAccountStartOut> {
+    return this.#request("/api/v1/auth/reset-account/start", {
+      method: "POST",
+      body: { email, reset_code: resetCode },
+      auth: false,
+    });
+  }
+
+  /** Account reset, step 2: new keys and password replace the old ones; the code is spent. */
+  resetAccount(body: ResetAccountIn): Promise<ResetAccountOut> {
+    return this.#request("/api/v1/auth/reset-account", { method: "POST", body, auth: false });
+  }
+
   vault(): Promise<VaultOut> {
     return this.#request("/api/v1/keys/vault");
   }
@@ -229,6 +247,11 @@ export class ApiClient {
 
   user(userId: string): Promise<PublicUser> {
     return this.#request(`/api/v1/users/${encodeURIComponent(userId)}`);
+  }
+
+  /** A user's published keys (verify them with `fetchKeyDirectory`, never use them raw). */
+  keyDirectory(userId: string): Promise<KeyDirectoryOut> {
+    return this.#request(`/api/v1/users/${encodeURIComponent(userId)}/keys`);
   }
 
   wsTicket(): Promise<Ticket> {

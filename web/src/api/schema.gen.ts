@@ -184,6 +184,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/reset-account/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reset Account Start */
+        post: operations["reset_account_start_api_v1_auth_reset_account_start_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/reset-account": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reset Account */
+        post: operations["reset_account_api_v1_auth_reset_account_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/ws-ticket": {
         parameters: {
             query?: never;
@@ -1000,13 +1034,6 @@ export interface components {
             vault: components["schemas"]["VaultIn"];
             /** Recovery Auth */
             recovery_auth: string;
-            /**
-             * User Id
-             * Format: uuid
-             */
-            user_id: string;
-            /** Display Name */
-            display_name: string;
             /** Email */
             email: string;
             /** Kdf Salt */
@@ -1015,6 +1042,13 @@ export interface components {
             /** Auth Secret */
             auth_secret: string;
             device: components["schemas"]["DeviceIn"];
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
+            /** Display Name */
+            display_name: string;
         };
         /** RegisterOut */
         RegisterOut: {
@@ -1027,6 +1061,38 @@ export interface components {
         RenameIn: {
             /** Name */
             name: string;
+        };
+        /** ResetIn */
+        ResetIn: {
+            /** Identity Key */
+            identity_key: string;
+            /** Puk Certificate */
+            puk_certificate: string;
+            vault: components["schemas"]["VaultIn"];
+            /** Recovery Auth */
+            recovery_auth: string;
+            /** Email */
+            email: string;
+            /** Kdf Salt */
+            kdf_salt: string;
+            kdf_params: components["schemas"]["KdfParamsIn"];
+            /** Auth Secret */
+            auth_secret: string;
+            device: components["schemas"]["DeviceIn"];
+            /** Reset Code */
+            reset_code: string;
+        };
+        /** ResetStartIn */
+        ResetStartIn: {
+            /** Email */
+            email: string;
+            /** Reset Code */
+            reset_code: string;
+        };
+        /** ResetStartOut */
+        ResetStartOut: {
+            /** User Id */
+            user_id: string;
         };
         /** RevokeIn */
         RevokeIn: {
@@ -1418,6 +1484,72 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    reset_account_start_api_v1_auth_reset_account_start_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResetStartIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResetStartOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    reset_account_api_v1_auth_reset_account_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResetIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegisterOut"];
+                };
             };
             /** @description Validation Error */
             422: {

@@ -35,18 +35,26 @@ export interface VaultWire {
   readonly recovery_wrapping: string;
 }
 
-export interface RegisterIn {
-  readonly user_id: string;
-  readonly display_name: string;
-  readonly email: string;
+/** A new password's Argon2id parameters and the auth secret it derives. */
+export interface NewPasswordWire {
   readonly kdf_salt: string;
   readonly kdf_params: KdfParamsWire;
   readonly auth_secret: string;
+}
+
+/** A new account's keys as registration and account reset upload them. */
+export interface NewAccountKeysWire extends NewPasswordWire {
   readonly identity_key: string;
   readonly puk_certificate: string;
   readonly device: { readonly device_id: string; readonly name?: string; readonly certificate: string };
   readonly vault: VaultWire;
   readonly recovery_auth: string;
+}
+
+export interface RegisterIn extends NewAccountKeysWire {
+  readonly user_id: string;
+  readonly display_name: string;
+  readonly email: string;
 }
 
 export interface RegisterOut {
@@ -77,17 +85,30 @@ export interface RecoveryVaultOut {
   readonly vault_version: number;
 }
 
-export interface RecoveryResetIn {
+export interface RecoveryResetIn extends NewPasswordWire {
   readonly email: string;
   readonly recovery_auth: string;
-  readonly kdf_salt: string;
-  readonly kdf_params: KdfParamsWire;
-  readonly auth_secret: string;
   readonly password_wrapping: string;
   readonly recovery_wrapping: string;
   readonly new_recovery_auth: string;
   readonly vault_version: number;
 }
+
+/**
+ * Account reset (both the password and the recovery code lost): the operator's one-time reset
+ * code first names the account (`user_id`: the new vault and certificates bind it), then the
+ * new keys replace the old ones as at registration.
+ */
+export interface ResetAccountStartOut {
+  readonly user_id: string;
+}
+
+export interface ResetAccountIn extends NewAccountKeysWire {
+  readonly email: string;
+  readonly reset_code: string;
+}
+
+export type ResetAccountOut = RegisterOut;
 
 export interface DeviceOut {
   readonly device_id: string;
@@ -112,11 +133,8 @@ export interface RevokeDeviceOut {
   readonly keys_version: number;
 }
 
-export interface ChangePasswordIn {
+export interface ChangePasswordIn extends NewPasswordWire {
   readonly current_auth_secret: string;
-  readonly kdf_salt: string;
-  readonly kdf_params: KdfParamsWire;
-  readonly auth_secret: string;
   readonly password_wrapping: string;
   readonly vault_version: number;
   readonly keep_other_sessions?: boolean;

@@ -6,6 +6,7 @@ import { createBrowserRouter, Navigate, RouterProvider } from "react-router";
 import { AuthedLayout, EmptyPane } from "@/app/layout";
 import { LoginPage, RegisterPage } from "@/features/auth/auth-pages";
 import { ForgotPasswordPage } from "@/features/auth/forgot-password-page";
+import { ResetAccountPage } from "@/features/auth/reset-account-page";
 import { ConversationRoute } from "@/features/chat/conversation-view";
 import { BrowseRooms } from "@/features/rooms/browse-rooms";
 import { SessionProvider, useSession } from "@/session/session";
@@ -23,6 +24,7 @@ const router = createBrowserRouter([
   { path: "/login", element: <PublicOnly><LoginPage /></PublicOnly> },
   { path: "/register", element: <PublicOnly><RegisterPage /></PublicOnly> },
   { path: "/forgot-password", element: <PublicOnly><ForgotPasswordPage /></PublicOnly> },
+  { path: "/reset-account", element: <PublicOnly><ResetAccountPage /></PublicOnly> },
   {
     path: "/",
     element: <AuthedLayout />,

@@ -2,7 +2,7 @@
  * Password → password key and auth secret (Argon2id in the Web Worker, then HKDF), KDF
  * parameters and vaults on the wire. Loaded on first sign-in, not at start-up.
  */
-import type { KdfParamsWire, VaultWire } from "@/api/types";
+import type { KdfParamsWire, NewPasswordWire, VaultWire } from "@/api/types";
 import { b64urlDecode, b64urlEncode } from "@/crypto/encoding";
 import { derivePasswordKeys, KdfParams, type PasswordKeys } from "@/crypto/password";
 import { Argon2Client } from "@/lib/argon2-client";
@@ -33,6 +33,12 @@ export function kdfToWire(params: KdfParams): { salt: string; params: KdfParamsW
       p: params.parallelism,
     },
   };
+}
+
+/** A new password's parameters and auth secret, as the requests that set one send them. */
+export function newPasswordToWire(params: KdfParams, authSecret: string): NewPasswordWire {
+  const wire = kdfToWire(params);
+  return { kdf_salt: wire.salt, kdf_params: wire.params, auth_secret: authSecret };
 }
 
 /** Parse what prelogin returned; throws `WeakParameters` for parameters below the minimum. */

@@ -8,7 +8,7 @@ import { b64urlEncode } from "@/crypto/encoding";
 import { generateRecoveryCode, parseRecoveryCode, type RecoveryCode } from "@/crypto/recovery";
 import { unlockVault, wrapVaultKey } from "@/crypto/vault";
 import type { PasswordKeys } from "@/crypto/password";
-import { browserRandom, derive, kdfToWire, newKdfParams, vaultFromWire } from "@/session/account-crypto";
+import { browserRandom, derive, newKdfParams, newPasswordToWire, vaultFromWire } from "@/session/account-crypto";
 import type { Progress } from "@/session/progress";
 
 export interface Recovered {
@@ -35,13 +35,10 @@ export async function resetPasswordWithCode(
   const { keys, authSecret } = await derive(newPassword, params, onProgress);
   onProgress?.("sending");
   const fresh = generateRecoveryCode(browserRandom);
-  const wire = kdfToWire(params);
   await api.recoveryReset({
     email,
     recovery_auth: recoveryAuth,
-    kdf_salt: wire.salt,
-    kdf_params: wire.params,
-    auth_secret: authSecret,
+    ...newPasswordToWire(params, authSecret),
     password_wrapping: b64urlEncode(
       wrapVaultKey(keys.passwordKey, vaultKey, out.user_id, "password", browserRandom),
     ),

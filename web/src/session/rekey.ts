@@ -10,7 +10,7 @@ import { rekeyAccount } from "@/crypto/account";
 import { b64urlEncode } from "@/crypto/encoding";
 import type { RecoveryCode } from "@/crypto/recovery";
 import { rewrapForNewPassword, unlockVault } from "@/crypto/vault";
-import { browserRandom, derive, kdfToWire, newKdfParams, vaultFromWire, vaultToWire } from "@/session/account-crypto";
+import { browserRandom, derive, newKdfParams, newPasswordToWire, vaultFromWire, vaultToWire } from "@/session/account-crypto";
 import type { Progress } from "@/session/progress";
 import type { UnlockedKeys } from "@/session/unlocked-keys";
 import { passwordKeysFor, persist, unlockedFrom } from "@/session/unlock";
@@ -37,7 +37,6 @@ export async function changePassword(
   const params = newKdfParams();
   const next = await derive(newPassword, params, onProgress);
   onProgress?.("sending");
-  const wire = kdfToWire(params);
   await withOneRetry(async () => {
     const vault = await api.vault();
     // Unwrapping with the typed current password checks it before the server does.
@@ -50,9 +49,7 @@ export async function changePassword(
     );
     await api.changePassword({
       current_auth_secret: b64urlEncode(current.authSecret.reveal()),
-      kdf_salt: wire.salt,
-      kdf_params: wire.params,
-      auth_secret: next.authSecret,
+      ...newPasswordToWire(params, next.authSecret),
       password_wrapping: b64urlEncode(passwordWrapping),
       vault_version: vault.vault_version,
       keep_other_sessions: keepOtherSessions,

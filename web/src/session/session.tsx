@@ -17,6 +17,7 @@ export type { Progress } from "@/session/progress";
 /** The crypto (Argon2id worker, the core, the key flows) loads on first use, not at start-up. */
 const unlockFlows = () => import("@/session/unlock");
 const recoveryFlows = () => import("@/session/account-recovery");
+const resetFlows = () => import("@/session/account-reset");
 
 export type SessionState =
   | { readonly status: "loading" }
@@ -59,6 +60,16 @@ interface SessionApi {
   readonly recover: (
     email: string,
     code: string,
+    newPassword: string,
+    onProgress?: Progress,
+  ) => Promise<PendingCode>;
+  /**
+   * Account reset (password and recovery code both lost): the operator's reset code, a new
+   * identity and password; old private history can no longer be read.
+   */
+  readonly resetAccount: (
+    email: string,
+    resetCode: string,
     newPassword: string,
     onProgress?: Progress,
   ) => Promise<PendingCode>;
@@ -203,6 +214,22 @@ export function SessionProvider({ children, api: given }: { children: ReactNode;
     [api, schedule, unlocked],
   );
 
+  const resetAccount = useCallback(
+    async (email: string, resetCode: string, newPassword: string, onProgress?: Progress) => {
+      const flows = await resetFlows();
+      const reset = await flows.resetAccount(api, email, resetCode, newPassword, onProgress);
+      return {
+        recoveryCode: reset.recoveryCode.formatted(),
+        finish: async () => {
+          const out = await reset.finish();
+          schedule(out.tokens);
+          unlocked(out.keys);
+        },
+      };
+    },
+    [api, schedule, unlocked],
+  );
+
   const unlock = useCallback(
     async (password: string, onProgress?: Progress) => {
       const { unlockWithPassword } = await unlockFlows();
@@ -228,8 +255,19 @@ export function SessionProvider({ children, api: given }: { children: ReactNode;
   }, [api, signedOut]);
 
   const value = useMemo(
-    () => ({ state, api, login, register, recover, unlock, updateKeys: unlocked, logout, lost }),
-    [state, api, login, register, recover, unlock, unlocked, logout, lost],
+    () => ({
+      state,
+      api,
+      login,
+      register,
+      recover,
+      resetAccount,
+      unlock,
+      updateKeys: unlocked,
+      logout,
+      lost,
+    }),
+    [state, api, login, register, recover, resetAccount, unlock, unlocked, logout, lost],
   );
   return <SessionContext value={value}>{children}</SessionContext>;
 }

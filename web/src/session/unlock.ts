@@ -8,7 +8,7 @@
  */
 import type { ApiClient } from "@/api/client";
 import { ApiError } from "@/api/errors";
-import type { LoginOut } from "@/api/types";
+import type { LoginOut, NewAccountKeysWire } from "@/api/types";
 import { createAccountKeys, type AccountKeys } from "@/crypto/account";
 import { certifyDevice } from "@/crypto/device";
 import { b64urlEncode } from "@/crypto/encoding";
@@ -22,8 +22,8 @@ import {
   browserRandom,
   derive,
   kdfFromWire,
-  kdfToWire,
   newKdfParams,
+  newPasswordToWire,
   vaultFromWire,
   vaultToWire,
 } from "@/session/account-crypto";
@@ -104,46 +104,63 @@ export async function passwordKeysFor(
   return keys;
 }
 
-/** A registration uploaded; `finish` signs in as its device once the code was confirmed. */
+/** New keys uploaded (registration, account reset); `finish` signs in as their device once the
+ * code was confirmed. */
 export interface Registered {
   readonly recoveryCode: RecoveryCode;
   readonly finish: () => Promise<SignedIn>;
 }
 
-export async function registerAccount(
-  api: ApiClient,
-  displayName: string,
-  email: string,
+/** A new account's keys under a new password, with this browser's new device certified. */
+export interface CreatedAccount {
+  readonly account: AccountKeys;
+  readonly deviceId: string;
+  readonly device: WebCryptoDeviceKey;
+  readonly authSecret: string;
+  /** The keys as registration and account reset upload them. */
+  readonly upload: NewAccountKeysWire;
+}
+
+/** Argon2id of the new password (worker) and the device key at once, then the keys for `userId`. */
+export async function createAccount(
+  userId: string,
   password: string,
   onProgress?: Progress,
-): Promise<Registered> {
+): Promise<CreatedAccount> {
   const params = newKdfParams();
   const [{ keys: passwordKeys, authSecret }, device] = await Promise.all([
     derive(password, params, onProgress),
     WebCryptoDeviceKey.generate(),
   ]);
   onProgress?.("sending");
-  // The client chooses both ids: the vault and the device certificate bind them (decision 0003).
-  const userId = crypto.randomUUID();
   const deviceId = crypto.randomUUID();
   const account = await newAccountKeys(userId, deviceId, passwordKeys, device);
-  const wire = kdfToWire(params);
-  await api.register({
-    user_id: userId,
-    display_name: displayName,
-    email,
-    kdf_salt: wire.salt,
-    kdf_params: wire.params,
-    auth_secret: authSecret,
-    identity_key: b64urlEncode(account.identity.publicKey),
-    puk_certificate: b64urlEncode(account.pukCertificate),
-    device: { device_id: deviceId, name: deviceName(), certificate: b64urlEncode(certificate(account)) },
-    vault: vaultToWire(account.vault),
-    recovery_auth: b64urlEncode(account.recoveryAuth),
-  });
+  return {
+    account,
+    deviceId,
+    device,
+    authSecret,
+    upload: {
+      ...newPasswordToWire(params, authSecret),
+      identity_key: b64urlEncode(account.identity.publicKey),
+      puk_certificate: b64urlEncode(account.pukCertificate),
+      device: { device_id: deviceId, name: deviceName(), certificate: b64urlEncode(certificate(account)) },
+      vault: vaultToWire(account.vault),
+      recovery_auth: b64urlEncode(account.recoveryAuth),
+    },
+  };
+}
+
+/**
+ * After the upload: the recovery code to show once, and signing in as the device the upload
+ * created (the server knows its id and certificate already, so nothing is certified here).
+ */
+export function signInLater(api: ApiClient, email: string, created: CreatedAccount): Registered {
+  const { account, authSecret, deviceId, device } = created;
   return {
     recoveryCode: account.recoveryCode,
     finish: async () => {
+      const userId = account.userId;
       const tokens = await api.login(email, authSecret, deviceName(), deviceId);
       const vault = await api.vault();
       // Opening what the server stored (with the key we made) proves it kept it intact.
@@ -153,6 +170,20 @@ export async function registerAccount(
       return { keys, tokens, recoveryCode: null };
     },
   };
+}
+
+export async function registerAccount(
+  api: ApiClient,
+  displayName: string,
+  email: string,
+  password: string,
+  onProgress?: Progress,
+): Promise<Registered> {
+  // The client chooses both ids: the vault and the device certificate bind them (decision 0003).
+  const userId = crypto.randomUUID();
+  const created = await createAccount(userId, password, onProgress);
+  await api.register({ user_id: userId, display_name: displayName, email, ...created.upload });
+  return signInLater(api, email, created);
 }
 
 /** A new account's keys, wrapped with the password and with this browser's device certified. */

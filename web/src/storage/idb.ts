@@ -1,11 +1,14 @@
 /**
- * The smallest IndexedDB wrapper the app needs: one database, key–value object stores, and one
- * promise per transaction. Every transaction settles through `oncomplete`, `onerror` or
- * `onabort`, so a quota error or a browser-aborted transaction rejects instead of hanging.
+ * The app's one IndexedDB wrapper (the unlocked-state store and the outbox both use it): one
+ * database, key–value object stores, and one promise per transaction. Every transaction settles
+ * through `oncomplete`, `onerror` or `onabort`, so a quota error or a browser-aborted transaction
+ * rejects instead of hanging.
  */
 
 export interface KeyValueDb {
   get<T>(store: string, key: string): Promise<T | undefined>;
+  /** Every value in the store, in key order. */
+  getAll<T>(store: string): Promise<T[]>;
   put(store: string, key: string, value: unknown): Promise<void>;
   delete(store: string, key: string): Promise<void>;
   close(): void;
@@ -13,6 +16,25 @@ export interface KeyValueDb {
 
 function failure(what: string, error: DOMException | null): Error {
   return new Error(`IndexedDB ${what} failed: ${error?.message ?? "aborted"}`);
+}
+
+/**
+ * Opens on first use and keeps the open database; a failed open is forgotten, so the next call
+ * tries again (a transient error must not disable the store for the page's life).
+ */
+export function lazyKeyValueDb(
+  name: string,
+  stores: readonly string[],
+  factory: () => IDBFactory,
+): () => Promise<KeyValueDb> {
+  let opening: Promise<KeyValueDb> | null = null;
+  return () => {
+    opening ??= openKeyValueDb(name, stores, factory()).catch((error: unknown) => {
+      opening = null;
+      throw error;
+    });
+    return opening;
+  };
 }
 
 export function openKeyValueDb(
@@ -82,7 +104,13 @@ function wrap(db: IDBDatabase): KeyValueDb {
 
   return {
     get: <T>(store: string, key: string) => run<T | undefined>(store, "readonly", (s) => s.get(key)),
-    put: (store, key, value) => run<unknown>(store, "readwrite", (s) => s.put(value, key)).then(() => undefined),
+    getAll: <T>(store: string) => run<T[]>(store, "readonly", (s) => s.getAll()),
+    // A store created with an inline key path (the outbox's, before it moved onto this wrapper)
+    // takes the key from the value; passing it again would be refused.
+    put: (store, key, value) =>
+      run<unknown>(store, "readwrite", (s) => (s.keyPath === null ? s.put(value, key) : s.put(value))).then(
+        () => undefined,
+      ),
     delete: (store, key) => run<unknown>(store, "readwrite", (s) => s.delete(key)).then(() => undefined),
     close: () => {
       db.close();

@@ -9,7 +9,7 @@
  * the session deletes it.
  */
 
-import { openKeyValueDb, type KeyValueDb } from "@/storage/idb";
+import { lazyKeyValueDb } from "@/storage/idb";
 
 const DB_NAME = "hushroom";
 const STORE = "unlocked";
@@ -49,14 +49,7 @@ export function unlockedStateStore(
   factory: () => IDBFactory = () => indexedDB,
   subtle: SubtleCrypto = crypto.subtle,
 ): UnlockedStateStore {
-  let opening: Promise<KeyValueDb> | null = null;
-  const db = (): Promise<KeyValueDb> => {
-    opening ??= openKeyValueDb(DB_NAME, [STORE], factory()).catch((error: unknown) => {
-      opening = null;
-      throw error;
-    });
-    return opening;
-  };
+  const db = lazyKeyValueDb(DB_NAME, [STORE], factory);
 
   return {
     async save(state) {

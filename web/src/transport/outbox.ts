@@ -3,12 +3,16 @@
  * typed offline (or before a reload) goes out on reconnect, with its client message id, once.
  */
 
+import { openKeyValueDb, type KeyValueDb } from "@/storage/idb";
+
 export interface OutboxEntry {
   readonly clientMsgId: string;
   readonly conversationId: string;
   readonly body: string;
   readonly createdAt: number;
   readonly failed: boolean;
+  /** Why a failed message was not sent, when the reader should know (it could not be stored). */
+  readonly reason?: string;
 }
 
 export interface Outbox {
@@ -37,48 +41,24 @@ export class MemoryOutbox implements Outbox {
 
 const STORE = "outbox";
 
+/** On the app's IndexedDB wrapper: a refused write (quota, aborted transaction) rejects. */
 export class IndexedDbOutbox implements Outbox {
-  readonly #db: Promise<IDBDatabase>;
+  readonly #db: Promise<KeyValueDb>;
 
   constructor(name: string, factory: IDBFactory = indexedDB) {
-    this.#db = new Promise((resolve, reject) => {
-      const request = factory.open(name, 1);
-      request.onupgradeneeded = () => {
-        request.result.createObjectStore(STORE, { keyPath: "clientMsgId" });
-      };
-      request.onsuccess = () => {
-        resolve(request.result);
-      };
-      request.onerror = () => {
-        reject(request.error ?? new Error("IndexedDB open failed"));
-      };
-    });
-  }
-
-  async #run<T>(mode: IDBTransactionMode, op: (store: IDBObjectStore) => IDBRequest<T>): Promise<T> {
-    const db = await this.#db;
-    return new Promise<T>((resolve, reject) => {
-      const tx = db.transaction(STORE, mode);
-      const request = op(tx.objectStore(STORE));
-      tx.oncomplete = () => {
-        resolve(request.result);
-      };
-      tx.onerror = () => {
-        reject(tx.error ?? new Error("IndexedDB transaction failed"));
-      };
-    });
+    this.#db = openKeyValueDb(name, [STORE], factory);
   }
 
   async all(): Promise<OutboxEntry[]> {
-    return sorted(await this.#run<OutboxEntry[]>("readonly", (s) => s.getAll() as IDBRequest<OutboxEntry[]>));
+    return sorted(await (await this.#db).getAll<OutboxEntry>(STORE));
   }
 
   async put(entry: OutboxEntry): Promise<void> {
-    await this.#run("readwrite", (s) => s.put(entry));
+    await (await this.#db).put(STORE, entry.clientMsgId, entry);
   }
 
   async remove(clientMsgId: string): Promise<void> {
-    await this.#run("readwrite", (s) => s.delete(clientMsgId));
+    await (await this.#db).delete(STORE, clientMsgId);
   }
 }
 

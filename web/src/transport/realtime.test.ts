@@ -1,10 +1,11 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 
 import { ApiError } from "@/api/errors";
 import type { ServerFrame } from "@/transport/frames";
 import { CLIENT_MSG_ID } from "@/transport/ids";
 import { MemoryOutbox, type OutboxEntry } from "@/transport/outbox";
 import {
+  NOT_STORED_REASON,
   RealtimeClient,
   type ConnectionStatus,
   type Timers,
@@ -260,6 +261,27 @@ describe("RealtimeClient", () => {
     const sends = s.framesOf("message.send");
     expect(sends).toHaveLength(2);
     expect(sends[1]!.client_msg_id).toBe(entry.clientMsgId);
+  });
+
+  it("shows a message the outbox refused to store as not sent, with why, and sends it on a stored retry", async () => {
+    const t = setup();
+    await t.client.start();
+    const s = await t.connect();
+    vi.spyOn(t.outbox, "put").mockRejectedValueOnce(new Error("IndexedDB readwrite failed: aborted"));
+    const entry = await t.client.send(ROOM, "x");
+    expect(entry).toMatchObject({ body: "x", failed: true, reason: NOT_STORED_REASON });
+    expect(t.outboxView).toEqual([entry]);
+    expect(s.framesOf("message.send")).toEqual([]);
+
+    vi.spyOn(t.outbox, "put").mockRejectedValueOnce(new Error("IndexedDB readwrite failed: aborted"));
+    await t.client.retry(entry.clientMsgId);
+    expect(t.outboxView[0]).toMatchObject({ failed: true, reason: NOT_STORED_REASON });
+    expect(s.framesOf("message.send")).toEqual([]);
+
+    await t.client.retry(entry.clientMsgId);
+    expect(t.outboxView[0]).toEqual({ ...entry, failed: false, reason: undefined });
+    expect(t.outboxView[0]).not.toHaveProperty("reason");
+    expect(s.framesOf("message.send").map((f) => f.client_msg_id)).toEqual([entry.clientMsgId]);
   });
 
   it("throttles typing to one frame per 3 s per conversation", async () => {

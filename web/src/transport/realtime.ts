@@ -62,6 +62,13 @@ const OPEN = 1;
 /** Errors after which a send is worth retrying later rather than shown as failed. */
 const TRANSIENT = new Set(["rate_limited", "service_unavailable", "internal_error"]);
 
+/** Shown under a message that this device refused to store (and so cannot promise to send). */
+export const NOT_STORED_REASON = "couldn't save it on this device";
+
+function notStored(entry: OutboxEntry): OutboxEntry {
+  return { ...entry, failed: true, reason: NOT_STORED_REASON };
+}
+
 const defaultTimers: Timers = {
   set: (fn, ms) => window.setTimeout(fn, ms),
   clear: (id) => {
@@ -152,19 +159,25 @@ export class RealtimeClient {
       failed: false,
     };
     await this.#loaded;
-    await this.#o.outbox.put(entry);
-    this.#entries = [...this.#entries, entry];
+    const queued = (await this.#store(entry)) ? entry : notStored(entry);
+    this.#entries = [...this.#entries, queued];
     this.#o.listener.outboxChanged(this.#entries);
-    this.#transmit(entry);
-    return entry;
+    this.#transmit(queued);
+    return queued;
   }
 
   /** Retry a failed message with the same client message id. */
   async retry(clientMsgId: string): Promise<void> {
     const entry = this.#entries.find((e) => e.clientMsgId === clientMsgId);
     if (entry === undefined) return;
-    const again = { ...entry, failed: false };
-    await this.#replace(again);
+    const again: OutboxEntry = {
+      clientMsgId: entry.clientMsgId,
+      conversationId: entry.conversationId,
+      body: entry.body,
+      createdAt: entry.createdAt,
+      failed: false,
+    };
+    if (!(await this.#replace(again))) return;
     this.#inflight.delete(clientMsgId);
     this.#transmit(again);
   }
@@ -322,10 +335,35 @@ export class RealtimeClient {
     void this.#replace({ ...entry, failed: true });
   }
 
-  async #replace(entry: OutboxEntry): Promise<void> {
+  /**
+   * Show the changed entry at once, then store it; false when storing it was refused. A message
+   * about to be sent again then shows as not sent, with why; one already failed (the server
+   * refused it) keeps showing that.
+   */
+  async #replace(entry: OutboxEntry): Promise<boolean> {
+    this.#show(entry);
+    if (await this.#store(entry)) return true;
+    const current = this.#entries.find((e) => e.clientMsgId === entry.clientMsgId);
+    if (current !== undefined && !current.failed) this.#show(notStored(current));
+    return false;
+  }
+
+  #show(entry: OutboxEntry): void {
     this.#entries = this.#entries.map((e) => (e.clientMsgId === entry.clientMsgId ? entry : e));
     this.#o.listener.outboxChanged(this.#entries);
-    await this.#o.outbox.put(entry);
+  }
+
+  /**
+   * Write an entry to the outbox. A refused write (storage full, transaction aborted) settles
+   * as false rather than throwing, so a send never hangs or vanishes: the caller shows it failed.
+   */
+  async #store(entry: OutboxEntry): Promise<boolean> {
+    try {
+      await this.#o.outbox.put(entry);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   #sendFrame(frame: ClientFrame): void {

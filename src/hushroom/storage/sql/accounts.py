@@ -257,6 +257,55 @@ class SqlUserRepository:
         ).first()
         return int(row[0]) if row else None
 
+    async def set_reset_code(self, email: str, code_hash: bytes, expires_at: int) -> bool:
+        result = await self._conn.execute(
+            update(users)
+            .where(users.c.email == email)
+            .values(reset_code_hash=code_hash, reset_expires_at=expires_at)
+        )
+        return bool(result.rowcount)
+
+    async def get_reset_code(self, email: str) -> tuple[uuid.UUID, bytes, int] | None:
+        row = (
+            await self._conn.execute(
+                select(users.c.id, users.c.reset_code_hash, users.c.reset_expires_at).where(
+                    and_(users.c.email == email, users.c.reset_code_hash.is_not(None))
+                )
+            )
+        ).first()
+        return (row[0], bytes(row[1]), int(row[2])) if row else None
+
+    async def reset_keys(
+        self,
+        user_id: uuid.UUID,
+        code_hash: bytes,
+        now: int,
+        keys: AccountKeysRecord,
+        password: tuple[bytes, dict[str, Any], str],
+    ) -> bool:
+        kdf_salt, kdf_params, auth_hash = password
+        result = await self._conn.execute(
+            update(users)
+            .where(
+                and_(
+                    users.c.id == user_id,
+                    users.c.reset_code_hash == code_hash,
+                    users.c.reset_expires_at > now,
+                )
+            )
+            .values(
+                **_keys_values(keys),
+                kdf_salt=kdf_salt,
+                kdf_params=kdf_params,
+                auth_hash=auth_hash,
+                reset_code_hash=None,
+                reset_expires_at=None,
+                vault_version=users.c.vault_version + 1,
+                keys_version=users.c.keys_version + 1,
+            )
+        )
+        return bool(result.rowcount)
+
     async def bump_keys_version(self, user_id: uuid.UUID) -> int:
         row = (
             await self._conn.execute(
@@ -300,6 +349,11 @@ class SqlPukCertificateRepository:
             .order_by(puk_certificates.c.generation)
         )
         return [PukCertificateRecord(r[0], r[1], bytes(r[2]), r[3]) for r in rows]
+
+    async def delete_for_user(self, user_id: uuid.UUID) -> None:
+        await self._conn.execute(
+            delete(puk_certificates).where(puk_certificates.c.user_id == user_id)
+        )
 
     async def latest_generation(self, user_id: uuid.UUID) -> int:
         value = await self._conn.scalar(
@@ -370,6 +424,13 @@ class SqlDeviceRepository:
             .values(revoked_at=now)
         )
         return bool(result.rowcount)
+
+    async def retire_all(self, user_id: uuid.UUID, now: int) -> None:
+        await self._conn.execute(
+            update(devices)
+            .where(devices.c.user_id == user_id)
+            .values(revoked_at=func.coalesce(devices.c.revoked_at, now), certificate=None)
+        )
 
 
 class SqlSessionRepository:

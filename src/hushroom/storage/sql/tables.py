@@ -54,6 +54,9 @@ users = Table(
     Column("vault_version", Integer(), nullable=False),
     # Grows with every change of the key directory (PUKs, device certificates, revocations).
     Column("keys_version", Integer(), nullable=False, default=0),
+    # An operator-issued account reset code (SHA-256) and when it expires (single use).
+    Column("reset_code_hash", LargeBinary(32), nullable=True),
+    Column("reset_expires_at", BigInteger(), nullable=True),
     Column("is_admin", Boolean(), nullable=False, default=False),
     Column("created_at", BigInteger(), nullable=False),
 )

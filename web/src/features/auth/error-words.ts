@@ -3,8 +3,14 @@ import { ApiError, describeError } from "@/api/errors";
 import type { PopupContent } from "@/components/popup";
 import { DecryptionFailed, InvalidRecoveryCode, WeakParameters } from "@/crypto/errors";
 
-/** `recovery`: a refused code reads as a wrong code, not a wrong password. */
-export function errorWords(error: unknown, context: "password" | "recovery" = "password"): PopupContent {
+/**
+ * `recovery`: a refused code reads as a wrong recovery code, not a wrong password; `reset`: as a
+ * wrong (or spent, or expired) reset code from the operator.
+ */
+export function errorWords(
+  error: unknown,
+  context: "password" | "recovery" | "reset" = "password",
+): PopupContent {
   if (error instanceof WeakParameters) {
     return {
       title: "This server asked for unsafe settings",
@@ -25,6 +31,13 @@ export function errorWords(error: unknown, context: "password" | "recovery" = "p
   if (error instanceof ApiError) {
     if (error.code === "invalid_credentials" && context === "recovery") {
       return { title: "Wrong email or recovery code", detail: "Check both and try again." };
+    }
+    if (error.code === "invalid_credentials" && context === "reset") {
+      return {
+        title: "Wrong email or reset code",
+        detail:
+          "Check both and try again. A reset code works once and for 24 hours: if yours is used or old, ask the server's operator for a new one.",
+      };
     }
     switch (error.code) {
       case "vault_version_conflict":

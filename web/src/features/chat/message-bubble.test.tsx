@@ -2,7 +2,7 @@
 import { cleanup, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
 
-import { MessageBubble } from "@/features/chat/conversation-view";
+import { MessageBubble } from "@/features/chat/message-bubble";
 import { fakeApi, renderWithProviders } from "@/test/render";
 
 afterEach(cleanup);

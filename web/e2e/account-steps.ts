@@ -1,0 +1,43 @@
+/** Shared e2e steps of the account specs: a fresh browser, registering, signing in, settings. */
+import { expect, type Browser, type BrowserContext, type Page } from "@playwright/test";
+
+export interface Fresh {
+  context: BrowserContext;
+  page: Page;
+}
+
+/** A new browser context (nothing stored: a person on another browser) and a page in it. */
+export async function fresh(browser: Browser): Promise<Fresh> {
+  const context = await browser.newContext();
+  return { context, page: await context.newPage() };
+}
+
+/** Fill in the registration form and send it; the recovery code step comes next. */
+export async function register(page: Page, name: string, email: string, password: string): Promise<void> {
+  await page.goto("/register");
+  await page.getByLabel("Display name").fill(name);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByLabel("Confirm password").fill(password);
+  await page.getByRole("button", { name: "Create account" }).click();
+}
+
+export async function signIn(page: Page, email: string, password: string): Promise<void> {
+  await page.goto("/login");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+export async function openSettings(page: Page): Promise<void> {
+  await page.getByRole("link", { name: "Settings" }).first().click();
+  await expect(page.getByRole("heading", { name: "Settings" })).toBeVisible();
+}
+
+/** A fresh browser signing in with `password` is told the email or password is wrong. */
+export async function expectSignInRefused(browser: Browser, email: string, password: string): Promise<void> {
+  const check = await fresh(browser);
+  await signIn(check.page, email, password);
+  await expect(check.page.getByRole("alertdialog")).toContainText("Wrong email or password", { timeout: 30_000 });
+  await check.context.close();
+}

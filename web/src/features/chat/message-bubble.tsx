@@ -1,0 +1,91 @@
+/**
+ * One message: a confirmed bubble (memoised, so a send, an ack or a receipt re-renders one row)
+ * and a pending one from the outbox (sending, or not sent with Retry and Delete).
+ * User text is rendered as text (React escapes it); never as HTML.
+ */
+import { memo } from "react";
+
+import { timeLabel } from "@/features/chat/format";
+import { UserName } from "@/features/chat/user-name";
+import type { ChatMessage } from "@/store/pipeline";
+import { useEngine } from "@/store/react";
+import type { OutboxEntry } from "@/transport/outbox";
+
+interface BubbleProps {
+  message: ChatMessage;
+  own: boolean;
+  startsGroup: boolean;
+  readers: readonly string[];
+}
+
+/**
+ * Bubbles re-render only when their own message, grouping or readers change: a send, an ack or
+ * a receipt touches one row, not the whole list (the store keeps unchanged messages as the same
+ * objects; `readers` is rebuilt on every receipt, so it is compared by content).
+ */
+function sameBubble(a: BubbleProps, b: BubbleProps): boolean {
+  return (
+    a.message === b.message &&
+    a.own === b.own &&
+    a.startsGroup === b.startsGroup &&
+    a.readers.length === b.readers.length &&
+    a.readers.every((user, i) => user === b.readers[i])
+  );
+}
+
+export const MessageBubble = memo(function MessageBubble({ message, own, startsGroup, readers }: BubbleProps) {
+  return (
+    <div className={`msg ${own ? "own" : "other"} ${startsGroup ? "group-start" : ""}`} data-key={`m-${String(message.seq)}`} data-seq={message.seq}>
+      {startsGroup && !own && (
+        <div className="sender">
+          <UserName userId={message.senderId} />
+        </div>
+      )}
+      <div className="bubble">
+        <p className="text">{message.text}</p>
+        <span className="meta">
+          <time dateTime={new Date(message.createdAt).toISOString()}>{timeLabel(message.createdAt)}</time>
+          {own && <span className="state"> · Sent</span>}
+        </span>
+      </div>
+      {readers.length > 0 && (
+        <div className="receipt small muted">
+          Seen by{" "}
+          {readers.map((u, i) => (
+            <span key={u}>
+              {i > 0 ? ", " : ""}
+              <UserName userId={u} />
+            </span>
+          ))}
+        </div>
+      )}
+    </div>
+  );
+}, sameBubble);
+
+export function PendingBubble({ entry }: { entry: OutboxEntry }) {
+  const engine = useEngine();
+  return (
+    <div className="msg own pending" data-key={`p-${entry.clientMsgId}`}>
+      <div className="bubble">
+        <p className="text">{entry.body}</p>
+        <span className="meta">
+          {entry.failed ? (
+            <>
+              <span className="state failed">Not sent</span>
+              {entry.reason !== undefined && <span className="state failed reason"> · {entry.reason}</span>}{" "}
+              <button type="button" className="link" onClick={() => void engine.realtime.retry(entry.clientMsgId)}>
+                Retry
+              </button>{" "}
+              <button type="button" className="link" onClick={() => void engine.realtime.discard(entry.clientMsgId)}>
+                Delete
+              </button>
+            </>
+          ) : (
+            <span className="state">Sending…</span>
+          )}
+        </span>
+      </div>
+    </div>
+  );
+}

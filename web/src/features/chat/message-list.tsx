@@ -1,0 +1,71 @@
+/**
+ * The message list of one conversation: day separators, the "New messages" divider, memoised
+ * bubbles with read receipts, then the outbox's pending messages for this conversation.
+ */
+import { useMemo } from "react";
+
+import { MessageBubble, PendingBubble } from "@/features/chat/message-bubble";
+import { buildRows, readersBySeq } from "@/features/chat/message-rows";
+import { useMessageScroll } from "@/features/chat/use-message-scroll";
+import { EMPTY_CONVERSATION } from "@/store/chat-store";
+import { useChat, useEngine } from "@/store/react";
+
+const NO_READERS: readonly string[] = [];
+
+export function MessageList({ id, firstUnreadSeq }: { id: string; firstUnreadSeq: number }) {
+  const engine = useEngine();
+  const me = engine.userId;
+  const conv = useChat((s) => s.conversations[id] ?? EMPTY_CONVERSATION);
+  const outbox = useChat((s) => s.outbox);
+  // An own message can arrive as `message.new` just before its ack: show it once, confirmed.
+  const pending = useMemo(() => {
+    const confirmed = new Set(conv.messages.filter((m) => m.senderId === me).map((m) => m.clientMsgId));
+    return outbox.filter((e) => e.conversationId === id && !confirmed.has(e.clientMsgId));
+  }, [outbox, id, conv.messages, me]);
+  const rows = useMemo(() => buildRows(conv.messages, firstUnreadSeq, me), [conv.messages, firstUnreadSeq, me]);
+  const readers = useMemo(() => readersBySeq(conv.messages, conv.receipts, me), [conv.messages, conv.receipts, me]);
+  const { scroller, showLatest, onScroll, toLatest, loadOlder } = useMessageScroll(id, conv.hasMoreBefore, rows, pending.length);
+
+  return (
+    <div className="messages-wrap">
+      <div className="messages" ref={scroller} onScroll={onScroll} role="log" aria-live="polite" aria-label="Messages" tabIndex={0}>
+        {conv.hasMoreBefore && (
+          <button type="button" className="ghost load-older" onClick={loadOlder}>
+            Load older messages
+          </button>
+        )}
+        {!conv.loaded && <p className="muted center">Loading messages…</p>}
+        {conv.loaded && conv.messages.length === 0 && pending.length === 0 && (
+          <p className="muted center">No messages yet. Say hello!</p>
+        )}
+        {rows.map((row) =>
+          row.kind === "day" ? (
+            <div key={row.key} className="day" role="separator">
+              <span>{row.label}</span>
+            </div>
+          ) : row.kind === "divider" ? (
+            <div key={row.key} className="new-divider" role="separator" aria-label="New messages">
+              <span>New messages</span>
+            </div>
+          ) : row.message !== undefined ? (
+            <MessageBubble
+              key={row.key}
+              message={row.message}
+              own={row.message.senderId === me}
+              startsGroup={row.startsGroup === true}
+              readers={readers.get(row.message.seq) ?? NO_READERS}
+            />
+          ) : null,
+        )}
+        {pending.map((p) => (
+          <PendingBubble key={p.clientMsgId} entry={p} />
+        ))}
+      </div>
+      {showLatest && (
+        <button type="button" className="to-latest" onClick={toLatest} aria-label="Scroll to latest messages">
+          ↓ Latest
+        </button>
+      )}
+    </div>
+  );
+}

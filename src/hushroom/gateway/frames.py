@@ -184,15 +184,16 @@ def _check_send(frame: SendMessageFrame, limits: FrameLimits, ref: str | None) -
         if "\x00" in frame.body:
             raise FrameError("validation_failed", "body must not contain NUL", "body", ref)
         if len(frame.body) > limits.max_text_chars:
+            # The same code as over HTTP (services/messages.py): one error, one code.
             raise FrameError(
-                "validation_failed",
+                "payload_too_large",
                 f"body must be at most {limits.max_text_chars} characters",
                 "body",
                 ref,
             )
     if frame.envelope is not None and len(frame.envelope.ciphertext) > limits.max_ciphertext_bytes:
         raise FrameError(
-            "validation_failed",
+            "payload_too_large",
             f"ciphertext must be at most {limits.max_ciphertext_bytes} bytes",
             "envelope.ciphertext",
             ref,

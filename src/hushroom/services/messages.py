@@ -133,11 +133,14 @@ class MessageService:
                 raise ValidationFailed("the message contains a NUL character", field="body")
         if cmd.ciphertext is not None:
             if cmd.generation is None or cmd.generation < 0:
-                raise ValidationFailed("envelope generation must be >= 0", field="generation")
+                raise ValidationFailed(
+                    "envelope generation must be >= 0", field="envelope.generation"
+                )
             if not cmd.ciphertext:
-                raise ValidationFailed("the ciphertext is empty", field="ciphertext")
+                raise ValidationFailed("the ciphertext is empty", field="envelope.ciphertext")
             if len(cmd.ciphertext) > self._limits.max_ciphertext_bytes:
-                raise PayloadTooLarge("the ciphertext is too large", field="ciphertext")
+                # Field names are the wire's (HTTP and WebSocket send `envelope.ciphertext`).
+                raise PayloadTooLarge("the ciphertext is too large", field="envelope.ciphertext")
 
     async def send(self, principal: Principal, cmd: SendCommand) -> SendResult:
         self._validate(cmd)

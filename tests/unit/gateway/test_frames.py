@@ -260,13 +260,13 @@ def test_blank_or_nul_body_rejected(body: str) -> None:
 
 def test_body_over_limit_rejected() -> None:
     err = reject(send(body="x" * (LIMITS.max_text_chars + 1)))
-    assert (err.code, err.field) == ("validation_failed", "body")
+    assert (err.code, err.field) == ("payload_too_large", "body")  # as over HTTP
     assert "20" in err.message
 
 
 def test_ciphertext_over_limit_rejected() -> None:
     err = reject(send(envelope={"generation": 0, "ciphertext": b64(bytes(17))}))
-    assert (err.code, err.field, err.ref) == ("validation_failed", "envelope.ciphertext", "r1")
+    assert (err.code, err.field, err.ref) == ("payload_too_large", "envelope.ciphertext", "r1")
     assert "16" in err.message
 
 

@@ -420,7 +420,7 @@ def test_ciphertext_over_limit_rejected() -> None:
     ct = base64.urlsafe_b64encode(bytes(33)).rstrip(b"=").decode()
     effects = proto.receive(send_frame(envelope={"generation": 0, "ciphertext": ct}), T0)
     assert [(f["code"], f["field"]) for f in frames(effects)] == [
-        ("validation_failed", "envelope.ciphertext")
+        ("payload_too_large", "envelope.ciphertext")
     ]
 
 

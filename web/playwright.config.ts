@@ -1,5 +1,7 @@
 import { defineConfig, devices } from "@playwright/test";
 
+import { CHROMIUM_ARGS } from "./e2e/chromium.ts";
+
 // One port for the whole run (the config is evaluated again in each worker; env is inherited).
 // Below Linux's ephemeral range (32768+), where another process's outgoing connection could
 // already hold the port (seen once: "address already in use").
@@ -25,16 +27,7 @@ export default defineConfig({
     viewport: { width: 1280, height: 800 },
     launchOptions: {
       executablePath: "/usr/bin/chromium",
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
+      args: [...CHROMIUM_ARGS],
     },
   },
 });

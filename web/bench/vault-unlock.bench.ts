@@ -18,6 +18,7 @@ import { resolve } from "node:path";
 
 import { chromium, expect, type Browser, type Page } from "@playwright/test";
 
+import { CHROMIUM_ARGS } from "../e2e/chromium.ts";
 import { confirmRecoveryCode } from "../e2e/recovery-code.ts";
 import { startServer, stopServer } from "../e2e/server.ts";
 
@@ -108,16 +109,7 @@ async function main(): Promise<void> {
   const server = await startServer(port);
   const browser = await chromium.launch({
     executablePath: EXECUTABLE,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
+    args: [...CHROMIUM_ARGS],
   });
   try {
     await register(browser, base);

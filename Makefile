@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 WEB := web
 PYTEST_ARGS ?=
 
-.PHONY: help install install-py install-py-runtime install-web web-build run test test-py test-web e2e lint services soak bench bench-full clean
+.PHONY: help install install-py install-py-runtime install-web web-build run test test-py test-wire-latest test-web e2e lint services soak bench bench-full clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,7 +51,12 @@ e2e: install web-build ## Playwright in Debian's Chromium against a real server 
 	@command -v chromium >/dev/null || { echo "chromium is missing: run make services (or apt-get install chromium)" >&2; exit 1; }
 	cd $(WEB) && npm run e2e
 
-test: install services lint test-py test-web e2e ## Install, start services, lint and run every suite
+test-wire-latest: install-py ## Wire tests against the newest released uvicorn and websockets (gateway/wire.py uses their internals)
+	@pins="$$(printf 'uvicorn\nwebsockets\n' | $(UV) pip compile - --no-deps --no-header --no-annotate -q --python-version 3.11)"; \
+	echo "== wire tests against the newest releases: $$(echo $$pins)"; \
+	$(UV) run --frozen $$(for p in $$pins; do printf -- '--with %s ' "$$p"; done) pytest tests/unit/gateway/test_wire.py -q -p no:cacheprovider
+
+test: install services lint test-py test-wire-latest test-web e2e ## Install, start services, lint and run every suite
 
 lint: install-py ## ruff + mypy --strict
 	$(UV) run ruff check src tests bench

@@ -33,6 +33,13 @@ from hushroom.crypto.device import DeviceKey, certify_device
 from hushroom.crypto.encoding import b64url_encode, encode, encode_signed
 from hushroom.crypto.envelope import Envelope, Header, message_key, seal_envelope, signature_input
 from hushroom.crypto.identity import IdentityKey
+from hushroom.crypto.membership import (
+    CHANGE_LABEL,
+    MEMBERSHIP_LABEL,
+    MembershipChange,
+    MembershipState,
+    sign_membership_entry,
+)
 from hushroom.crypto.password import KdfParams, derive_master, derive_password_keys
 from hushroom.crypto.primitives import (
     Secret,
@@ -1478,6 +1485,297 @@ def gen_safety_number() -> Json:
     }
 
 
+# --- membership log --------------------------------------------------------------------------
+
+
+def gen_membership() -> Json:
+    random = rng("membership")
+    people = {name: Person(name, random) for name in ("alice", "bob", "carol", "dave", "mallory")}
+    conv = "group-7"
+    t0 = 1764201600000
+
+    def lookup(user_id: str, device_id: str) -> Any:
+        p = people.get(user_id)
+        return p.device_cert if p is not None and p.device_cert.device_id == device_id else None
+
+    def changes(*pairs: tuple[str, str]) -> list[MembershipChange]:
+        return [MembershipChange(u, r) for u, r in pairs]
+
+    steps: list[tuple[str, str, list[MembershipChange]]] = [
+        ("create", "alice", changes(("bob", "member"), ("alice", "admin"))),
+        ("add", "alice", changes(("dave", "member"), ("carol", "member"))),
+        ("role", "alice", changes(("bob", "admin"))),
+        ("remove", "bob", changes(("carol", "removed"))),
+        ("leave", "alice", changes(("alice", "removed"))),
+        ("leave", "bob", changes(("bob", "removed"), ("dave", "admin"))),
+        ("add", "dave", changes(("alice", "member"))),
+    ]
+    state = MembershipState.empty(conv)
+    states = [state]
+    log: list[Json] = []
+    for i, (action, signer, chs) in enumerate(steps):
+        p = people[signer]
+        entry = sign_membership_entry(state, action, chs, p.device, p.device_cert, t0 + i * 1000)
+        state, parsed = state.apply(entry, lookup)
+        states.append(state)
+        log.append(
+            {
+                "index": parsed.index,
+                "action": action,
+                "signer": signer,
+                "created_at": parsed.created_at,
+                "changes": [[c.user_id, c.role] for c in chs],
+                "entry": h(entry),
+                "hash": h(parsed.hash),
+                "state": {
+                    "index": state.index,
+                    "head": h(state.head),
+                    "members": dict(sorted(state.members.items())),
+                },
+            }
+        )
+
+    def raw(
+        prefix: int,
+        action: str,
+        signer: str,
+        pairs: list[tuple[str, str]],
+        *,
+        key_of: str | None = None,
+        device_id: str | None = None,
+        conversation_id: str = conv,
+        index: int | None = None,
+        previous: bytes | None = None,
+    ) -> bytes:
+        """An entry after ``prefix`` valid entries, built without any rule check."""
+        before = states[prefix]
+        key = people[key_of or signer].device
+        tbs = encode(
+            MEMBERSHIP_LABEL,
+            1,
+            [
+                conversation_id,
+                before.index + 1 if index is None else index,
+                before.head if previous is None else previous,
+                action,
+                signer,
+                device_id or f"{signer}-dev",
+                t0 + 99_000,
+                [encode(CHANGE_LABEL, 1, [u, r]) for u, r in pairs],
+            ],
+        )
+        return encode_signed(tbs, key.sign(tbs))
+
+    good_add = raw(1, "add", "alice", [("carol", "member")])
+    invalid: list[tuple[str, int, bytes, str, dict[str, Any]]] = [
+        ("bad_signature", 1, good_add[:-1] + bytes([good_add[-1] ^ 0x01]), "InvalidSignature", {}),
+        (
+            "signed_by_another_key",
+            1,
+            raw(1, "add", "alice", [("carol", "member")], key_of="bob"),
+            "InvalidSignature",
+            {},
+        ),
+        (
+            "certificate_of_another_device",
+            1,
+            raw(1, "add", "alice", [("carol", "member")], device_id="alice-phone"),
+            "ContextMismatch",
+            {
+                "extra_certificates": [
+                    {"user_id": "alice", "device_id": "alice-phone", "person": "alice"}
+                ]
+            },
+        ),
+        (
+            "unknown_signer",
+            1,
+            raw(1, "add", "zed", [("zed", "member")], key_of="mallory"),
+            "NotAuthorized",
+            {},
+        ),
+        (
+            "unknown_signer_device",
+            1,
+            raw(1, "add", "alice", [("carol", "member")], device_id="alice-phone"),
+            "NotAuthorized",
+            {},
+        ),
+        (
+            "wrong_conversation",
+            1,
+            raw(1, "add", "alice", [("carol", "member")], conversation_id="group-8"),
+            "ContextMismatch",
+            {},
+        ),
+        (
+            "wrong_index",
+            1,
+            raw(1, "add", "alice", [("carol", "member")], index=2),
+            "ContextMismatch",
+            {},
+        ),
+        (
+            "wrong_previous",
+            2,
+            raw(2, "role", "alice", [("bob", "admin")], previous=states[1].head),
+            "ContextMismatch",
+            {},
+        ),
+        ("replayed_entry", 2, bytes.fromhex(log[1]["entry"]), "ContextMismatch", {}),
+        ("truncated", 1, good_add[:-1], "Malformed", {}),
+        ("non_admin_adds", 1, raw(1, "add", "bob", [("mallory", "member")]), "NotAuthorized", {}),
+        (
+            "ghost_added_by_outsider",
+            1,
+            raw(1, "add", "mallory", [("mallory", "admin")]),
+            "NotAuthorized",
+            {},
+        ),
+        (
+            "member_removes",
+            2,
+            raw(2, "remove", "dave", [("carol", "removed")]),
+            "NotAuthorized",
+            {},
+        ),
+        (
+            "outsider_changes_roles",
+            2,
+            raw(2, "role", "mallory", [("bob", "admin")]),
+            "NotAuthorized",
+            {},
+        ),
+        ("add_existing_member", 1, raw(1, "add", "alice", [("bob", "admin")]), "Malformed", {}),
+        ("add_as_removed", 1, raw(1, "add", "alice", [("carol", "removed")]), "Malformed", {}),
+        (
+            "remove_non_member",
+            2,
+            raw(2, "remove", "alice", [("mallory", "removed")]),
+            "Malformed",
+            {},
+        ),
+        ("remove_self", 2, raw(2, "remove", "alice", [("alice", "removed")]), "Malformed", {}),
+        (
+            "remove_with_member_role",
+            2,
+            raw(2, "remove", "alice", [("carol", "member")]),
+            "Malformed",
+            {},
+        ),
+        (
+            "unsorted_changes",
+            1,
+            raw(1, "add", "alice", [("dave", "member"), ("carol", "member")]),
+            "Malformed",
+            {},
+        ),
+        (
+            "duplicate_user",
+            1,
+            raw(1, "add", "alice", [("carol", "member"), ("carol", "admin")]),
+            "Malformed",
+            {},
+        ),
+        ("no_changes", 1, raw(1, "add", "alice", []), "Malformed", {}),
+        (
+            "role_leaves_no_admin",
+            2,
+            raw(2, "role", "alice", [("alice", "member")]),
+            "Malformed",
+            {},
+        ),
+        ("role_unchanged", 2, raw(2, "role", "alice", [("bob", "member")]), "Malformed", {}),
+        ("role_of_non_member", 2, raw(2, "role", "alice", [("mallory", "admin")]), "Malformed", {}),
+        ("create_at_index_1", 1, raw(1, "create", "alice", [("alice", "admin")]), "Malformed", {}),
+        ("add_at_index_0", 0, raw(0, "add", "alice", [("alice", "admin")]), "Malformed", {}),
+        (
+            "create_with_removed_role",
+            0,
+            raw(0, "create", "alice", [("alice", "admin"), ("bob", "removed")]),
+            "Malformed",
+            {},
+        ),
+        (
+            "create_signer_not_admin",
+            0,
+            raw(0, "create", "alice", [("alice", "member"), ("bob", "admin")]),
+            "NotAuthorized",
+            {},
+        ),
+        (
+            "last_admin_leaves_without_successor",
+            2,
+            raw(2, "leave", "alice", [("alice", "removed")]),
+            "Malformed",
+            {},
+        ),
+        (
+            "leave_with_two_successors",
+            2,
+            raw(2, "leave", "alice", [("alice", "removed"), ("bob", "admin"), ("dave", "admin")]),
+            "Malformed",
+            {},
+        ),
+        (
+            "leave_successor_already_admin",
+            3,
+            raw(3, "leave", "alice", [("alice", "removed"), ("bob", "admin")]),
+            "Malformed",
+            {},
+        ),
+        (
+            "leave_without_removing_self",
+            2,
+            raw(2, "leave", "alice", [("bob", "admin")]),
+            "Malformed",
+            {},
+        ),
+        (
+            "member_names_successor",
+            2,
+            raw(2, "leave", "bob", [("bob", "removed"), ("carol", "admin")]),
+            "NotAuthorized",
+            {},
+        ),
+        (
+            "outsider_leaves",
+            2,
+            raw(2, "leave", "mallory", [("mallory", "removed")]),
+            "NotAuthorized",
+            {},
+        ),
+        ("unknown_action", 1, raw(1, "kick", "alice", [("bob", "removed")]), "Malformed", {}),
+        ("unknown_role", 1, raw(1, "add", "alice", [("carol", "owner")]), "Malformed", {}),
+    ]
+    invalid_vectors = []
+    for name, prefix, entry, error, extra in invalid:
+        before = states[prefix]
+        extra_certs = {
+            (c["user_id"], c["device_id"]): people[c["person"]].device_cert
+            for c in extra.get("extra_certificates", [])
+        }
+        try:
+            before.apply(
+                entry,
+                lambda u, d: extra_certs.get((u, d)) or lookup(u, d),  # noqa: B023
+            )
+        except errors.CryptoError as exc:
+            if type(exc).__name__ != error:
+                raise AssertionError(f"{name}: {type(exc).__name__} != {error}") from exc
+        else:
+            raise AssertionError(f"{name} was accepted")
+        invalid_vectors.append(
+            {"name": name, "prefix_length": prefix, "entry": h(entry), **extra, "error": error}
+        )
+    return {
+        "conversation_id": conv,
+        "people": [p.describe() for p in people.values()],
+        "log": log,
+        "invalid": invalid_vectors,
+    }
+
+
 # --- main ------------------------------------------------------------------------------------
 
 
@@ -1495,6 +1793,7 @@ def generate(out: Path, frozen_from: Path | None = None) -> list[Path]:
         "envelope": gen_envelope(),
         "ed25519": gen_ed25519(),
         "safety_number": gen_safety_number(),
+        "membership": gen_membership(),
     }
     out.mkdir(parents=True, exist_ok=True)
     written = []

@@ -37,6 +37,12 @@ from hushroom.crypto.device import (
 from hushroom.crypto.envelope import open_envelope, seal_envelope
 from hushroom.crypto.errors import ERROR_TYPES, CryptoError
 from hushroom.crypto.identity import IdentityKey, IdentityPublicKey
+from hushroom.crypto.membership import (
+    MembershipChange,
+    MembershipState,
+    sign_membership_entry,
+    verify_membership_log,
+)
 from hushroom.crypto.password import KdfParams, derive_password_keys
 from hushroom.crypto.primitives import Secret
 from hushroom.crypto.puk import PukCertificate, PukKeyPair, certify_puk, verify_puk_certificate
@@ -848,3 +854,98 @@ def test_byte_flips_fail_identically_in_both_languages(ts: TypeScript) -> None:
         if ts_outcome != py_outcome:
             mismatches.append((request["op"], py_outcome, ts_outcome, response.get("message")))
     assert mismatches == []
+
+
+# --- membership log (docs/crypto.md §8.6) ----------------------------------------------------
+
+
+def _membership_wire(state: MembershipState) -> dict[str, Any]:
+    return {
+        "index": state.index,
+        "head": state.head.hex(),
+        "members": dict(sorted(state.members.items())),
+    }
+
+
+def test_membership_log_both_ways(ts: TypeScript) -> None:
+    """Python signs, TypeScript verifies (same states); TypeScript signs the same bytes as Python;
+    every bit flip of an entry gets the same verdict on both sides."""
+    alice, bob, carol = Person("alice"), Person("bob"), Person("carol")
+    people = {(p.user_id, p.device_id): p.device_cert for p in (alice, bob, carol)}
+    certificates = [
+        {
+            "user_id": p.user_id,
+            "identity_public": p.identity.public_key.hex(),
+            "device_certificate": p.device_cert.encoded.hex(),
+        }
+        for p in (alice, bob, carol)
+    ]
+
+    def lookup(user_id: str, device_id: str) -> DeviceCertificate | None:
+        return people.get((user_id, device_id))
+
+    conv = "grp-x"
+    s0 = MembershipState.empty(conv)
+    e0 = sign_membership_entry(
+        s0,
+        "create",
+        [MembershipChange("bob", "member"), MembershipChange("alice", "admin")],
+        alice.device,
+        alice.device_cert,
+        CREATED_AT,
+    )
+    s1, _ = s0.apply(e0, lookup)
+    e1 = sign_membership_entry(
+        s1, "add", [MembershipChange("carol", "member")], alice.device, alice.device_cert, 2
+    )
+    states = verify_membership_log(conv, [e0, e1], lookup)
+    base = {"conversation_id": conv, "certificates": certificates}
+    verified = ts.ok({**base, "op": "verify_membership_log", "entries": [e0.hex(), e1.hex()]})
+    assert verified["states"] == [_membership_wire(s) for s in states]
+
+    signed = ts.ok(
+        {
+            **base,
+            "op": "sign_membership_entry",
+            "entries": [e0.hex(), e1.hex()],
+            "device_seed": alice.device.seed.reveal().hex(),
+            "signer_user_id": "alice",
+            "signer_device_id": "alice-dev",
+            "action": "role",
+            "changes": [["bob", "admin"]],
+            "created_at": 3,
+        }
+    )
+    e2 = sign_membership_entry(
+        states[-1], "role", [MembershipChange("bob", "admin")], alice.device, alice.device_cert, 3
+    )
+    assert signed["entry"] == e2.hex()
+    assert verify_membership_log(conv, [e0, e1, e2], lookup)[-1].admins() == {"alice", "bob"}
+
+    (refused,) = ts.run(
+        {
+            **base,
+            "op": "sign_membership_entry",
+            "entries": [e0.hex(), e1.hex()],
+            "device_seed": carol.device.seed.reveal().hex(),
+            "signer_user_id": "carol",
+            "signer_device_id": "carol-dev",
+            "action": "remove",
+            "changes": [["bob", "removed"]],
+            "created_at": 3,
+        }
+    )
+    assert (refused["ok"], refused["error"]) == (False, "NotAuthorized")
+
+    flips = []
+    for pos in range(len(e1)):
+        mutated = bytearray(e1)
+        mutated[pos] ^= 0x01
+        flips.append(bytes(mutated))
+    responses = ts.run(
+        *({**base, "op": "verify_membership_log", "entries": [e0.hex(), f.hex()]} for f in flips)
+    )
+    for flipped, response in zip(flips, responses, strict=True):
+        expected = _python_outcome(lambda f=flipped: verify_membership_log(conv, [e0, f], lookup))
+        assert expected != "ok"
+        assert ("ok" if response["ok"] else response["error"]) == expected, flipped.hex()

@@ -70,6 +70,7 @@ DEVICE = load("device")
 KEY_SET = load("key_set")
 ENVELOPE = load("envelope")
 SAFETY = load("safety_number")
+MEMBERSHIP = load("membership")
 
 
 def _field(desc: dict[str, Any]) -> Any:
@@ -93,7 +94,9 @@ def test_every_vector_file_names_known_errors_only() -> None:
         return []
 
     names = {
-        n for f in (ENCODING, PASSWORD, VAULT, PUK, DEVICE, KEY_SET, ENVELOPE) for n in walk(f)
+        n
+        for f in (ENCODING, PASSWORD, VAULT, PUK, DEVICE, KEY_SET, ENVELOPE, MEMBERSHIP)
+        for n in walk(f)
     }
     assert names <= set(ERROR_TYPES), names - set(ERROR_TYPES)
     assert len(names) >= 9
@@ -108,7 +111,7 @@ def test_generator_reproduces_the_frozen_files(tmp_path: Path) -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     written = module.generate(tmp_path, frozen_from=ROOT / "spec" / "vectors")
-    assert len(written) == 10
+    assert len(written) == 11
     for path in written:
         frozen = ROOT / "spec" / "vectors" / path.name
         assert path.read_bytes() == frozen.read_bytes(), f"{path.name} changed: bump the spec"

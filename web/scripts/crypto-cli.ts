@@ -12,6 +12,7 @@
  * open_key_set, seal_envelope, open_envelope, create_vault (alias seal_vault), unlock_vault
  * (alias open_vault), derive_password_keys, recovery_code, safety_number.
  * Accounts (decision 0003): create_account, rekey_account, open_account.
+ * Membership log (docs/crypto.md §8.6): verify_membership_log, sign_membership_entry.
  */
 
 import { webcrypto } from "node:crypto";
@@ -26,11 +27,24 @@ import {
   verifyKeySet,
 } from "@/crypto/conversation-key";
 import { ConversationKey } from "@/crypto/conversation-key";
-import { certifyDevice, DeviceKey, verifyDeviceCertificate } from "@/crypto/device";
+import {
+  certifyDevice,
+  type DeviceCertificate,
+  DeviceKey,
+  verifyDeviceCertificate,
+} from "@/crypto/device";
 import { fromHex, fromUtf8, toHex } from "@/crypto/encoding";
 import { openEnvelope, sealEnvelope } from "@/crypto/envelope";
 import { CryptoError } from "@/crypto/errors";
 import { IdentityKey, IdentityPublicKey } from "@/crypto/identity";
+import {
+  type CertificateLookup,
+  type MembershipAction,
+  type MembershipRole,
+  MembershipState,
+  signMembershipEntry,
+  verifyMembershipLog,
+} from "@/crypto/membership";
 import { derivePasswordKeys, KdfParams } from "@/crypto/password";
 import type { RandomSource } from "@/crypto/random";
 import { Secret } from "@/crypto/secret";
@@ -102,7 +116,64 @@ function vaultContents(req: Json): VaultContents {
   );
 }
 
+/** `certificates: [{user_id, identity_public, device_certificate}]`, each verified here. */
+function membershipLookup(req: Json): CertificateLookup {
+  const certs = new Map<string, DeviceCertificate>();
+  for (const c of req.certificates as Json[]) {
+    const cert = verifyDeviceCertificate(
+      bytes(c, "device_certificate"),
+      new IdentityPublicKey(bytes(c, "identity_public")),
+      str(c, "user_id"),
+    );
+    certs.set(JSON.stringify([cert.userId, cert.deviceId]), cert);
+  }
+  return (userId, deviceId) => certs.get(JSON.stringify([userId, deviceId])) ?? null;
+}
+
+function membershipStates(req: Json, lookup: CertificateLookup): MembershipState[] {
+  return verifyMembershipLog(
+    str(req, "conversation_id"),
+    (req.entries as string[]).map((e) => fromHex(e)),
+    lookup,
+  );
+}
+
+function membershipStateWire(state: MembershipState): Json {
+  return {
+    index: state.index,
+    head: toHex(state.head),
+    members: Object.fromEntries([...state.members].sort(([a], [b]) => (a < b ? -1 : 1))),
+  };
+}
+
 const ops: Record<string, (req: Json) => Promise<Json> | Json> = {
+  verify_membership_log(req) {
+    return { states: membershipStates(req, membershipLookup(req)).map(membershipStateWire) };
+  },
+
+  async sign_membership_entry(req) {
+    // Signs the entry after `entries` as `signer_user_id`/`signer_device_id` (from `certificates`).
+    const lookup = membershipLookup(req);
+    const state =
+      membershipStates(req, lookup).at(-1) ?? MembershipState.empty(str(req, "conversation_id"));
+    const certificate = lookup(str(req, "signer_user_id"), str(req, "signer_device_id"));
+    if (certificate === null || certificate === undefined) {
+      throw new TypeError("no certificate for the signer");
+    }
+    const entry = await signMembershipEntry(
+      state,
+      str(req, "action") as MembershipAction,
+      (req.changes as [string, string][]).map(([userId, role]) => ({
+        userId,
+        role: role as MembershipRole,
+      })),
+      new DeviceKey(bytes(req, "device_seed")),
+      certificate,
+      num(req, "created_at"),
+    );
+    return { entry: toHex(entry) };
+  },
+
   async create_person(req) {
     const createdAt = typeof req.created_at === "number" ? req.created_at : 1764201600000;
     const userId = str(req, "user_id");

@@ -3,7 +3,7 @@
 Normative spec: ``docs/crypto.md``. Frozen vectors: ``spec/vectors/``. The TypeScript mirror lives
 in ``web/src/crypto/``. Modules: ``primitives`` (hazmat wrappers), ``encoding``, ``errors``,
 ``password``, ``recovery``, ``vault``, ``identity``, ``puk``, ``device``, ``conversation_key``,
-``envelope``, ``safety_number``. Import from the modules; this package re-exports only errors.
+``envelope``, ``membership``, ``safety_number``. Import from the modules; this package re-exports only errors.
 """
 
 from hushroom.crypto.errors import (
@@ -16,6 +16,7 @@ from hushroom.crypto.errors import (
     KeyCommitmentMismatch,
     Malformed,
     NotAMember,
+    NotAuthorized,
     ReplayDetected,
     WeakParameters,
     WrongGeneration,
@@ -31,6 +32,7 @@ __all__ = [
     "KeyCommitmentMismatch",
     "Malformed",
     "NotAMember",
+    "NotAuthorized",
     "ReplayDetected",
     "WeakParameters",
     "WrongGeneration",

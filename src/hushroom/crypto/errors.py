@@ -54,6 +54,10 @@ class ReplayDetected(CryptoError):
     """An envelope counter was already seen for this device and conversation."""
 
 
+class NotAuthorized(CryptoError):
+    """A membership-log entry signed by a device or user without the right to make it."""
+
+
 ERROR_TYPES: dict[str, type[CryptoError]] = {
     cls.__name__: cls
     for cls in (
@@ -69,5 +73,6 @@ ERROR_TYPES: dict[str, type[CryptoError]] = {
         WeakParameters,
         InvalidRecoveryCode,
         ReplayDetected,
+        NotAuthorized,
     )
 }

@@ -45,6 +45,9 @@ export class InvalidRecoveryCode extends CryptoError {}
 /** An envelope counter was already seen for this device and conversation. */
 export class ReplayDetected extends CryptoError {}
 
+/** A membership-log entry signed by a device or user without the right to make it. */
+export class NotAuthorized extends CryptoError {}
+
 export const ERROR_TYPES = {
   CryptoError,
   Malformed,
@@ -58,6 +61,7 @@ export const ERROR_TYPES = {
   WeakParameters,
   InvalidRecoveryCode,
   ReplayDetected,
+  NotAuthorized,
 } as const;
 
 export type ErrorName = keyof typeof ERROR_TYPES;

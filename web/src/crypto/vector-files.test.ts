@@ -18,6 +18,7 @@ const CHECKED: Record<string, { test: string; sections: string[] }> = {
   },
   "envelope.json": { test: "envelope.test.ts", sections: ["people", "seal", "open", "counters"] },
   "key_set.json": { test: "conversation-key.test.ts", sections: ["people", "create", "verify", "open"] },
+  "membership.json": { test: "membership.test.ts", sections: ["people", "log", "invalid"] },
   "password.json": { test: "password.test.ts", sections: ["derive", "params"] },
   "puk.json": {
     test: "puk.test.ts",

@@ -3,7 +3,8 @@
 Normative spec: ``docs/crypto.md``. Frozen vectors: ``spec/vectors/``. The TypeScript mirror lives
 in ``web/src/crypto/``. Modules: ``primitives`` (hazmat wrappers), ``encoding``, ``errors``,
 ``password``, ``recovery``, ``vault``, ``identity``, ``puk``, ``device``, ``conversation_key``,
-``envelope``, ``membership``, ``safety_number``. Import from the modules; this package re-exports only errors.
+``envelope``, ``membership``, ``safety_number``. Import from the modules; this package
+re-exports only errors.
 """
 
 from hushroom.crypto.errors import (

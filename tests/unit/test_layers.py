@@ -27,6 +27,7 @@ CRYPTO_ALLOWED = {
     "hmac",
     "itertools",
     "re",
+    "types",  # MappingProxyType: read-only views of membership state
     "typing",
     "unicodedata",
     "cryptography",

@@ -59,9 +59,10 @@ test-wire-latest: install-py ## Wire tests against the newest released uvicorn a
 test: install services lint test-py test-wire-latest test-web e2e ## Install, start services, lint and run every suite
 
 lint: install-py ## ruff + mypy --strict
-	$(UV) run ruff check src tests bench
-	$(UV) run ruff format --check src tests bench
+	$(UV) run ruff check src tests bench examples
+	$(UV) run ruff format --check src tests bench examples
 	$(UV) run mypy
+	$(UV) run mypy examples
 
 SOAK_ROUNDS ?= 5
 soak: install services ## Repeat the fault tests (Redis SIGKILL + restart, node kill -9) SOAK_ROUNDS times
@@ -70,9 +71,10 @@ soak: install services ## Repeat the fault tests (Redis SIGKILL + restart, node 
 	  $(UV) run pytest -p no:randomly tests/multinode/test_redis_restart.py tests/multinode/test_failover.py || exit 1; \
 	done
 
-bench: install services ## Load benchmark, quick (a few minutes) + crypto micro-benchmarks → bench/results/<UTC>/
+bench: install services ## Load benchmark, quick + crypto micro-benchmarks + 10,000 unable-to-decrypt sequences (~30 min) → bench/results/
 	$(UV) sync --frozen --group bench
 	$(UV) run --frozen --group bench python -m bench.run --quick
+	$(UV) run --frozen --group bench python -m bench.utd --sequences 10000 --out bench/results/latest-quick/utd.json
 	@if grep -q '"bench:crypto"' $(WEB)/package.json 2>/dev/null; then (cd $(WEB) && npm run bench:crypto -- --quick); fi
 	@if grep -q '"bench:unlock"' $(WEB)/package.json 2>/dev/null; then (cd $(WEB) && npm run build && npm run bench:unlock); fi
 	@if [ -f bench/crypto_bench.py ]; then $(UV) run --frozen --group bench python bench/crypto_bench.py; fi

@@ -16,14 +16,20 @@ import httpx
 
 from hushroom.client.keys import register_body
 from hushroom.client.models import b64url_encode as b64
-from hushroom.crypto.account import create_account_keys
-from hushroom.crypto.device import DeviceKey
+from hushroom.crypto.account import AccountKeys, create_account_keys
+from hushroom.crypto.conversation_key import ConversationKey, create_key_set
+from hushroom.crypto.device import DeviceKey, verify_device_certificate
+from hushroom.crypto.identity import IdentityPublicKey
 from hushroom.crypto.password import KdfParams
 from hushroom.crypto.primitives import Secret
+from hushroom.crypto.puk import verify_puk_certificate
 
 
-def bench_register_body(name: str, email: str, auth_secret: bytes) -> tuple[dict[str, Any], str]:
-    """A valid register body with real keys (random password key) and its device id."""
+def bench_register_body(
+    name: str, email: str, auth_secret: bytes
+) -> tuple[dict[str, Any], str, DeviceKey, AccountKeys]:
+    """A valid register body with real keys (random password key), its device id, the device's
+    key and the account's keys (to make key sets and seal envelopes as that device)."""
     user_id, device_id = str(uuid.uuid4()), str(uuid.uuid4())
     device = DeviceKey.generate()
     keys = create_account_keys(
@@ -42,14 +48,14 @@ def bench_register_body(name: str, email: str, auth_secret: bytes) -> tuple[dict
         keys=keys,
         device_name="bench",
     )
-    return body, device_id
+    return body, device_id, device, keys
 
 
 async def _register_login(http: httpx.AsyncClient, base: str, tag: str, i: int) -> dict[str, Any]:
     name = f"bench {tag} {i}"
     email = f"bench.{tag}.{i}@example.test"
     secret = os.urandom(32)
-    body, device_id = bench_register_body(name, email, secret)
+    body, device_id, device, keys = bench_register_body(name, email, secret)
     r = await http.post(f"{base}/api/v1/auth/register", json=body)
     if r.status_code != 201:
         raise RuntimeError(f"register: {r.status_code} {r.text[:200]}")
@@ -61,10 +67,16 @@ async def _register_login(http: httpx.AsyncClient, base: str, tag: str, i: int) 
     )
     if r.status_code != 200:
         raise RuntimeError(f"login: {r.status_code} {r.text[:200]}")
+    assert keys.device_certificate is not None
     return {
         "user_id": user_id,
         "device_id": r.json()["device_id"],
         "token": r.json()["access_token"],
+        # What the user's device needs to make key sets and seal envelopes (bench-only secrets).
+        "device_seed": device.seed.reveal().hex(),
+        "identity_key": keys.identity_public.hex(),
+        "device_certificate": keys.device_certificate.hex(),
+        "puk_certificate": keys.puk_certificate.hex(),
     }
 
 
@@ -99,24 +111,84 @@ def create_users(base: str, n: int, tag: str | None = None) -> list[dict[str, An
     return asyncio.run(run())
 
 
-def open_dms(base: str, pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[str]:
-    async def run() -> list[str]:
+def _key_set(
+    creator: dict[str, Any], conv: str, generation: int, members: list[dict[str, Any]]
+) -> tuple[ConversationKey, bytes]:
+    """Generation `generation` of `conv` for `members`, made by `creator`'s device."""
+    identity = IdentityPublicKey(bytes.fromhex(creator["identity_key"]))
+    certificate = verify_device_certificate(
+        bytes.fromhex(creator["device_certificate"]),
+        identity,
+        creator["user_id"],
+        creator["device_id"],
+    )
+    puks = [
+        verify_puk_certificate(
+            bytes.fromhex(m["puk_certificate"]),
+            IdentityPublicKey(bytes.fromhex(m["identity_key"])),
+            m["user_id"],
+        )
+        for m in members
+    ]
+    device = DeviceKey(bytes.fromhex(creator["device_seed"]))
+    key, upload = create_key_set(
+        conv, generation, device, certificate, puks, time.time_ns() // 1_000_000
+    )
+    return key, upload.encode()
+
+
+def open_dms(
+    base: str, pairs: list[tuple[dict[str, Any], dict[str, Any]]]
+) -> list[tuple[str, dict[str, Any]]]:
+    """Open each pair's DM and upload its next key generation (made by the first of the pair):
+    (conversation id, the sealing material of the first's device: `seal_spec`)."""
+
+    async def run() -> list[tuple[str, dict[str, Any]]]:
         async with httpx.AsyncClient(timeout=60) as http:
 
-            async def one(i: int) -> str:
+            async def one(i: int) -> tuple[str, dict[str, Any]]:
                 a, b = pairs[i]
+                auth = {"Authorization": f"Bearer {a['token']}"}
                 r = await http.post(
-                    f"{base}/api/v1/dms",
-                    json={"user_id": b["user_id"]},
-                    headers={"Authorization": f"Bearer {a['token']}"},
+                    f"{base}/api/v1/dms", json={"user_id": b["user_id"]}, headers=auth
                 )
                 if r.status_code not in (200, 201):
                     raise RuntimeError(f"dm: {r.status_code} {r.text[:200]}")
-                return str(r.json()["id"])
+                conv = str(r.json()["id"])
+                # A DM reused from an earlier scenario has key sets already: make the next one.
+                r = await http.get(
+                    f"{base}/api/v1/conversations/{conv}/key-sets",
+                    params={"after": 2**31 - 1},
+                    headers=auth,
+                )
+                if r.status_code != 200:
+                    raise RuntimeError(f"key sets: {r.status_code} {r.text[:200]}")
+                generation = int(r.json()["current_generation"]) + 1
+                key, upload = _key_set(a, conv, generation, [a, b])
+                r = await http.post(
+                    f"{base}/api/v1/conversations/{conv}/key-sets",
+                    json={"generation": generation, "upload": b64(upload)},
+                    headers=auth,
+                )
+                if r.status_code != 201:
+                    raise RuntimeError(f"key set: {r.status_code} {r.text[:200]}")
+                return conv, seal_spec(a, key)
 
             return await _bounded(len(pairs), 8, one, "open DMs")
 
     return asyncio.run(run())
+
+
+def seal_spec(sender: dict[str, Any], key: ConversationKey) -> dict[str, Any]:
+    """What a generator needs to seal envelopes as `sender`'s device under `key`."""
+    return {
+        "user_id": sender["user_id"],
+        "device_id": sender["device_id"],
+        "device_seed": sender["device_seed"],
+        "conversation_id": key.conversation_id,
+        "generation": key.generation,
+        "key": key.reveal().hex(),
+    }
 
 
 def make_room(base: str, members: list[dict[str, Any]], name: str) -> str:

@@ -1,19 +1,27 @@
 """Small shared helpers: statistics, client message ids that carry their scheduled send time,
-machine information and load."""
+real envelopes for the DM senders, machine information and load."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import importlib.metadata
 import os
 import platform
 import subprocess
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hushroom.crypto.conversation_key import ConversationKey
+from hushroom.crypto.device import DeviceKey
+from hushroom.crypto.envelope import seal_envelope
+
 REPO = Path(__file__).resolve().parent.parent
+# Every DM message is this many random bytes sealed in a real envelope (docs/crypto.md §8.4).
+ENVELOPE_PLAINTEXT = 300
 
 
 def now_ns() -> int:
@@ -24,6 +32,80 @@ def now_ns() -> int:
 def make_cmid(scheduled_ns: int, n: int) -> str:
     """32 lowercase hex: 16 for the scheduled send time, 16 for uniqueness."""
     return f"{scheduled_ns & 0xFFFFFFFFFFFFFFFF:016x}{n & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+class Sealer:
+    """Seals a DM sender's messages as its device would: its own key, the DM's conversation key,
+    a counter per (device, conversation) (the server checks the header, decision 0005)."""
+
+    def __init__(self, seal: dict[str, Any]) -> None:
+        self.user_id: str = seal["user_id"]
+        self.device_id: str = seal["device_id"]
+        self.device = DeviceKey(bytes.fromhex(seal["device_seed"]))
+        self.key = ConversationKey(
+            seal["conversation_id"], int(seal["generation"]), bytes.fromhex(seal["key"])
+        )
+        self.counter = 0
+
+    def frame(self, cmid: str, timestamp_ms: int, plaintext: bytes) -> str:
+        """A complete `message.send` frame."""
+        self.counter += 1
+        envelope = seal_envelope(
+            self.key,
+            self.device,
+            sender_user_id=self.user_id,
+            sender_device_id=self.device_id,
+            client_message_id=cmid,
+            timestamp=timestamp_ms,
+            counter=self.counter,
+            plaintext=plaintext,
+        )
+        ciphertext = base64.urlsafe_b64encode(envelope).rstrip(b"=").decode()
+        return (
+            f'{{"type":"message.send","conversation_id":"{self.key.conversation_id}",'
+            f'"client_msg_id":"{cmid}","envelope":{{"generation":{self.key.generation},'
+            f'"ciphertext":"{ciphertext}"}}}}'
+        )
+
+
+def _sample_sealer() -> Sealer:
+    return Sealer(
+        {
+            "user_id": str(uuid.uuid4()),
+            "device_id": str(uuid.uuid4()),
+            "device_seed": os.urandom(32).hex(),
+            "conversation_id": str(uuid.uuid4()),
+            "generation": 1,
+            "key": os.urandom(32).hex(),
+        }
+    )
+
+
+def envelope_bytes() -> int:
+    """The size of one DM message's envelope (ids are fixed-length, so it is a constant)."""
+    s = _sample_sealer()
+    return len(
+        seal_envelope(
+            s.key,
+            s.device,
+            sender_user_id=s.user_id,
+            sender_device_id=s.device_id,
+            client_message_id="0" * 32,
+            timestamp=1,
+            counter=1,
+            plaintext=bytes(ENVELOPE_PLAINTEXT),
+        )
+    )
+
+
+def seal_seconds(samples: int = 50) -> float:
+    """Seconds to seal one envelope on this machine now (senders seal before a step starts)."""
+    s = _sample_sealer()
+    plaintext = os.urandom(ENVELOPE_PLAINTEXT)
+    t0 = time.perf_counter()
+    for i in range(samples):
+        s.frame(make_cmid(i, i), 1, plaintext)
+    return (time.perf_counter() - t0) / samples
 
 
 def cmid_time(cmid: str) -> int:

@@ -23,7 +23,15 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from bench.common import cmid_time, make_cmid, now_ns, pin, set_nofile_max
+from bench.common import (
+    ENVELOPE_PLAINTEXT,
+    Sealer,
+    cmid_time,
+    make_cmid,
+    now_ns,
+    pin,
+    set_nofile_max,
+)
 
 CONNECT_CONCURRENCY = 64
 _NEW = '{"type":"message.new"'
@@ -69,6 +77,8 @@ class Generator:
         self.closed = 0
         self.echoes = 0
         self.http: httpx.AsyncClient | None = None
+        # DM senders' sealers by connection index (their counters run across steps).
+        self.sealers: dict[int, Sealer] = {}
 
     def log(self, text: str) -> None:
         print(f"  [{self.name}] {text}", flush=True)
@@ -219,6 +229,11 @@ class Generator:
         lags: list[float] = []
         send_failed = 0
         salt = rnd.getrandbits(40) << 24
+        # Real envelopes, sealed before the step starts (sealing costs more than sending; the
+        # coordinator leaves time for it). The baseline server's senders have no keys.
+        sealed: list[str] | None = None
+        if kind == "envelope" and senders and all(c.spec.get("seal") for c in senders):
+            sealed = self._seal_all(senders, n, start, interval, salt)
         for i in range(n):
             due = start + int(i * interval)
             now = now_ns()
@@ -228,7 +243,9 @@ class Generator:
             lags.append((now - due) / 1e6)
             c = senders[i % len(senders)]
             cmid = make_cmid(due, salt + i)
-            if kind == "envelope":
+            if sealed is not None:
+                frame = sealed[i]
+            elif kind == "envelope":
                 frame = (
                     f'{{"type":"message.send","conversation_id":"{c.conv}","client_msg_id":'
                     f'"{cmid}","envelope":{{"generation":0,"ciphertext":"{pool[i & 31]}"}}}}'
@@ -276,6 +293,24 @@ class Generator:
         if per_message and rec.per_message is not None:
             result["per_message"] = {m: (len(v), max(v)) for m, v in rec.per_message.items()}
         return result
+
+    def _seal_all(
+        self, senders: list[Conn], n: int, start: int, interval: float, salt: int
+    ) -> list[str]:
+        """Message i's frame as `send_step` will send it (same sender, same client id)."""
+        plaintext = os.urandom(ENVELOPE_PLAINTEXT)
+        frames = []
+        t0 = time.perf_counter()
+        for i in range(n):
+            c = senders[i % len(senders)]
+            sealer = self.sealers.get(c.idx)
+            if sealer is None:  # kept across steps: the counter runs on
+                sealer = self.sealers[c.idx] = Sealer(c.spec["seal"])
+            due = start + int(i * interval)
+            frames.append(sealer.frame(make_cmid(due, salt + i), due // 1_000_000, plaintext))
+        if now_ns() > start:
+            self.log(f"sealing {n} envelopes took {time.perf_counter() - t0:.1f}s: started late")
+        return frames
 
     @staticmethod
     def _drained(rec: Recorder, expected: int, receivers: int, per_message: bool) -> bool:

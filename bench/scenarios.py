@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import accounts
-from bench.common import latency_summary, now_ns
+from bench.common import envelope_bytes, latency_summary, now_ns, seal_seconds
 from bench.coordinator import Gen, call_all, measure
 from bench.servers import REDIS_URL, Server, baseline_server, hushroom_server
 
@@ -85,7 +85,11 @@ def _log(text: str) -> None:
 
 
 def _conn(
-    server: Server, user: dict[str, Any], role: str = "idle", conv: str | None = None
+    server: Server,
+    user: dict[str, Any],
+    role: str = "idle",
+    conv: str | None = None,
+    seal: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "user_id": user["user_id"],
@@ -94,6 +98,9 @@ def _conn(
         "ws_url": server.ws_url,
         "role": role,
         "conv": conv,
+        # A sender into a DM: its device's key and the DM's conversation key, to seal real
+        # envelopes (the server refuses anything else, decision 0005).
+        "seal": seal,
     }
 
 
@@ -206,6 +213,9 @@ def _send_ladder(
     drain_s: float,
     profile: tuple[int, Path] | None = None,
 ) -> list[dict[str, Any]]:
+    # Senders seal every envelope of a step before it starts: leave them the time (measured
+    # now, with room to spare; a late start shows as generator lag).
+    seal_s = seal_seconds() * 2
     # Warm-up (not recorded): connection pools, statement caches.
     call_all(
         gens,
@@ -214,7 +224,7 @@ def _send_ladder(
             {
                 "rate": 50,
                 "duration": 2,
-                "start_ns": now_ns() + 200_000_000,
+                "start_ns": now_ns() + 200_000_000 + int(100 / len(gens) * seal_s * 1e9),
                 "kind": "envelope",
                 "drain_s": 3,
             }
@@ -225,8 +235,8 @@ def _send_ladder(
     steps = []
     for rate in rates:
         _log(f"{label}: {rate} msg/s for {duration:.0f}s")
-        start = now_ns() + 300_000_000
         per_gen = rate / len(gens)
+        start = now_ns() + 300_000_000 + int(per_gen * duration * seal_s * 1e9)
         args = {
             "rate": per_gen,
             "duration": duration,
@@ -326,8 +336,8 @@ def dm(ctx: Context) -> dict[str, Any]:
         pairs = [(users[2 * i], users[2 * i + 1]) for i in range(n_pairs)]
         convs = accounts.open_dms(server.base_url, pairs)
         specs = []
-        for (a, b), conv in zip(pairs, convs, strict=True):
-            specs += [_conn(server, a, "send", conv), _conn(server, b, "recv", conv)]
+        for (a, b), (conv, seal) in zip(pairs, convs, strict=True):
+            specs += [_conn(server, a, "send", conv, seal), _conn(server, b, "recv", conv)]
         gens = [Gen("dm", specs, ctx.gen_cpus)]
         try:
             call_all(gens, "grow", [{"target": len(specs)}], 300)
@@ -344,7 +354,7 @@ def dm(ctx: Context) -> dict[str, Any]:
                 g.close()
     finally:
         server.stop()
-    return {"pairs": n_pairs, "envelope_bytes": 300, "steps": steps}
+    return {"pairs": n_pairs, "envelope_bytes": envelope_bytes(), "steps": steps}
 
 
 def baseline(ctx: Context) -> dict[str, Any]:
@@ -487,8 +497,8 @@ def crossnode(ctx: Context) -> dict[str, Any]:
         pairs = [(users[2 * i], users[2 * i + 1]) for i in range(n_pairs)]
         convs = accounts.open_dms(a.base_url, pairs)
         specs = []
-        for (u, v), conv in zip(pairs, convs, strict=True):
-            specs += [_conn(a, u, "send", conv), _conn(b, v, "recv", conv)]
+        for (u, v), (conv, seal) in zip(pairs, convs, strict=True):
+            specs += [_conn(a, u, "send", conv, seal), _conn(b, v, "recv", conv)]
         gens = [Gen("cross", specs, ctx.gen_cpus)]
         try:
             call_all(gens, "grow", [{"target": len(specs)}], 300)

@@ -32,6 +32,7 @@ from hushroom.crypto.conversation_key import (
 from hushroom.crypto.device import DeviceKey, certify_device
 from hushroom.crypto.encoding import b64url_encode, encode, encode_signed
 from hushroom.crypto.envelope import Envelope, Header, message_key, seal_envelope, signature_input
+from hushroom.crypto.event import decode_event, encode_text_event
 from hushroom.crypto.identity import IdentityKey
 from hushroom.crypto.membership import (
     CHANGE_LABEL,
@@ -1485,6 +1486,68 @@ def gen_safety_number() -> Json:
     }
 
 
+# --- message events --------------------------------------------------------------------------
+
+
+def gen_event() -> Json:
+    texts = {
+        "ascii": "hello",
+        "unicode": "h\u00e9llo \U0001f510 \u4f60\u597d",
+        "escapes": 'a\nb\t"q"\\ \u0001 \u007f \u2028 </script>',
+    }
+    encode_cases = [
+        {"name": name, "text": text, "expected": h(encode_text_event(text))}
+        for name, text in texts.items()
+    ]
+    raw = {
+        "spaced_json": ('{ "type" : "text", "body" : "hi" }', {"type": "text", "body": "hi"}),
+        "extra_fields_ignored": (
+            '{"type":"text","body":"hi","reply_to":7}',
+            {"type": "text", "body": "hi"},
+        ),
+        "unknown_type": ('{"type":"reaction","emoji":"+1"}', {"type": "reaction"}),
+        "escaped_pair": (
+            '{"type":"text","body":"\\ud83d\\udd10"}',
+            {"type": "text", "body": "\U0001f510"},
+        ),
+        "not_json": ("hello", "Malformed"),
+        "array": ('["text","hi"]', "Malformed"),
+        "string": ('"hi"', "Malformed"),
+        "no_type": ('{"body":"hi"}', "Malformed"),
+        "empty_type": ('{"type":"","body":"hi"}', "Malformed"),
+        "type_number": ('{"type":1,"body":"hi"}', "Malformed"),
+        "text_without_body": ('{"type":"text"}', "Malformed"),
+        "text_empty_body": ('{"type":"text","body":""}', "Malformed"),
+        "body_number": ('{"type":"text","body":5}', "Malformed"),
+        "nan_constant": ('{"type":"text","body":"hi","n":NaN}', "Malformed"),
+        "lone_surrogate": ('{"type":"text","body":"\\ud800"}', "Malformed"),
+        "trailing_garbage": ('{"type":"text","body":"hi"} x', "Malformed"),
+    }
+    decode_cases: list[Json] = []
+    for name, (text, want) in raw.items():
+        case: Json = {"name": name, "plaintext": h(text.encode("utf-8"))}
+        if isinstance(want, str):
+            case["error"] = want
+        else:
+            case["expected"] = want
+        decode_cases.append(case)
+    decode_cases.append(
+        {"name": "invalid_utf8", "plaintext": "7b2274797065223a22ff227d", "error": "Malformed"}
+    )
+    for case in decode_cases:
+        try:
+            event = decode_event(bytes.fromhex(case["plaintext"]))
+        except errors.CryptoError as exc:
+            outcome = type(exc).__name__
+            assert outcome == case.get("error"), case["name"]
+        else:
+            want_event = case.get("expected")
+            assert want_event is not None, case["name"]
+            got = {"type": event.type, **({"body": event.body} if event.body is not None else {})}
+            assert got == want_event, case["name"]
+    return {"encode": encode_cases, "decode": decode_cases}
+
+
 # --- membership log --------------------------------------------------------------------------
 
 
@@ -1794,6 +1857,7 @@ def generate(out: Path, frozen_from: Path | None = None) -> list[Path]:
         "ed25519": gen_ed25519(),
         "safety_number": gen_safety_number(),
         "membership": gen_membership(),
+        "event": gen_event(),
     }
     out.mkdir(parents=True, exist_ok=True)
     written = []

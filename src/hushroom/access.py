@@ -8,9 +8,19 @@ from __future__ import annotations
 
 import uuid
 
-from hushroom.errors import Forbidden, NotAMember, NotFound, ValidationFailed
+from hushroom.crypto.device import DeviceCertificate
+from hushroom.errors import (
+    AccountDisabled,
+    DeviceNotCertified,
+    Forbidden,
+    NotAMember,
+    NotARequest,
+    NotFound,
+    UserBlocked,
+    ValidationFailed,
+)
 from hushroom.principal import Principal
-from hushroom.storage.accounts import DeviceRecord
+from hushroom.storage.accounts import DeviceRecord, UserRecord
 from hushroom.storage.conversations import ConversationRecord, MemberRecord
 from hushroom.storage.unit import Repos
 
@@ -63,6 +73,45 @@ def check_payload_kind(conv: ConversationRecord, *, has_body: bool, has_envelope
         raise ValidationFailed("public rooms accept a text body", field="body")
 
 
+def require_certified(certified: bool) -> None:
+    """Sending an envelope, uploading a key set, signing membership: a certified, live device
+    (recipients verify every signature under a device certificate, so an uncertified device's
+    output would be unreadable)."""
+    if not certified:
+        raise DeviceNotCertified()
+
+
+def require_certificate(certificate: DeviceCertificate | None) -> DeviceCertificate:
+    """`require_certified` for a certificate loaded and verified under the stored identity key."""
+    require_certified(certificate is not None)
+    assert certificate is not None  # checked above
+    return certificate
+
+
+async def access_key_sets(
+    tx: Repos, user_id: uuid.UUID, conversation_id: uuid.UUID
+) -> tuple[ConversationRecord, MemberRecord]:
+    """Key sets (upload and fetch): members of a private conversation; public rooms have none."""
+    conv, member = await _load(tx, user_id, conversation_id)
+    if not conv.is_private:
+        raise ValidationFailed("public rooms have no key sets", field="conversation_id")
+    if member is None:
+        raise NotAMember()
+    return conv, member
+
+
+async def access_membership_log(
+    tx: Repos, user_id: uuid.UUID, conversation_id: uuid.UUID
+) -> ConversationRecord:
+    """Reading a group's membership log: its members (DMs and rooms have no log)."""
+    conv, member = await _load(tx, user_id, conversation_id)
+    if member is None and conv.is_private:
+        raise NotAMember()
+    if conv.kind != "group":
+        raise ValidationFailed("only private groups have a membership log", field="conversation_id")
+    return conv
+
+
 async def access_room(tx: Repos, conversation_id: uuid.UUID) -> ConversationRecord:
     """Joining: the conversation must be a public room."""
     conv = await tx.conversations.get(conversation_id)
@@ -76,23 +125,79 @@ async def access_room(tx: Repos, conversation_id: uuid.UUID) -> ConversationReco
 async def access_group_admin(
     tx: Repos, user_id: uuid.UUID, conversation_id: uuid.UUID
 ) -> ConversationRecord:
-    """Adding and removing members of a private group: its admins only."""
+    """Renaming a private group: its admins only."""
     conv, member = await access_member(tx, user_id, conversation_id)
     if conv.kind != "group":
         raise Forbidden("only private groups have managed membership")
     if member.role != "admin":
-        raise Forbidden("only group admins can change membership")
+        raise Forbidden("only group admins can change the group")
     return conv
 
 
 async def access_leave(
     tx: Repos, user_id: uuid.UUID, conversation_id: uuid.UUID
 ) -> tuple[ConversationRecord, MemberRecord]:
-    """Leaving a private group: any member (DMs and rooms have their own ways out)."""
+    """Appending to a private group's membership log: any member (the signed entry's rights —
+    admins add, remove and change roles; anyone leaves — are checked by the log's rules, which
+    clients check too). DMs and rooms have their own ways in and out."""
     conv, member = await access_member(tx, user_id, conversation_id)
     if conv.kind != "group":
-        raise Forbidden("only private groups can be left this way")
+        raise Forbidden("only private groups have a membership log")
     return conv, member
+
+
+async def access_request(
+    tx: Repos, user_id: uuid.UUID, conversation_id: uuid.UUID
+) -> tuple[ConversationRecord, MemberRecord]:
+    """Declining: a member whose membership is still a request (docs/decisions/0006)."""
+    conv, member = await access_member(tx, user_id, conversation_id)
+    if member.accepted:
+        raise NotARequest(field="conversation_id")
+    return conv, member
+
+
+async def access_dm(
+    tx: Repos, user_id: uuid.UUID, conversation_id: uuid.UUID
+) -> tuple[ConversationRecord, MemberRecord]:
+    """Leaving a direct message: its members (groups leave through their membership log)."""
+    conv, member = await access_member(tx, user_id, conversation_id)
+    if conv.kind != "dm":
+        raise Forbidden("only direct messages can be left this way", field="conversation_id")
+    return conv, member
+
+
+def require_other_user(user_id: uuid.UUID, other: uuid.UUID) -> None:
+    """Blocking: someone else (a user cannot block themself)."""
+    if user_id == other:
+        raise ValidationFailed("you cannot block yourself", field="user_id")
+
+
+def require_not_blocking(blocking: bool) -> None:
+    """Opening a DM: not with someone the caller blocks (their answers would never arrive)."""
+    if blocking:
+        raise UserBlocked(field="user_id")
+
+
+def admit(is_contact: bool, blocks_inviter: bool) -> tuple[bool, bool]:
+    """`(accepted, hidden)` of a membership someone else makes for a user (a DM opened with
+    them, a group they are put in). A request from someone they block is ignored from the start
+    (silent, and the inviter is not told); someone who already shares an accepted private
+    conversation with the inviter is no stranger and needs no request; anyone else gets one."""
+    if blocks_inviter:
+        return False, True
+    if is_contact:
+        return True, False
+    return False, False
+
+
+def receipts_visible(viewer: uuid.UUID, member: MemberRecord, blocked: bool) -> bool:
+    """Whether `viewer` may see `member`'s read position: their own always; someone else's
+    only once that member accepted, and never across a block either way."""
+    if member.user_id == viewer:
+        return True
+    if not member.accepted:
+        return False
+    return not blocked
 
 
 def require_own_device(device: DeviceRecord | None, user_id: uuid.UUID) -> DeviceRecord:
@@ -117,3 +222,41 @@ def require_calling_device(device_id: uuid.UUID, principal: Principal) -> None:
     """Certifying: a device certifies itself only (its key never leaves it)."""
     if device_id != principal.device_id:
         raise Forbidden("a device can only certify itself", field="device_id")
+
+
+async def require_server_admin(tx: Repos, principal: Principal) -> UserRecord:
+    """Moderation: a server admin, read in the caller's transaction, so a demoted or disabled
+    admin loses the right at once (not when their access token expires)."""
+    user = await tx.users.get(principal.user_id)
+    if user is None:
+        raise Forbidden("only server admins can moderate")
+    if not user.is_admin:
+        raise Forbidden("only server admins can moderate")
+    if user.disabled_at is not None:
+        raise Forbidden("only server admins can moderate")
+    return user
+
+
+def require_enabled(user: UserRecord) -> UserRecord:
+    """Logging in, refreshing: an account no server admin has disabled."""
+    if user.disabled_at is not None:
+        raise AccountDisabled()
+    return user
+
+
+def require_moderatable(conv: ConversationRecord | None) -> ConversationRecord:
+    """Removing a message, deleting a room: public rooms only. The server cannot read private
+    conversations and does not moderate them (their members leave or block instead)."""
+    if conv is None:
+        raise NotFound("no such room", field="room_id")
+    if conv.is_private:
+        raise Forbidden(
+            "private conversations are end-to-end encrypted: the server does not moderate them"
+        )
+    return conv
+
+
+def require_other_account(admin: UserRecord, user_id: uuid.UUID) -> None:
+    """Disabling: another account (an admin who disabled themself would lock themself out)."""
+    if admin.id == user_id:
+        raise ValidationFailed("you cannot disable your own account", field="user_id")

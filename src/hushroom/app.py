@@ -12,7 +12,18 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI, Request, Response
 
-from hushroom.api import auth, conversations, health, keys, problems, rooms, users, web
+from hushroom.api import (
+    admin,
+    auth,
+    consent,
+    conversations,
+    health,
+    keys,
+    problems,
+    rooms,
+    users,
+    web,
+)
 from hushroom.config import Settings
 from hushroom.container import Container
 from hushroom.gateway import routes as gateway_routes
@@ -105,6 +116,8 @@ def create_app(
         keys.router,
         rooms.router,
         conversations.router,
+        consent.router,
+        admin.router,
     ):
         app.include_router(router)
     app.router.routes.append(gateway_routes.route)

@@ -1,4 +1,5 @@
-"""`hushroom` command line: serve, db upgrade, create-admin."""
+"""`hushroom` command line: serve, db upgrade, create-admin, disable-account, enable-account,
+reset-account."""
 
 from __future__ import annotations
 
@@ -123,6 +124,39 @@ async def _make_admin(settings: Settings, email: str) -> bool:
         return await container.accounts.make_admin(email)
     finally:
         await container.db.dispose()
+
+
+@app.command("disable-account")
+def disable_account(email: str = typer.Argument(..., help="Email of the account")) -> None:
+    """Disable an account: its sessions end at once and it cannot log in until enabled again
+    (recorded in the audit log with no actor: the operator)."""
+    _set_disabled(email, disabled=True)
+
+
+@app.command("enable-account")
+def enable_account(email: str = typer.Argument(..., help="Email of the account")) -> None:
+    """Let a disabled account log in again."""
+    _set_disabled(email, disabled=False)
+
+
+def _set_disabled(email: str, *, disabled: bool) -> None:
+    settings = Settings()
+    if not asyncio.run(_set_disabled_async(settings, email, disabled)):
+        typer.echo("no registered user has that email", err=True)
+        raise typer.Exit(code=1)
+    typer.echo("done")
+
+
+async def _set_disabled_async(settings: Settings, email: str, disabled: bool) -> bool:
+    from hushroom.container import Container
+
+    container = Container(settings)
+    # Started: the revocation reaches open sockets through Redis when the nodes use it.
+    await container.start()
+    try:
+        return await container.moderation.set_disabled_by_operator(email, disabled=disabled)
+    finally:
+        await container.stop()
 
 
 @app.command("reset-account")

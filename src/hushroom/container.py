@@ -14,9 +14,13 @@ from hushroom.presence.memory import MemoryPresence
 from hushroom.presence.redis import RedisPresence
 from hushroom.services.accounts import AccountService
 from hushroom.services.auth_hash import AuthHasher
+from hushroom.services.consent import ConsentService
 from hushroom.services.conversations import ConversationService
+from hushroom.services.key_sets import KeySetService
 from hushroom.services.keys import KeyService
+from hushroom.services.membership import MembershipService
 from hushroom.services.messages import MessageLimits, MessageService
+from hushroom.services.moderation import ModerationService
 from hushroom.services.presence import PresenceService
 from hushroom.services.rooms import RoomService
 from hushroom.services.sessions import SessionService
@@ -55,6 +59,7 @@ class Container:
             self.storage, self.tokens, hasher, self.events, self.clock, settings
         )
         self.keys = KeyService(self.storage, hasher, self.sessions, self.clock, settings)
+        self.key_sets = KeySetService(self.storage, self.clock)
         self.messages = MessageService(
             self.storage,
             self.events,
@@ -75,6 +80,9 @@ class Container:
         self.conversations = ConversationService(
             self.storage, self.events, self.clock, self.presence
         )
+        self.membership = MembershipService(self.storage, self.events, self.clock, self.presence)
+        self.consent = ConsentService(self.storage, self.events, self.clock, self.presence)
+        self.moderation = ModerationService(self.storage, self.events, self.sessions, self.clock)
 
     async def start(self) -> None:
         await self.fanout.start()

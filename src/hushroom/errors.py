@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class HushroomError(Exception):
-    """Base of every error a client may see. `code` is stable and documented in docs/protocol.md."""
+    """Base of every error a client may see. `code` is stable and documented in docs/protocol.md.
+
+    `extra` holds documented, code-specific fields (JSON values) that the problem body and the
+    WebSocket error frame both carry, e.g. `current_generation` of `stale_key_generation`.
+    """
 
     status = 400
     code = "bad_request"
     title = "Bad request"
 
-    def __init__(self, detail: str | None = None, *, field: str | None = None) -> None:
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        field: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.field = field
+        self.extra = extra
 
 
 class ValidationFailed(HushroomError):
@@ -25,6 +38,16 @@ class ValidationFailed(HushroomError):
 class InvalidKeyMaterial(ValidationFailed):
     code = "invalid_key_material"
     title = "An uploaded key, certificate or vault is not valid"
+
+
+class InvalidEnvelope(ValidationFailed):
+    code = "invalid_envelope"
+    title = "The envelope does not decode"
+
+
+class EnvelopeMismatch(ValidationFailed):
+    code = "envelope_mismatch"
+    title = "The envelope's header does not match the send"
 
 
 class Unauthenticated(HushroomError):
@@ -54,6 +77,19 @@ class Forbidden(HushroomError):
 class NotAMember(Forbidden):
     code = "not_a_member"
     title = "You are not a member of this conversation"
+
+
+class DeviceNotCertified(Forbidden):
+    code = "device_not_certified"
+    title = "This device has no certificate; certify it before sending or creating keys"
+
+
+class AccountDisabled(Forbidden):
+    code = "account_disabled"
+    title = (
+        "This account has been disabled by the server's administrators; contact them if you "
+        "think this is a mistake"
+    )
 
 
 class NotFound(HushroomError):
@@ -103,6 +139,45 @@ class ClientMessageIdReused(Conflict):
 class RoomNameTaken(Conflict):
     code = "room_name_taken"
     title = "A public room with this name exists already"
+
+
+class KeyGenerationTaken(Conflict):
+    code = "key_generation_taken"
+    title = "A key set for this generation exists already; fetch it and build on top"
+
+
+class KeySetOutdated(Conflict):
+    code = "key_set_outdated"
+    title = "The key set's members or PUK generations are not the conversation's current ones"
+
+
+class StaleKeyGeneration(Conflict):
+    """The envelope's generation is not the conversation's current one, or the keys are stale
+    (a member changed or rotated their PUK): create or fetch the next generation and re-seal."""
+
+    code = "stale_key_generation"
+    title = "The conversation key generation is not current"
+
+    def __init__(self, current_generation: int, stale: bool) -> None:
+        super().__init__(
+            field="envelope.generation",
+            extra={"current_generation": current_generation, "stale": stale},
+        )
+
+
+class MembershipConflict(Conflict):
+    code = "membership_conflict"
+    title = "The membership log moved on; rebuild the entry on its new head"
+
+
+class NotARequest(Conflict):
+    code = "not_a_request"
+    title = "This conversation is not a request waiting for your answer"
+
+
+class UserBlocked(Conflict):
+    code = "user_blocked"
+    title = "You block this user; unblock them first"
 
 
 class PayloadTooLarge(HushroomError):

@@ -181,3 +181,49 @@ async def test_placeholder_keys_are_dropped_and_the_account_kept(empty_database:
         assert (row.vault, row.identity_key, row.keys_version) == (None, None, 0)
     finally:
         await db.dispose()
+
+
+async def test_memberships_made_before_requests_stay_accepted_and_visible(
+    empty_database: str,
+) -> None:
+    """Migration 0006 (consent): nobody was asked before it, so nobody is left with a request."""
+    from sqlalchemy import column, table
+
+    from hushroom.storage.sql.tables import members
+
+    db = Database(empty_database)
+    try:
+        await upgrade(db, "0005")
+        owner = uuid.uuid4()
+        old_members = table(
+            "members",
+            column("conversation_id", Uuid()),
+            column("user_id", Uuid()),
+            column("role", String()),
+            column("joined_at", Integer()),
+            column("last_read_seq", Integer()),
+        )
+        async with db.write() as conn:
+            required = {
+                c.name: _filler(c)
+                for c in users.c
+                if not c.nullable and c.default is None and c.server_default is None
+            }
+            await conn.execute(insert(users).values({**required, "id": owner}))
+            dm = _room(owner, "", 1) | {"kind": "dm", "name": None, "name_lower": None}
+            await conn.execute(insert(conversations).values(dm))
+            await conn.execute(
+                insert(old_members).values(
+                    conversation_id=dm["id"],
+                    user_id=owner,
+                    role="member",
+                    joined_at=1,
+                    last_read_seq=0,
+                )
+            )
+        await upgrade(db)
+        async with db.read() as conn:
+            row = (await conn.execute(select(members.c.accepted, members.c.hidden))).one()
+        assert (row.accepted, row.hidden) == (True, False)
+    finally:
+        await db.dispose()

@@ -14,7 +14,8 @@ from hushroom.storage.engine import Database
 from hushroom.storage.sql.tables import ROOM_NAME_INDEX
 from hushroom.storage.unit import Storage
 from tests.support import databases
-from tests.support.accounts import register_and_login
+from tests.support.accounts import login, register_and_login
+from tests.support.e2ee import create_group
 
 
 async def test_create_search_join_leave_room(client: httpx.AsyncClient) -> None:
@@ -144,12 +145,8 @@ async def test_room_names_are_unique_ignoring_case_and_spacing(
         assert r.json()["code"] == "room_name_taken"
         assert r.json()["field"] == "name"
     # Private groups may share a room's name: the rule is for the public directory.
-    group = await client.post(
-        "/api/v1/groups",
-        json={"name": "Garden club", "member_ids": [ana.user_id]},
-        headers=ben.headers,
-    )
-    assert group.status_code == 201, group.text
+    ben = await login(client, ben, device_id=ben.registered_device_id)  # certified: signs
+    await create_group(client, ben, "Garden club", [ana])
     found = await client.get("/api/v1/rooms", params={"q": "garden"}, headers=ana.headers)
     assert [x["name"] for x in found.json()] == ["Garden club"]
 

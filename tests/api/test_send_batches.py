@@ -15,8 +15,14 @@ from sqlalchemy.exc import IntegrityError
 
 from hushroom.storage.sql.conversations import SqlMessageRepository
 from tests.api.test_messages import cmid, make_room, send
-from tests.api.test_private import b64, send_envelope
 from tests.support.accounts import Account, register_and_login
+from tests.support.e2ee import (
+    conversation_key_for,
+    envelope_body,
+    keyed_login,
+    new_key,
+    send_sealed,
+)
 
 
 async def batch_counts(client: httpx.AsyncClient) -> tuple[float, float]:
@@ -43,13 +49,18 @@ async def history(client: httpx.AsyncClient, who: Account, conv: str) -> list[di
 async def test_concurrent_sends_share_transactions_and_keep_contiguous_seqs(
     client: httpx.AsyncClient,
 ) -> None:
-    users = [await register_and_login(client, f"U{i}") for i in range(6)]
+    users = [await keyed_login(client, f"U{i}") for i in range(6)]
     room = await make_room(client, users[0], *users[1:])
     dms = [await make_dm(client, users[0], u) for u in users[1:]]
+    keys = [await new_key(client, users[0], dm) for dm in dms]
     before, _ = await batch_counts(client)
 
     sends = [send(client, users[i % 6], room, f"room {i}") for i in range(60)]
-    sends += [send_envelope(client, users[0], dm, os.urandom(64)) for dm in dms for _ in range(8)]
+    sends += [
+        send_sealed(client, users[0], dm, key, os.urandom(64))
+        for dm, key in zip(dms, keys, strict=True)
+        for _ in range(8)
+    ]
     replies = await asyncio.gather(*sends)
 
     assert [r.status_code for r in replies] == [201] * len(replies)
@@ -81,7 +92,7 @@ async def test_same_client_msg_id_twice_at_once_stores_once(client: httpx.AsyncC
 async def test_refused_sends_in_a_batch_fail_alone(client: httpx.AsyncClient) -> None:
     ana = await register_and_login(client, "Ana")
     ben = await register_and_login(client, "Ben")
-    eve = await register_and_login(client, "Eve")
+    eve = await keyed_login(client, "Eve")
     room = await make_room(client, ana, ben)
     dm = await make_dm(client, ana, ben)
     reused = cmid()
@@ -89,7 +100,7 @@ async def test_refused_sends_in_a_batch_fail_alone(client: httpx.AsyncClient) ->
 
     good = [send(client, ben, room, f"ok {i}") for i in range(10)]
     bad = [
-        send_envelope(client, eve, dm, b"not hers"),  # not a member
+        send_sealed(client, eve, dm, conversation_key_for(dm, 1)),  # not a member
         send(client, ana, dm, "plaintext into a DM"),  # DMs take envelopes only
         send(client, ana, str(uuid.uuid4()), "nowhere"),  # no such conversation
         send(client, ana, dm, "x", reused),  # an id already used in another conversation
@@ -139,15 +150,21 @@ async def test_batch_that_loses_a_unique_race_is_stored_send_by_send(
 
 
 async def test_envelope_bytes_survive_batching(client: httpx.AsyncClient) -> None:
-    ana = await register_and_login(client, "Ana")
-    ben = await register_and_login(client, "Ben")
+    ana = await keyed_login(client, "Ana")
+    ben = await keyed_login(client, "Ben")
     dm = await make_dm(client, ana, ben)
-    blobs = [os.urandom(50 + i) for i in range(20)]
-    replies = await asyncio.gather(*(send_envelope(client, ana, dm, b) for b in blobs))
+    key = await new_key(client, ana, dm)
+    bodies = [envelope_body(ana, key, os.urandom(50 + i)) for i in range(20)]
+    replies = await asyncio.gather(
+        *(
+            client.post(f"/api/v1/conversations/{dm}/messages", json=b, headers=ana.headers)
+            for b in bodies
+        )
+    )
     by_seq = {r.json()["seq"]: r.json()["client_msg_id"] for r in replies}
     stored = await history(client, ben, dm)
     assert len(stored) == 20
-    sent = {r.json()["client_msg_id"]: b64(b) for r, b in zip(replies, blobs, strict=True)}
+    sent = {b["client_msg_id"]: b["envelope"]["ciphertext"] for b in bodies}
     for m in stored:
         assert by_seq[m["seq"]] == m["client_msg_id"]
         assert m["ciphertext"] == sent[m["client_msg_id"]]

@@ -35,6 +35,7 @@ from hushroom.crypto.envelope import (
     seal_envelope,
 )
 from hushroom.crypto.errors import ERROR_TYPES, CryptoError
+from hushroom.crypto.event import decode_event, encode_text_event
 from hushroom.crypto.identity import IdentityKey, IdentityPublicKey
 from hushroom.crypto.password import KdfParams, derive_master, derive_password_keys
 from hushroom.crypto.primitives import (
@@ -71,6 +72,7 @@ KEY_SET = load("key_set")
 ENVELOPE = load("envelope")
 SAFETY = load("safety_number")
 MEMBERSHIP = load("membership")
+EVENT = load("event")
 
 
 def _field(desc: dict[str, Any]) -> Any:
@@ -95,7 +97,7 @@ def test_every_vector_file_names_known_errors_only() -> None:
 
     names = {
         n
-        for f in (ENCODING, PASSWORD, VAULT, PUK, DEVICE, KEY_SET, ENVELOPE, MEMBERSHIP)
+        for f in (ENCODING, PASSWORD, VAULT, PUK, DEVICE, KEY_SET, ENVELOPE, MEMBERSHIP, EVENT)
         for n in walk(f)
     }
     assert names <= set(ERROR_TYPES), names - set(ERROR_TYPES)
@@ -111,7 +113,7 @@ def test_generator_reproduces_the_frozen_files(tmp_path: Path) -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     written = module.generate(tmp_path, frozen_from=ROOT / "spec" / "vectors")
-    assert len(written) == 11
+    assert len(written) == 12
     for path in written:
         frozen = ROOT / "spec" / "vectors" / path.name
         assert path.read_bytes() == frozen.read_bytes(), f"{path.name} changed: bump the spec"
@@ -439,6 +441,27 @@ def test_safety_number(v: dict[str, Any]) -> None:
 def test_safety_number_errors(v: dict[str, Any]) -> None:
     with expect(v["error"]):
         safety_number(IdentityPublicKey(x(v["identity_a"])), IdentityPublicKey(x(v["identity_b"])))
+
+
+# --- message events --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("v", EVENT["encode"], ids=ids(EVENT["encode"]))
+def test_text_event_encodes_to_the_frozen_bytes(v: dict[str, Any]) -> None:
+    assert encode_text_event(v["text"]).hex() == v["expected"]
+    assert decode_event(x(v["expected"])).body == v["text"]
+
+
+@pytest.mark.parametrize("v", EVENT["decode"], ids=ids(EVENT["decode"]))
+def test_event_decoding(v: dict[str, Any]) -> None:
+    if v.get("error"):
+        with expect(v["error"]):
+            decode_event(x(v["plaintext"]))
+        return
+    event = decode_event(x(v["plaintext"]))
+    assert {"type": event.type} | ({"body": event.body} if event.body is not None else {}) == (
+        v["expected"]
+    )
 
 
 def test_crypto_error_is_the_base_of_every_named_error() -> None:

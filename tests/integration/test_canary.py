@@ -19,13 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import sqlalchemy as sa
 
 from hushroom.crypto.account import AccountKeys, create_account_keys
-from hushroom.crypto.conversation_key import ConversationKey
-from hushroom.crypto.device import DeviceKey
+from hushroom.crypto.conversation_key import create_key_set
+from hushroom.crypto.device import verify_device_certificate
 from hushroom.crypto.envelope import peek_header, seal_envelope
+from hushroom.crypto.identity import IdentityPublicKey
 from hushroom.crypto.password import KdfParams, PasswordKeys, derive_password_keys
+from hushroom.crypto.puk import verify_puk_certificate
 from hushroom.storage.engine import Database
 from hushroom.storage.sql.tables import metadata
 from tests.support.accounts import b64, keyed_register_body, keys_json
@@ -92,7 +95,13 @@ async def _register(c: httpx.AsyncClient, name: str, password: str) -> dict[str,
     keyed.body["device"]["certificate"] = b64(keys.device_certificate)
     r = await c.post("/api/v1/auth/register", json=keyed.body)
     assert r.status_code == 201, r.text
-    r = await c.post("/api/v1/auth/login", json={"email": email, "auth_secret": b64(auth_secret)})
+    # On the registering device: its certificate lets it upload key sets and send envelopes.
+    login = {
+        "email": email,
+        "auth_secret": b64(auth_secret),
+        "device_id": keyed.body["device"]["device_id"],
+    }
+    r = await c.post("/api/v1/auth/login", json=login)
     assert r.status_code == 200, r.text
     headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
     # Exercise the paths that carry key material: the vault fetch and a recovery round trip.
@@ -104,6 +113,8 @@ async def _register(c: httpx.AsyncClient, name: str, password: str) -> dict[str,
         "auth_secret": auth_secret,
         "key_secrets": _key_secrets(keys, pw),
         "refresh": r.cookies.get("__Host-hushroom_refresh"),
+        "keys": keys,
+        "device_key": keyed.device_key,
     }
 
 
@@ -116,12 +127,32 @@ async def _scenario(
         ben = await _register(c, "Ben", canary_password + "-ben")
         auth = {"Authorization": f"Bearer {ana['access_token']}"}
         dm = (await c.post("/api/v1/dms", json={"user_id": ben["user_id"]}, headers=auth)).json()
-        ck = ConversationKey(dm["id"], 1, conversation_key)
-        device = DeviceKey.generate()
+        # A real key set whose conversation key is the canary (the server stores its boxes).
+        identity = IdentityPublicKey(ana["keys"].identity_public)
+        certificate = verify_device_certificate(
+            ana["keys"].device_certificate, identity, ana["user_id"], ana["device_id"]
+        )
+        puks = [
+            verify_puk_certificate(
+                a["keys"].puk_certificate,
+                IdentityPublicKey(a["keys"].identity_public),
+                a["user_id"],
+            )
+            for a in (ana, ben)
+        ]
+        ck, upload = create_key_set(
+            dm["id"], 1, ana["device_key"], certificate, puks, 1, random=lambda n: conversation_key
+        )
+        r = await c.post(
+            f"/api/v1/conversations/{dm['id']}/key-sets",
+            json={"generation": 1, "upload": b64(upload.encode())},
+            headers=auth,
+        )
+        assert r.status_code == 201, r.text
         msg_id = uuid.uuid4().hex
         envelope = seal_envelope(
             ck,
-            device,
+            ana["device_key"],
             sender_user_id=ana["user_id"],
             sender_device_id=ana["device_id"],
             client_message_id=msg_id,
@@ -221,3 +252,125 @@ def test_canaries_never_reach_redis(database_url: str, tmp_path: Path) -> None:
         if len(needle) >= 16:  # MONITOR escapes raw bytes; the text forms are verbatim
             assert needle not in commands, "a canary reached Redis"
     assert b"CANARY" not in commands
+
+
+# --- many messages through the SDK's real encryption --------------------------------------------
+
+SDK_CANARY_MESSAGES = int(os.environ.get("HUSHROOM_CANARY_MESSAGES", "1000"))
+SDK_MARKER = b"CANARY-SDK-"
+
+
+def _b64_variants(marker: bytes) -> list[bytes]:
+    """What `marker` looks like inside any base64 / base64url text, at each of the 3 alignments
+    (only the characters that depend on the marker alone)."""
+    out: list[bytes] = []
+    for offset in range(3):
+        encoded = base64.b64encode(bytes(offset) + marker)
+        start = 4 if offset else 0  # the group mixing padding and marker varies
+        whole = (len(bytes(offset) + marker) // 3) * 4  # drop the last, partial group
+        chunk = encoded[start:whole]
+        out += [chunk, chunk.replace(b"+", b"-").replace(b"/", b"_")]
+    return out
+
+
+def _sdk_needles(texts: list[str], conversation_keys: list[bytes]) -> list[bytes]:
+    """Every text appears raw, as hex or as base64 only if its marker does; the conversation
+    keys in every form; a sample of whole texts in every form."""
+    needles = [SDK_MARKER, SDK_MARKER.hex().encode(), *_b64_variants(SDK_MARKER)]
+    needles += [form for key in conversation_keys for form in _forms(key)]
+    needles += [
+        form for text in texts[:: max(1, len(texts) // 50)] for form in _forms(text.encode())
+    ]
+    return needles
+
+
+async def _sdk_canaries(base_url: str, count: int) -> tuple[list[str], list[bytes]]:
+    """`count` messages with unique canary texts, half in a DM, half in a private group of three,
+    sealed by the SDK (key sets, envelopes, a rotation after a removal midway); every member
+    decrypts every one. Returns the texts and the conversation keys used."""
+    from hushroom.client import HushroomClient
+
+    password = "correct horse battery staple"
+
+    async def user(name: str) -> HushroomClient:
+        client = HushroomClient(base_url)
+        email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.test"
+        await client.register_and_login(name, email, password)
+        return client
+
+    ada, bo, cy = await asyncio.gather(user("Ada"), user("Bo"), user("Cy"))
+    try:
+        dm = await ada.open_private_dm(bo.user_id)  # type: ignore[arg-type]
+        group = await ada.create_private_group("canaries", [bo.user_id, cy.user_id])  # type: ignore[list-item]
+        texts = [f"{SDK_MARKER.decode()}{i}-{uuid.uuid4().hex} ünïcode ✓" for i in range(count)]
+        senders = [ada, bo]
+
+        async def send(i: int) -> None:
+            conv = dm.id if i % 2 == 0 else group.id
+            await senders[i % 4 // 2].send_text(conv, texts[i], http=i % 3 == 0)
+
+        batch = 25  # pipelined sends (the socket keeps their order, HTTP ones race)
+        for start in range(0, count, batch):
+            if start == (count // 2) // batch * batch:
+                await ada.remove_group_member(group.id, cy.user_id)  # type: ignore[arg-type]
+            await asyncio.gather(*(send(i) for i in range(start, min(count, start + batch))))
+        keys: list[bytes] = []
+        for conv, readers in ((dm.id, (ada, bo)), (group.id, (ada, bo))):
+            expected = [t for i, t in enumerate(texts) if (i % 2 == 0) == (conv == dm.id)]
+            for reader in readers:
+                got = await reader.history_decrypted(conv)
+                assert sorted(m.text or "" for m in got) == sorted(expected)
+                assert reader.undecryptable == 0
+            for generation in sorted({m.generation for m in got if m.generation is not None}):
+                keys.append((await ada.e2ee.key_set(conv, generation)).key.reveal())
+        assert len(keys) >= 3  # the group rotated after the removal
+        return texts, keys
+    finally:
+        for client in (ada, bo, cy):
+            await client.aclose()
+
+
+def _sqlite_files(database_url: str) -> bytes:
+    if not database_url.startswith("sqlite"):
+        return b""
+    path = Path(database_url.split("///", 1)[1])
+    return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+
+
+@pytest.mark.timeout(900)
+def test_sdk_canaries_never_reach_database_or_logs(server: ServerProcess) -> None:
+    texts, keys = asyncio.run(_sdk_canaries(server.base_url, SDK_CANARY_MESSAGES))
+    dump = asyncio.run(_dump_database(server.database_url))
+    files = _sqlite_files(server.database_url)  # the raw file, free pages and WAL included
+    logs = server.log_path.read_bytes()
+    assert b'"path": "/api/v1/conversations/' in logs  # the log is real and was written
+    for needle in _sdk_needles(texts, keys):
+        assert needle not in dump, "an SDK canary reached the database"
+        assert needle not in files, "an SDK canary reached the SQLite file"
+        assert needle not in logs, "an SDK canary reached the server log"
+
+
+@pytest.mark.timeout(900)
+def test_sdk_canaries_never_reach_redis(database_url: str, tmp_path: Path) -> None:
+    redis_server = RedisProcess(tmp_path / "redis")
+    redis_server.start()
+    capture_path = tmp_path / "monitor.log"
+    server = ServerProcess(database_url, tmp_path / "server", HUSHROOM_REDIS_URL=redis_server.url)
+    with capture_path.open("wb") as capture:
+        monitor = subprocess.Popen(
+            ["redis-cli", "-p", str(redis_server.port), "monitor"], stdout=capture
+        )
+        try:
+            server.start()
+            texts, keys = asyncio.run(_sdk_canaries(server.base_url, SDK_CANARY_MESSAGES))
+            time.sleep(0.5)  # let MONITOR flush the last commands
+        finally:
+            server.stop()
+            monitor.terminate()
+            monitor.wait(timeout=10)
+            redis_server.stop()
+    commands = capture_path.read_bytes()
+    assert commands.count(b'"PUBLISH"') >= SDK_CANARY_MESSAGES  # every message went through Redis
+    for needle in _sdk_needles(texts, keys):
+        if len(needle) >= 8:  # MONITOR escapes raw bytes; the text forms are verbatim
+            assert needle not in commands, "an SDK canary reached Redis"

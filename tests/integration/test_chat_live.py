@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 
 import pytest
 
 from hushroom.client import (
     ApiError,
     Connected,
+    HushroomClient,
     Message,
     MessageEvent,
     RealtimeError,
     ServerEvent,
+    new_client_msg_id,
 )
 from tests.integration.helpers import next_messages, quiet_events, users
 from tests.support.server import ServerProcess
@@ -62,25 +65,38 @@ async def test_dm_and_group_carry_envelopes_end_to_end(server: ServerProcess) ->
     async with users(server, "Ada", "Bob", "Cy", "Eve") as (ada, bob, cy, eve):
         assert bob.user_id is not None
         assert cy.user_id is not None
-        dm = await ada.open_dm(bob.user_id)
-        group = await ada.create_group("trio", [bob.user_id, cy.user_id])
+        dm = await ada.open_private_dm(bob.user_id)
+        group = await ada.create_private_group("trio", [bob.user_id, cy.user_id])
         rts = {c.user_id: await c.connect() for c in (ada, bob, cy, eve)}
         for c in (ada, bob):
             c.realtime.track(dm.id)
         for c in (ada, bob, cy):
             c.realtime.track(group.id)
 
-        # Opaque envelopes, including one at the 64 KiB ciphertext limit, arrive byte-exact.
+        async def send_sealed(
+            sender: HushroomClient, conv: uuid.UUID, plaintext: bytes
+        ) -> tuple[HushroomClient, int, bytes]:
+            """Seal with the SDK's keys, send the raw envelope over the socket."""
+            cmid = new_client_msg_id()
+            sealed = await sender.e2ee.seal(conv, plaintext, cmid)
+            await sender.send(
+                conv, envelope=(sealed.generation, sealed.envelope), client_msg_id=cmid
+            )
+            return sender, sealed.generation, sealed.envelope
+
+        # Real envelopes, including one at the 64 KiB ciphertext limit, arrive byte-exact.
+        first = await send_sealed(ada, dm.id, os.urandom(1))
+        overhead = len(first[2]) - 1  # an envelope's size is its plaintext's plus a constant
         dm_sent = [
-            (ada, 0, os.urandom(1)),
-            (bob, 0, os.urandom(65536)),
-            (ada, 7, os.urandom(777)),
+            first,
+            await send_sealed(bob, dm.id, os.urandom(65536 - overhead)),
+            await send_sealed(ada, dm.id, os.urandom(777)),
         ]
-        for sender, generation, ciphertext in dm_sent:
-            await sender.send(dm.id, envelope=(generation, ciphertext))
-        group_sent = [(c, 3, os.urandom(100 + i)) for i, c in enumerate((ada, bob, cy))]
-        for sender, generation, ciphertext in group_sent:
-            await sender.send(group.id, envelope=(generation, ciphertext))
+        assert len(dm_sent[1][2]) == 65536
+        group_sent = [
+            await send_sealed(c, group.id, os.urandom(100 + i))
+            for i, c in enumerate((ada, bob, cy))
+        ]
 
         def as_tuples(msgs: list[Message]) -> list[tuple[object, int | None, bytes | None]]:
             return [(m.sender_id, m.generation, m.ciphertext) for m in msgs]

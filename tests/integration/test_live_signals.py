@@ -15,6 +15,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.support.accounts import Account, register_and_login
+from tests.support.e2ee import envelope_body, keyed_login, new_key
 from tests.support.server import ServerProcess
 
 
@@ -129,8 +130,8 @@ def test_initial_state_plus_events_equals_fresh_fetch(server: ServerProcess) -> 
 
     async def scenario() -> None:
         async with httpx.AsyncClient(base_url=server.base_url) as c:
-            ana = await register_and_login(c, "Ana", unique_email("ana"))
-            ben = await register_and_login(c, "Ben", unique_email("ben"))
+            ana = await keyed_login(c, "Ana", unique_email("ana"))
+            ben = await keyed_login(c, "Ben", unique_email("ben"))
             room = (
                 await c.post("/api/v1/rooms", json={"name": "state"}, headers=ana.headers)
             ).json()
@@ -154,11 +155,11 @@ def test_initial_state_plus_events_equals_fresh_fetch(server: ServerProcess) -> 
                 }
                 await ws_ana.send(orjson.dumps(frame).decode())
                 await next_of(ws_ana, "message.ack")
+            key = await new_key(c, ana, dm["id"])
             envelope = {
                 "type": "message.send",
                 "conversation_id": dm["id"],
-                "client_msg_id": uuid.uuid4().hex,
-                "envelope": {"generation": 0, "ciphertext": "c2VhbGVk"},
+                **envelope_body(ana, key, b"sealed"),
             }
             await ws_ana.send(orjson.dumps(envelope).decode())
             await next_of(ws_ana, "message.ack")

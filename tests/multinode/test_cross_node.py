@@ -23,6 +23,7 @@ from hushroom.client import (
 from tests.integration.helpers import quiet_events
 from tests.multinode.conftest import Cluster
 from tests.multinode.helpers import clients, next_messages, next_server_event, percentile
+from tests.support.e2ee import sdk_envelope
 
 pytestmark = pytest.mark.timeout(240)
 log = logging.getLogger("tests.multinode")
@@ -32,10 +33,16 @@ async def test_dm_between_users_on_different_nodes(cluster: Cluster) -> None:
     a, b = cluster.nodes
     async with clients(("Ada", a.base_url), ("Bob", b.base_url)) as (ada, bob):
         assert bob.user_id is not None
-        dm = await ada.open_dm(bob.user_id)
+        dm = await ada.open_private_dm(bob.user_id)
         rt_a, rt_b = await ada.connect(), await bob.connect()
         rt_a.track(dm.id)
         rt_b.track(dm.id)
+        # Sealed before the clock starts (the first seal also makes the DM's key set).
+        cmids = [new_client_msg_id() for _ in range(50)]
+        envelopes = [
+            await sdk_envelope(ada, dm.id, f"ciphertext {i}".encode(), cmid)
+            for i, cmid in enumerate(cmids)
+        ]
 
         arrived: dict[str, float] = {}
 
@@ -46,10 +53,9 @@ async def test_dm_between_users_on_different_nodes(cluster: Cluster) -> None:
 
         receiver = asyncio.create_task(receive(50))
         sent: dict[str, float] = {}
-        for i in range(50):
-            cmid = new_client_msg_id()
+        for cmid, envelope in zip(cmids, envelopes, strict=True):
             sent[cmid] = time.perf_counter()
-            await ada.send(dm.id, envelope=(0, f"ciphertext {i}".encode()), client_msg_id=cmid)
+            await ada.send(dm.id, envelope=envelope, client_msg_id=cmid)
         await receiver
         assert set(arrived) == set(sent)
         latencies = [(arrived[c] - sent[c]) * 1000 for c in sent]
@@ -65,10 +71,12 @@ async def test_dm_between_users_on_different_nodes(cluster: Cluster) -> None:
         assert percentile(latencies, 0.5) < 500
 
         # And back the other way; the sender's node also delivers to the sender.
-        ack = await bob.send(dm.id, envelope=(0, b"reply"))
+        cmid = new_client_msg_id()
+        reply = await sdk_envelope(bob, dm.id, b"reply", cmid)
+        ack = await bob.send(dm.id, envelope=reply, client_msg_id=cmid)
         *own, to_ada = await next_messages(rt_a, 51, conversation_id=dm.id)
         assert len(own) == 50  # her own sends came back to her socket too
-        assert to_ada.ciphertext == b"reply"
+        assert to_ada.ciphertext == reply[1]
         assert (to_ada.seq, to_ada.sender_id) == (ack.seq, bob.user_id)
 
 
@@ -107,12 +115,14 @@ async def test_group_message_reaches_only_its_members_across_nodes(cluster: Clus
         eve,
     ):
         assert bob.user_id is not None
-        group = await ada.create_group("pair", [bob.user_id])
+        group = await ada.create_private_group("pair", [bob.user_id])
         rt_b, rt_e = await bob.connect(), await eve.connect()
         rt_b.track(group.id)
-        await ada.send_http(group.id, envelope=(0, b"members only"))
+        cmid = new_client_msg_id()
+        envelope = await sdk_envelope(ada, group.id, b"members only", cmid)
+        await ada.send_http(group.id, envelope=envelope, client_msg_id=cmid)
         [got] = await next_messages(rt_b, 1, conversation_id=group.id)
-        assert got.ciphertext == b"members only"
+        assert got.ciphertext == envelope[1]
         # Eve shares Bob's node but not the group: nothing about it reaches her socket.
         leaked = [
             e
@@ -126,7 +136,8 @@ async def test_presence_and_typing_cross_nodes(cluster: Cluster) -> None:
     a, b = cluster.nodes
     async with clients(("Ada", a.base_url), ("Bob", b.base_url)) as (ada, bob):
         assert ada.user_id is not None and bob.user_id is not None
-        dm = await ada.open_dm(bob.user_id)  # co-members see each other's presence
+        dm = await ada.open_dm(bob.user_id)
+        await bob.accept_request(dm.id)  # accepted co-members see each other's presence
         rt_b = await bob.connect()
         rt_a = await ada.connect()
         online = await next_server_event(rt_b, "presence", user_id=str(ada.user_id))
@@ -172,10 +183,10 @@ async def dm_across_nodes(
     a, b = cluster.nodes
     async with clients(("Ada", a.base_url), ("Bob", b.base_url)) as (ada, bob):
         assert bob.user_id is not None
-        dm = await ada.open_dm(bob.user_id)
+        dm = await ada.open_private_dm(bob.user_id)
         rt_a, rt_b = await ada.connect(), await bob.connect()
         rt_b.track(dm.id)
-        await ada.send(dm.id, envelope=(0, b"before"))
+        await ada.send_text(dm.id, "before")
         await next_messages(rt_b, 1, conversation_id=dm.id)
         yield ada, rt_a, rt_b, dm
 
@@ -188,13 +199,13 @@ async def test_redis_connection_loss_keeps_sockets_and_resumes_within_5s(
         killed = await asyncio.to_thread(cluster.kill_pubsub_connections)
         assert killed == 2
         lost = time.monotonic()
-        during = await ada.send(dm.id, envelope=(0, b"during the outage"))
+        during = await ada.send_text(dm.id, "during the outage")
         # Keep talking until a message reaches Bob live again.
         n = 0
         seen: list[int] = []
         while True:
             n += 1
-            ack = await ada.send(dm.id, envelope=(0, f"after {n}".encode()))
+            ack = await ada.send_text(dm.id, f"after {n}")
             got = [
                 e.message.seq for e in await quiet_events(rt_b, 0.2) if isinstance(e, MessageEvent)
             ]
@@ -218,7 +229,7 @@ async def test_last_message_of_a_fanout_outage_arrives_with_nothing_after_it(
     async with dm_across_nodes(cluster) as (ada, _rt_a, rt_b, dm):
         killed = await asyncio.to_thread(cluster.kill_pubsub_connections)
         assert killed == 2
-        last = await ada.send(dm.id, envelope=(0, b"the last word"))
+        last = await ada.send_text(dm.id, "the last word")
         stale: list[ServerEvent] = []
         got: list[Message] = []
         async with asyncio.timeout(10):

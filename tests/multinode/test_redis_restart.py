@@ -176,10 +176,8 @@ async def test_redis_killed_and_restarted_keeps_sockets_and_delivers_everything(
                 async with asyncio.timeout(30):
                     if conv == room.id:  # a public room: plaintext body
                         ack = await people[i].send(conv, body=text, client_msg_id=cmid)
-                    else:
-                        ack = await people[i].send(
-                            conv, envelope=(0, text.encode()), client_msg_id=cmid
-                        )
+                    else:  # a DM: a real envelope (the SDK makes or fetches the key set)
+                        ack = await people[i].send_text(conv, text, client_msg_id=cmid)
                 assert ack.seq not in acks[conv], "two messages acknowledged with one seq"
                 acks[conv][ack.seq] = cmid
                 return ack

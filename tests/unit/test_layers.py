@@ -26,6 +26,7 @@ CRYPTO_ALLOWED = {
     "hashlib",
     "hmac",
     "itertools",
+    "json",  # message events are JSON (docs/crypto.md §8.7)
     "re",
     "types",  # MappingProxyType: read-only views of membership state
     "typing",

@@ -6,8 +6,8 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
-from pydantic import Field
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import BaseModel, Field
 
 from hushroom.api.b64 import B64Url, decode_b64url
 from hushroom.api.deps import ContainerDep, PrincipalDep
@@ -20,7 +20,7 @@ from hushroom.api.schemas import (
     Strict,
 )
 from hushroom.services.messages import SendCommand
-from hushroom.services.views import conversation_view, message_view
+from hushroom.services.views import b64url, conversation_view, key_set_view, message_view
 
 router = APIRouter(prefix="/api/v1", tags=["conversations"])
 
@@ -38,6 +38,35 @@ class MessageIn(Strict):
     envelope: EnvelopeIn | None = None
 
 
+# A key-set upload for 1000 members is about 1.2 MB; base64url makes it 4/3 of that.
+MAX_KEY_SET_B64 = 1_900_000
+
+
+class KeySetIn(Strict):
+    generation: int = Field(ge=1, le=2**31 - 1)
+    upload: B64Url = Field(min_length=1, max_length=MAX_KEY_SET_B64)
+
+
+class KeySetCreated(BaseModel):
+    generation: int
+
+
+class KeySetOut(BaseModel):
+    generation: int
+    statement: str
+    box: str
+    creator_user_id: str
+    creator_device_id: str
+    membership_index: int | None
+    created_at: int
+
+
+class KeySetPageOut(BaseModel):
+    key_sets: list[KeySetOut]
+    current_generation: int
+    stale: bool
+
+
 class ReadIn(Strict):
     seq: int = Field(ge=0, le=MAX_SEQ)
 
@@ -46,25 +75,56 @@ class DmIn(Strict):
     user_id: uuid.UUID
 
 
+# A signed membership entry naming up to 256 changes is ~60 KB; base64url makes it 4/3 of that.
+MAX_ENTRY_B64 = 350_000
+
+
 class GroupIn(Strict):
+    conversation_id: uuid.UUID
     name: str = Field(min_length=1, max_length=80)
-    member_ids: list[uuid.UUID] = Field(default_factory=list, max_length=255)
+    entry: B64Url = Field(min_length=1, max_length=MAX_ENTRY_B64)
 
 
-class MemberIn(Strict):
-    user_id: uuid.UUID
+class MembershipEntryIn(Strict):
+    entry: B64Url = Field(min_length=1, max_length=MAX_ENTRY_B64)
+
+
+class MembershipAppended(BaseModel):
+    index: int
+
+
+class MembershipEntryOut(BaseModel):
+    index: int
+    entry: str
+
+
+class MembershipLogOut(BaseModel):
+    entries: list[MembershipEntryOut]
+    head_index: int
+
+
+class GroupPatchIn(Strict):
+    name: str = Field(min_length=1, max_length=80)
 
 
 @router.get("/conversations", response_model=list[ConversationSummaryOut])
-async def list_conversations(c: ContainerDep, p: PrincipalDep) -> list[dict[str, Any]]:
+async def list_conversations(
+    c: ContainerDep,
+    p: PrincipalDep,
+    include_hidden: Annotated[
+        bool, Query(description="also the conversations the caller hid")
+    ] = False,
+) -> list[dict[str, Any]]:
     return [
         {
             **conversation_view(s.conversation),
             "role": s.membership.role,
             "last_read_seq": s.membership.last_read_seq,
             "unread": s.unread,
+            "request": s.request,
+            "hidden": s.membership.hidden,
         }
-        for s in await c.conversations.list_for(p)
+        for s in await c.conversations.list_for(p, include_hidden)
     ]
 
 
@@ -175,20 +235,77 @@ async def open_dm(
 
 @router.post("/groups", response_model=ConversationOut, status_code=201)
 async def create_group(c: ContainerDep, p: PrincipalDep, body: GroupIn) -> dict[str, Any]:
-    return conversation_view(await c.conversations.create_group(p, body.name, body.member_ids))
+    conv = await c.membership.create_group(
+        p, body.conversation_id, body.name, decode_b64url(body.entry)
+    )
+    return conversation_view(conv)
 
 
-@router.post("/groups/{conversation_id}/members", status_code=204)
-async def add_member(
-    c: ContainerDep, p: PrincipalDep, conversation_id: uuid.UUID, body: MemberIn
-) -> Response:
-    await c.conversations.add_member(p, conversation_id, body.user_id)
-    return Response(status_code=204)
+@router.patch("/groups/{conversation_id}", response_model=ConversationOut)
+async def rename_group(
+    c: ContainerDep, p: PrincipalDep, conversation_id: uuid.UUID, body: GroupPatchIn
+) -> dict[str, Any]:
+    return conversation_view(await c.membership.rename(p, conversation_id, body.name))
 
 
-@router.delete("/groups/{conversation_id}/members/{user_id}", status_code=204)
-async def remove_member(
-    c: ContainerDep, p: PrincipalDep, conversation_id: uuid.UUID, user_id: uuid.UUID
-) -> Response:
-    await c.conversations.remove_member(p, conversation_id, user_id)
-    return Response(status_code=204)
+@router.post(
+    "/groups/{conversation_id}/membership", response_model=MembershipAppended, status_code=201
+)
+async def append_membership(
+    c: ContainerDep, p: PrincipalDep, conversation_id: uuid.UUID, body: MembershipEntryIn
+) -> dict[str, Any]:
+    return {"index": await c.membership.append(p, conversation_id, decode_b64url(body.entry))}
+
+
+@router.get("/conversations/{conversation_id}/membership", response_model=MembershipLogOut)
+async def membership_log(
+    c: ContainerDep,
+    p: PrincipalDep,
+    conversation_id: uuid.UUID,
+    after: Annotated[int, Query(ge=-1, le=2**31 - 1, description="entries after this index")] = -1,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+) -> dict[str, Any]:
+    page = await c.membership.log(p, conversation_id, after, limit)
+    return {
+        "entries": [{"index": e.index, "entry": b64url(e.entry)} for e in page.entries],
+        "head_index": page.head_index,
+    }
+
+
+@router.post(
+    "/conversations/{conversation_id}/key-sets", response_model=KeySetCreated, status_code=201
+)
+async def upload_key_set(
+    c: ContainerDep, p: PrincipalDep, conversation_id: uuid.UUID, body: KeySetIn
+) -> dict[str, Any]:
+    generation = await c.key_sets.upload(
+        p, conversation_id, body.generation, decode_b64url(body.upload)
+    )
+    return {"generation": generation}
+
+
+@router.get("/conversations/{conversation_id}/key-sets", response_model=KeySetPageOut)
+async def list_key_sets(
+    c: ContainerDep,
+    p: PrincipalDep,
+    conversation_id: uuid.UUID,
+    after: Annotated[int, Query(ge=0, le=2**31 - 1, description="generations after this")] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 100,
+) -> dict[str, Any]:
+    page = await c.key_sets.page(p, conversation_id, after, limit)
+    return {
+        "key_sets": [key_set_view(record, box) for record, box in page.key_sets],
+        "current_generation": page.current_generation,
+        "stale": page.stale,
+    }
+
+
+@router.get("/conversations/{conversation_id}/key-sets/{generation}", response_model=KeySetOut)
+async def get_key_set(
+    c: ContainerDep,
+    p: PrincipalDep,
+    conversation_id: uuid.UUID,
+    generation: Annotated[int, Path(ge=1, le=2**31 - 1)],
+) -> dict[str, Any]:
+    record, box = await c.key_sets.get(p, conversation_id, generation)
+    return key_set_view(record, box)

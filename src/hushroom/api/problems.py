@@ -68,8 +68,12 @@ def install(app: FastAPI) -> None:
         headers = None
         if isinstance(exc, RateLimited | ServiceUnavailable):
             headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
-        extra = {"field": exc.field} if exc.field else None
-        return problem(exc.status, exc.code, exc.title, exc.detail, extra=extra, headers=headers)
+        extra: dict[str, Any] = {"field": exc.field} if exc.field else {}
+        if exc.extra:
+            extra.update(exc.extra)
+        return problem(
+            exc.status, exc.code, exc.title, exc.detail, extra=extra or None, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> Response:

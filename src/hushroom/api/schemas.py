@@ -26,6 +26,10 @@ class ConversationSummaryOut(ConversationOut):
     role: Literal["admin", "member"]
     last_read_seq: int
     unread: int
+    # The caller has not accepted it yet (a message request, docs/decisions/0006).
+    request: bool
+    # Left out of the list unless asked for with include_hidden=true.
+    hidden: bool
 
 
 class MessageOut(BaseModel):
@@ -39,6 +43,8 @@ class MessageOut(BaseModel):
     body: str | None = None
     generation: int | None = None
     ciphertext: str | None = None
+    # True for a public-room message a server admin removed (it has no body); null otherwise.
+    removed: bool | None = None
 
 
 class MessagePage(BaseModel):

@@ -30,6 +30,8 @@ class MeOut(PublicUserOut):
     keys: Literal["ready", "setup_required"]
     vault_version: int
     created_at: int
+    # A server admin (`hushroom create-admin`): may use /api/v1/admin (moderation).
+    is_admin: bool
 
 
 def public_user_view(u: UserRecord) -> dict[str, Any]:
@@ -50,6 +52,7 @@ def me_view(u: UserRecord, p: Principal) -> dict[str, Any]:
         "keys": "ready" if u.keys_ready else "setup_required",
         "vault_version": u.vault_version,
         "created_at": u.created_at,
+        "is_admin": u.is_admin,
     }
 
 

@@ -4,10 +4,18 @@ Start with `HushroomClient`; its `realtime` connection yields `RealtimeEvent`s. 
 I/O at import time or keeps module state.
 """
 
+from hushroom.client.directory import ContactKeys, FileKeyPins
+from hushroom.client.e2ee import (
+    DecryptedMessage,
+    DeviceState,
+    E2ee,
+    KeySetInfo,
+)
 from hushroom.client.errors import (
     ApiError,
     ClientClosed,
     ConnectionFailed,
+    EncryptionError,
     HushroomClientError,
     IdentityKeyChanged,
     KeyDirectoryInvalid,
@@ -53,10 +61,16 @@ __all__ = [
     "ClientClosed",
     "Connected",
     "ConnectionFailed",
+    "ContactKeys",
     "Conversation",
+    "DecryptedMessage",
     "Device",
+    "DeviceState",
     "DirectoryDevice",
     "Disconnected",
+    "E2ee",
+    "EncryptionError",
+    "FileKeyPins",
     "HistoryPage",
     "Hole",
     "HttpClient",
@@ -66,6 +80,7 @@ __all__ = [
     "KeyDirectory",
     "KeyDirectoryInvalid",
     "KeyPinStore",
+    "KeySetInfo",
     "Login",
     "MemoryKeyPins",
     "Message",

@@ -78,3 +78,13 @@ class IdentityKeyChanged(HushroomClientError):
         self.pinned = pinned
         self.presented = presented
         self.directory = directory
+
+
+class EncryptionError(HushroomClientError):
+    """End-to-end encryption could not be done: no usable conversation key, a key set or a
+    membership log that does not verify, or a device key this client does not hold.
+    ``reason`` is a short machine-readable code (e.g. ``no_key``, ``membership_log_invalid``)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason

@@ -26,12 +26,14 @@ from typing import Any
 
 import httpx
 
+from hushroom.client.e2ee import DecryptedMessage, DeviceState, E2ee
 from hushroom.client.errors import (
     ApiError,
     ConnectionFailed,
     HushroomClientError,
     IdentityKeyChanged,
 )
+from hushroom.client.events import RealtimeEvent
 from hushroom.client.http import HttpClient
 from hushroom.client.keys import (
     KeyDirectory,
@@ -63,6 +65,7 @@ from hushroom.client.models import (
 from hushroom.client.realtime import Realtime
 from hushroom.crypto.account import create_account_keys, rekey_account
 from hushroom.crypto.device import DeviceKey, certify_device
+from hushroom.crypto.errors import CryptoError
 from hushroom.crypto.identity import IdentityKey
 from hushroom.crypto.password import KdfParams, PasswordKeys, derive_password_keys
 from hushroom.crypto.primitives import Secret
@@ -102,6 +105,17 @@ async def derive_auth_secret(password: str, params: KdfParams) -> bytes:
     return (await derive_keys(password, params)).auth_secret.reveal()
 
 
+# Idle pooled connections are dropped after this (below the server's keep-alive timeout).
+KEEPALIVE_EXPIRY_S = 4.0
+
+
+def http_limits() -> httpx.Limits:
+    """Connection-pool limits of the SDK's HTTP client (pass them to your own transport)."""
+    return httpx.Limits(
+        max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_EXPIRY_S
+    )
+
+
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -134,6 +148,10 @@ class HushroomClient:
         transport: httpx.AsyncBaseTransport | None = None,
         key_pins: KeyPinStore | None = None,
     ) -> None:
+        if transport is None:
+            # Never reuse a connection the server is about to close as idle (uvicorn: after
+            # 5 s): that race fails a request with "Server disconnected without a response".
+            transport = httpx.AsyncHTTPTransport(limits=http_limits())
         self.http = HttpClient(base_url, timeout=timeout, transport=transport)
         self.ws_url = ws_url or _ws_url(base_url)
         # Sent as the WebSocket Origin header (browsers always send one; the SDK by default not).
@@ -150,6 +168,11 @@ class HushroomClient:
         # later login on this client reuses its certified device instead of adding one.
         self._device_keys: dict[str, DeviceKey] = {}
         self._realtime: Realtime | None = None
+        # End-to-end encryption state (created on first use: `e2ee`).
+        self._e2ee: E2ee | None = None
+        # The password key of the last unlock, kept to unlock again when another device
+        # rotated the PUK (device revocation); None once logged out.
+        self._password_key: Secret | None = None
 
     def __repr__(self) -> str:
         state = "locked" if self.keys is None else "unlocked"
@@ -417,7 +440,19 @@ class HushroomClient:
         if self.user_id is not None and record.user_id != str(self.user_id):
             raise ApiError(500, "protocol_error", "the server sent another user's vault", None)
         vault_key, contents = unlock_vault(record.vault, record.user_id, password_key, "password")
+        self._password_key = password_key
         return self._keep_unlocked(record.user_id, contents, vault_key, record.vault_version)
+
+    async def reload_keys(self) -> bool:
+        """Unlock the vault again with the password key of the last unlock (to learn a PUK
+        generation another device added); False when there is none or it no longer opens."""
+        if self._password_key is None:
+            return False
+        try:
+            await self.unlock(self._password_key)
+        except (ApiError, CryptoError):
+            return False
+        return True
 
     def _keep_unlocked(
         self, user_id: str, contents: VaultContents, vault_key: VaultKey, vault_version: int
@@ -614,11 +649,13 @@ class HushroomClient:
         await self._call("POST", "/auth/logout")
         self.http.clear_tokens()
         self.keys = None
+        self._password_key = None
 
     async def logout_all(self) -> None:
         await self._call("POST", "/auth/logout-all")
         self.http.clear_tokens()
         self.keys = None
+        self._password_key = None
 
     async def me(self) -> dict[str, Any]:
         data: dict[str, Any] = await self._call("GET", "/me")
@@ -685,16 +722,52 @@ class HushroomClient:
         data = await self._call("POST", "/dms", json={"user_id": id_str(user_id)})
         return Conversation.from_json(data)
 
-    async def create_group(self, name: str, member_ids: list[Id]) -> Conversation:
-        body = {"name": name, "member_ids": [id_str(m) for m in member_ids]}
+    # --- requests and blocking (docs/protocol.md "Requests and blocking") ---------------------
+
+    async def accept_request(self, conversation_id: Id) -> None:
+        """Accept a DM or group started by someone this user shared no conversation with."""
+        await self._call("POST", f"/conversations/{id_str(conversation_id)}/accept")
+
+    async def decline_request(self, conversation_id: Id) -> None:
+        await self._call("POST", f"/conversations/{id_str(conversation_id)}/decline")
+
+    async def hide_conversation(self, conversation_id: Id, *, hidden: bool = True) -> None:
+        action = "hide" if hidden else "unhide"
+        await self._call("POST", f"/conversations/{id_str(conversation_id)}/{action}")
+
+    async def leave_dm(self, conversation_id: Id) -> None:
+        await self._call("POST", f"/dms/{id_str(conversation_id)}/leave")
+
+    async def block(self, user_id: Id, *, blocked: bool = True) -> None:
+        """Block (or unblock) a user: no DMs, invitations or presence from them."""
+        await self._call("PUT" if blocked else "DELETE", f"/blocks/{id_str(user_id)}")
+
+    async def create_group(self, conversation_id: Id, name: str, entry: bytes) -> Conversation:
+        """Raw `POST /groups`: a new private group from its signed `create` membership entry
+        (`create_private_group` signs one)."""
+        body = {
+            "conversation_id": id_str(conversation_id),
+            "name": name,
+            "entry": b64url_encode(entry),
+        }
         return Conversation.from_json(await self._call("POST", "/groups", json=body))
 
-    async def add_member(self, group_id: Id, user_id: Id) -> None:
-        path = f"/groups/{id_str(group_id)}/members"
-        await self._call("POST", path, json={"user_id": id_str(user_id)})
+    async def add_member(self, group_id: Id, entry: bytes) -> dict[str, Any]:
+        """Raw `POST /groups/{id}/membership` with a signed `add` entry → `{"index": i}`."""
+        path = f"/groups/{id_str(group_id)}/membership"
+        result: dict[str, Any] = await self._call(
+            "POST", path, json={"entry": b64url_encode(entry)}
+        )
+        return result
 
-    async def remove_member(self, group_id: Id, user_id: Id) -> None:
-        await self._call("DELETE", f"/groups/{id_str(group_id)}/members/{id_str(user_id)}")
+    async def remove_member(self, group_id: Id, entry: bytes) -> dict[str, Any]:
+        """Raw `POST /groups/{id}/membership` with a signed `remove` or `leave` entry →
+        `{"index": i}`."""
+        path = f"/groups/{id_str(group_id)}/membership"
+        result: dict[str, Any] = await self._call(
+            "POST", path, json={"entry": b64url_encode(entry)}
+        )
+        return result
 
     async def mark_read(self, conversation_id: Id, seq: int) -> None:
         path = f"/conversations/{id_str(conversation_id)}/read"
@@ -789,3 +862,81 @@ class HushroomClient:
             envelope=envelope,
             client_msg_id=client_msg_id,
         )
+
+    # --- end-to-end encrypted messages (docs/crypto.md §8, hushroom.client.e2ee) ---------------
+
+    @property
+    def e2ee(self) -> E2ee:
+        """Key sets, envelopes, counters and contacts' keys of this client (in memory)."""
+        if self._e2ee is None:
+            self._e2ee = E2ee(self)
+        return self._e2ee
+
+    def restore_device(self, state: DeviceState) -> None:
+        """Go on as the device of an earlier session (`e2ee.device_state()`): the next login of
+        this client reuses that device (no new one), and its send counters continue."""
+        self._device_keys[state.device_id] = state.device_key
+        self.e2ee.restore_counters(state)
+
+    async def send_text(
+        self,
+        conversation_id: Id,
+        text: str,
+        *,
+        client_msg_id: str | None = None,
+        http: bool = False,
+    ) -> SendAck:
+        """Send a text: the plain body in a public room, a sealed envelope in a DM or private
+        group (key sets created or rotated as needed, a `stale_key_generation` answered by
+        re-sealing the same message). A retry with the same `client_msg_id` sends the same
+        bytes. Over the socket (connecting first) unless `http`."""
+        return await self.e2ee.send_text(
+            conversation_id, text, client_msg_id=client_msg_id, http=http
+        )
+
+    async def open_private_dm(self, user_id: Id) -> Conversation:
+        """`open_dm`, and pin the other user's identity key now (TOFU)."""
+        conversation = await self.open_dm(user_id)
+        self.e2ee.remember(conversation)
+        await self.e2ee.contacts.directory(id_str(user_id))
+        return conversation
+
+    async def create_private_group(self, name: str, member_ids: list[Id]) -> Conversation:
+        """A private group with this user as its admin: the `create` entry of its membership
+        log is signed by this device."""
+        return await self.e2ee.create_group(name, member_ids)
+
+    async def add_members(self, group_id: Id, user_ids: list[Id]) -> None:
+        """Add members (a signed `add`; the keys rotate on the next send)."""
+        await self.e2ee.add_members(group_id, user_ids)
+
+    async def remove_group_member(self, group_id: Id, user_id: Id) -> None:
+        """Remove a member (a signed `remove`): the next key set excludes them."""
+        await self.e2ee.remove_member(group_id, user_id)
+
+    async def leave_group(self, group_id: Id, *, successor: Id | None = None) -> None:
+        """Leave a private group (a signed `leave`; the last admin names a successor)."""
+        await self.e2ee.leave(group_id, successor=successor)
+
+    async def set_role(self, group_id: Id, user_id: Id, role: str) -> None:
+        """Make a member `admin` or `member` (a signed `role`)."""
+        await self.e2ee.set_role(group_id, user_id, role)
+
+    async def decrypt(self, message: Message) -> DecryptedMessage:
+        """A received message as text (public body, or envelope opened and verified)."""
+        return await self.e2ee.decrypt(message)
+
+    async def history_decrypted(
+        self, conversation_id: Id, *, after: int = 0
+    ) -> list[DecryptedMessage]:
+        """Every message after `after`, oldest first, decrypted (failures carry `error`)."""
+        return await self.e2ee.history(conversation_id, after=after)
+
+    async def next_decrypted(self) -> DecryptedMessage | RealtimeEvent:
+        """The next realtime event, with messages decrypted (bound it with `asyncio.timeout`)."""
+        return await self.e2ee.next_event()
+
+    @property
+    def undecryptable(self) -> int:
+        """Messages this client could not open or verify (each counted once)."""
+        return self.e2ee.undecryptable

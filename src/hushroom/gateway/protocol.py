@@ -146,13 +146,21 @@ class ProtocolLimits:
 
 
 def _error_frame(
-    code: str, message: str, *, ref: str | None = None, field: str | None = None
+    code: str,
+    message: str,
+    *,
+    ref: str | None = None,
+    field: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
     if ref is not None:
         frame["ref"] = ref
     if field is not None:
         frame["field"] = field
+    if extra:
+        # Code-specific fields, the same as in the HTTP problem body (e.g. current_generation).
+        frame.update(extra)
     return frame
 
 
@@ -308,8 +316,16 @@ class GatewayProtocol:
         if self.state is not State.READY:
             return []
         if error.status < 500:
-            return self._error(now, error.code, error.detail, ref=ref, field=error.field)
-        return [SendFrame(_error_frame(error.code, error.detail, ref=ref, field=error.field))]
+            return self._error(
+                now, error.code, error.detail, ref=ref, field=error.field, extra=error.extra
+            )
+        return [
+            SendFrame(
+                _error_frame(
+                    error.code, error.detail, ref=ref, field=error.field, extra=error.extra
+                )
+            )
+        ]
 
     def resume_batch(
         self, conversation_id: uuid.UUID, message_frames: list[dict[str, Any]], high_seq: int
@@ -426,9 +442,12 @@ class GatewayProtocol:
         *,
         ref: str | None = None,
         field: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> list[Effect]:
         """An error frame that counts toward the abuse limit; past it, also close 1008."""
-        effects: list[Effect] = [SendFrame(_error_frame(code, message, ref=ref, field=field))]
+        effects: list[Effect] = [
+            SendFrame(_error_frame(code, message, ref=ref, field=field, extra=extra))
+        ]
         errors = self._errors
         if errors is None:
             errors = self._errors = deque()

@@ -1,10 +1,11 @@
 """Conversations as a member sees them (list with unread counts, members), and private ones:
-direct messages (one per pair, created by the first sender) and private groups."""
+direct messages (one per pair, created by the first sender). Private groups are made and
+changed through their signed membership log (services/membership.py)."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hushroom import access
 from hushroom.clock import Clock
@@ -12,13 +13,12 @@ from hushroom.errors import NotFound, ValidationFailed
 from hushroom.events.event import Event
 from hushroom.events.publisher import EventPublisher
 from hushroom.principal import Principal
+from hushroom.services.consent import admissions, dm_pair, member_record
 from hushroom.services.presence import PresenceService
-from hushroom.services.rooms import clean_name, member_event
+from hushroom.services.rooms import member_event
 from hushroom.services.views import conversation_view
 from hushroom.storage.conversations import ConversationRecord, MemberRecord
 from hushroom.storage.unit import Repos, Storage
-
-MAX_GROUP_MEMBERS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +30,13 @@ class ConversationSummary:
     def unread(self) -> int:
         return max(0, self.conversation.last_seq - self.membership.last_read_seq)
 
+    @property
+    def request(self) -> bool:
+        """The caller has not accepted this conversation yet (docs/decisions/0006)."""
+        return not self.membership.accepted
 
-def dm_pair(a: uuid.UUID, b: uuid.UUID) -> str:
-    lo, hi = sorted((str(a), str(b)))
-    return f"{lo}:{hi}"
+
+__all__ = ["ConversationService", "ConversationSummary", "dm_pair"]
 
 
 async def _require_users(tx: Repos, user_ids: set[uuid.UUID]) -> None:
@@ -51,10 +54,12 @@ class ConversationService:
         self._events = events
         self._clock = clock
 
-    async def list_for(self, principal: Principal) -> list[ConversationSummary]:
+    async def list_for(
+        self, principal: Principal, include_hidden: bool = False
+    ) -> list[ConversationSummary]:
         async with self._storage.read() as tx:
             rows = await tx.conversations.for_user(principal.user_id)
-        return [ConversationSummary(c, m) for c, m in rows]
+        return [ConversationSummary(c, m) for c, m in rows if include_hidden or not m.hidden]
 
     async def get(self, principal: Principal, conversation_id: uuid.UUID) -> ConversationRecord:
         async with self._storage.read() as tx:
@@ -68,111 +73,79 @@ class ConversationService:
         limit: int = 200,
         after: uuid.UUID | None = None,
     ) -> list[MemberRecord]:
+        me = principal.user_id
         async with self._storage.read() as tx:
-            await access.access_read(tx, principal.user_id, conversation_id)
-            return await tx.members.page(conversation_id, max(1, min(limit, 1000)), after)
+            await access.access_read(tx, me, conversation_id)
+            page = await tx.members.page(conversation_id, max(1, min(limit, 1000)), after)
+            blocked = {u for pair in await tx.blocks.touching([me]) for u in pair}
+        # Read positions are receipts: a member who has not accepted, or a block either way,
+        # shows as having read nothing (docs/decisions/0006).
+        return [
+            m
+            if access.receipts_visible(me, m, m.user_id in blocked)
+            else replace(m, last_read_seq=0)
+            for m in page
+        ]
 
     async def open_dm(
         self, principal: Principal, other: uuid.UUID
     ) -> tuple[ConversationRecord, bool]:
-        """The DM between the caller and `other`, created if it does not exist yet."""
-        if other == principal.user_id:
+        """The DM between the caller and `other`, created if it does not exist yet.
+
+        `other` enters as `access.admit` decides (a stranger gets a request; someone who blocks
+        the caller is added silently and never told, docs/decisions/0006). A member who left
+        comes back the same way, the caller as accepted; opening a DM the caller was asked into
+        answers the request."""
+        me = principal.user_id
+        if other == me:
             raise ValidationFailed("a direct message needs another user", field="user_id")
-        pair = dm_pair(principal.user_id, other)
+        pair = dm_pair(me, other)
         now = self._clock.now_ms()
+        joined: list[uuid.UUID] = []
+        answered = False
         async with self._storage.write() as tx:
-            existing = await tx.conversations.get_dm(pair)
-            if existing is not None:
-                return existing, False
+            access.require_not_blocking(await tx.blocks.exists(me, other))
+            # Also for an existing DM: its partner may have been deleted since.
             await _require_users(tx, {other})
-            record = ConversationRecord(
-                uuid.uuid4(), "dm", None, None, principal.user_id, now, 0, 2
-            )
-            await tx.conversations.create(record, dm_pair=pair)
-            for user_id in (principal.user_id, other):
-                await tx.members.add(MemberRecord(record.id, user_id, "member", now, 0))
-        await self._announce(record, [principal.user_id, other])
-        await self._presence.introduce([principal.user_id, other], [])
-        return record, True
-
-    async def create_group(
-        self, principal: Principal, name: str, member_ids: list[uuid.UUID]
-    ) -> ConversationRecord:
-        others = set(member_ids) - {principal.user_id}
-        if len(others) + 1 > MAX_GROUP_MEMBERS:
-            raise ValidationFailed(
-                f"groups are limited to {MAX_GROUP_MEMBERS} members", field="member_ids"
-            )
-        now = self._clock.now_ms()
-        record = ConversationRecord(
-            uuid.uuid4(),
-            "group",
-            clean_name(name),
-            None,
-            principal.user_id,
-            now,
-            0,
-            len(others) + 1,
-        )
-        async with self._storage.write() as tx:
-            await _require_users(tx, others)
-            await tx.conversations.create(record)
-            await tx.members.add(MemberRecord(record.id, principal.user_id, "admin", now, 0))
-            for user_id in sorted(others):
-                await tx.members.add(MemberRecord(record.id, user_id, "member", now, 0))
-        await self._announce(record, [principal.user_id, *others])
-        await self._presence.introduce([principal.user_id, *others], [])
-        return record
-
-    async def add_member(
-        self, principal: Principal, conversation_id: uuid.UUID, user_id: uuid.UUID
-    ) -> bool:
-        async with self._storage.write() as tx:
-            conv = await access.access_group_admin(tx, principal.user_id, conversation_id)
-            await _require_users(tx, {user_id})
-            if conv.member_count >= MAX_GROUP_MEMBERS:
-                raise ValidationFailed(
-                    f"groups are limited to {MAX_GROUP_MEMBERS} members", field="user_id"
-                )
-            added = await tx.members.add(
-                MemberRecord(conv.id, user_id, "member", self._clock.now_ms(), conv.last_seq)
-            )
-            if added:
-                conv = await tx.conversations.add_member_count(conv.id, 1)
-            recipients = await tx.members.user_ids(conv.id)
-        if added:
-            await self._announce(conv, [user_id])
-            await self._events.publish(member_event("member.joined", conv.id, user_id, recipients))
-            await self._presence.introduce([user_id], recipients)
-        return added
-
-    async def remove_member(
-        self, principal: Principal, conversation_id: uuid.UUID, user_id: uuid.UUID
-    ) -> None:
-        """An admin removes someone, or anyone removes themself (leaving)."""
-        async with self._storage.write() as tx:
-            if user_id == principal.user_id:
-                conv, member = await access.access_leave(tx, principal.user_id, conversation_id)
-                if member.role == "admin" and await tx.members.count_admins(conv.id) == 1:
-                    await self._promote_successor(tx, conv.id, principal.user_id)
+            existing = await tx.conversations.get_dm(pair)
+            admission = (await admissions(tx, me, [other]))[other]
+            if existing is None:
+                record = ConversationRecord(uuid.uuid4(), "dm", None, None, me, now, 0, 2)
+                await tx.conversations.create(record, dm_pair=pair)
+                await tx.members.add(MemberRecord(record.id, me, "member", now, 0))
+                await tx.members.add(member_record(record.id, other, "member", now, 0, admission))
             else:
-                conv = await access.access_group_admin(tx, principal.user_id, conversation_id)
-            recipients = await tx.members.user_ids(conv.id)
-            if not await tx.members.remove(conv.id, user_id):
-                raise NotFound("not a member of this group", field="user_id")
-            await tx.conversations.add_member_count(conv.id, -1)
-        await self._events.publish(member_event("member.left", conv.id, user_id, recipients))
-
-    async def _promote_successor(
-        self, tx: Repos, conversation_id: uuid.UUID, leaving: uuid.UUID
-    ) -> None:
-        # The last admin leaving hands admin to the longest-standing member, so a group is
-        # never left without anyone able to manage it.
-        remaining = [m for m in await tx.members.page(conversation_id) if m.user_id != leaving]
-        if not remaining:
-            return
-        successor = min(remaining, key=lambda m: (m.joined_at, str(m.user_id)))
-        await tx.members.set_role(conversation_id, successor.user_id, "admin")
+                record = existing
+                mine = await tx.members.get(record.id, me)
+                if mine is None:
+                    await tx.members.add(
+                        MemberRecord(record.id, me, "member", now, record.last_seq)
+                    )
+                    joined.append(me)
+                elif mine.hidden or not mine.accepted:
+                    answered = not mine.accepted
+                    await tx.members.set_consent(record.id, me, accepted=True, hidden=False)
+                if await tx.members.get(record.id, other) is None:
+                    await tx.members.add(
+                        member_record(record.id, other, "member", now, record.last_seq, admission)
+                    )
+                    joined.append(other)
+                if joined:
+                    record = await tx.conversations.add_member_count(record.id, len(joined))
+                    # The keys were made for who was there: the next sender makes new ones.
+                    await tx.conversations.mark_keys_stale(record.id)
+            theirs = await tx.members.get(record.id, other)
+            listeners = await tx.members.listeners(record.id)
+        assert theirs is not None  # a member now, added above if they were not
+        if existing is None:
+            await self._announce(record, [u for u in (me, other) if u in listeners])
+        for user_id in joined:
+            if user_id in listeners:
+                await self._announce(record, [user_id])
+            await self._events.publish(member_event("member.joined", record.id, user_id, listeners))
+        if theirs.accepted and (existing is None or joined or answered):
+            await self._presence.introduce([me, other], [])
+        return record, existing is None
 
     async def _announce(self, conv: ConversationRecord, to: list[uuid.UUID]) -> None:
         await self._events.publish(

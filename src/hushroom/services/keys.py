@@ -240,6 +240,9 @@ class KeyService:
             ):
                 raise VaultVersionConflict()
             await tx.devices.revoke(device_id, now)
+            # The user's PUK rotated: every private conversation's key must follow, so the
+            # revoked device opens nothing sent from now on (docs/crypto.md §1, decision 0005).
+            await tx.conversations.mark_keys_stale_for_user(user.id)
             ended = await tx.sessions.revoke_device(device_id, now)
             keys_version = await tx.users.bump_keys_version(user.id)
         await self._sessions.publish_revoked(user.id, ended)
@@ -373,6 +376,8 @@ class KeyService:
             if not await tx.users.reset_keys(user_id, code_hash, now, new.keys.keys, new.password):
                 raise InvalidCredentials("the email or the reset code is not correct")
             await tx.puks.delete_for_user(user_id)
+            # A new identity and PUK: old conversation keys are sealed to keys that are gone.
+            await tx.conversations.mark_keys_stale_for_user(user_id)
             await tx.puks.add(new.keys.puk)
             await tx.devices.retire_all(user_id, now)
             await tx.devices.create(new.device)

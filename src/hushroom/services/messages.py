@@ -14,11 +14,16 @@ from dataclasses import dataclass, field
 
 from hushroom import access
 from hushroom.clock import Clock
+from hushroom.crypto.envelope import peek_header
+from hushroom.crypto.errors import CryptoError
 from hushroom.errors import (
     ClientMessageIdReused,
+    EnvelopeMismatch,
     HushroomError,
+    InvalidEnvelope,
     PayloadTooLarge,
     ServiceUnavailable,
+    StaleKeyGeneration,
     ValidationFailed,
     WriteConflict,
 )
@@ -28,7 +33,7 @@ from hushroom.metrics import Metrics
 from hushroom.principal import Principal
 from hushroom.services.group_commit import GroupCommit
 from hushroom.services.views import message_view
-from hushroom.storage.conversations import MessageRecord, NewMessage
+from hushroom.storage.conversations import ConversationRecord, MessageRecord, NewMessage
 from hushroom.storage.unit import Storage
 
 MAX_PAGE = 200
@@ -48,6 +53,12 @@ class SendCommand:
     body: str | None = None
     generation: int | None = None
     ciphertext: bytes | None = None
+
+
+# One send as the batch sees it: who, what, and the envelope's verdict from before the batch
+# (decoding happens outside the transaction; the verdict is reported only once the send is known
+# to be for a private conversation, so a room still answers "send a body").
+_Send = tuple[Principal, SendCommand, HushroomError | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +85,37 @@ class MessageLimits:
     send_batch_workers: int = 1
     # Sends waiting before a batch beyond the first starts.
     send_batch_spill: int = 1
+
+
+def check_envelope(principal: Principal, cmd: SendCommand) -> HushroomError | None:
+    """The envelope decodes and its header names this send: the conversation, the caller's user
+    and device, the client message id and the generation (docs/decisions/0005 §3). The server
+    never verifies the signature or opens anything; recipients do."""
+    assert cmd.ciphertext is not None
+    try:
+        header = peek_header(cmd.ciphertext)
+    except CryptoError:
+        return InvalidEnvelope(field="envelope.ciphertext")
+    if header.conversation_id != str(cmd.conversation_id):
+        return EnvelopeMismatch("the envelope is for another conversation", field="envelope")
+    if header.sender_user_id != str(principal.user_id):
+        return EnvelopeMismatch("the envelope names another sender", field="envelope")
+    if header.sender_device_id != str(principal.device_id):
+        return EnvelopeMismatch("the envelope names another device", field="envelope")
+    if header.client_message_id != cmd.client_msg_id:
+        return EnvelopeMismatch("the envelope names another client_msg_id", field="envelope")
+    if header.generation != cmd.generation:
+        return EnvelopeMismatch(
+            "envelope.generation differs from the envelope's header", field="envelope.generation"
+        )
+    return None
+
+
+def check_generation(conv: ConversationRecord, generation: int | None) -> None:
+    """An envelope is sealed under the conversation's current key set, and nobody joined, left
+    or rotated their PUK since it was made; else the client makes or fetches the next one."""
+    if generation != conv.key_generation or conv.keys_stale:
+        raise StaleKeyGeneration(conv.key_generation, conv.keys_stale)
 
 
 def _follow(leader: SendResult | Exception | None, cmd: SendCommand) -> SendResult | Exception:
@@ -110,7 +152,7 @@ class MessageService:
         self._clock = clock
         self._limits = limits
         self._metrics = metrics or Metrics()
-        self._batches: GroupCommit[tuple[Principal, SendCommand], SendResult] = GroupCommit(
+        self._batches: GroupCommit[_Send, SendResult] = GroupCommit(
             self._store_batch,
             max_batch=limits.send_batch_max,
             workers=limits.send_batch_workers,
@@ -144,17 +186,16 @@ class MessageService:
 
     async def send(self, principal: Principal, cmd: SendCommand) -> SendResult:
         self._validate(cmd)
+        verdict = check_envelope(principal, cmd) if cmd.ciphertext is not None else None
         started = time.perf_counter()
-        result = await self._batches.submit((principal, cmd))
+        result = await self._batches.submit((principal, cmd, verdict))
         self._metrics.send_latency.observe(time.perf_counter() - started)
         if not result.duplicate:
             kind = "envelope" if cmd.ciphertext is not None else "text"
             self._metrics.messages_sent.labels(kind).inc()
         return result
 
-    async def _store_batch(
-        self, sends: list[tuple[Principal, SendCommand]]
-    ) -> list[SendResult | Exception]:
+    async def _store_batch(self, sends: list[_Send]) -> list[SendResult | Exception]:
         """Store validated sends in one transaction, then publish what was stored.
 
         Per-send refusals (not a member, wrong payload kind, reused id) fail only that send. A
@@ -188,7 +229,7 @@ class MessageService:
         return outcomes
 
     async def _store_together(
-        self, sends: list[tuple[Principal, SendCommand]]
+        self, sends: list[_Send]
     ) -> tuple[list[SendResult | Exception], list[tuple[MessageRecord, list[uuid.UUID]]]]:
         now = self._clock.now_ms()
         outcomes: list[SendResult | Exception | None] = [None] * len(sends)
@@ -197,7 +238,7 @@ class MessageService:
         followers: list[tuple[int, int]] = []
         stored: list[tuple[MessageRecord, list[uuid.UUID]]] = []
         async with self._storage.write() as tx:
-            keys = [(p.device_id, cmd.client_msg_id) for p, cmd in sends]
+            keys = [(p.device_id, cmd.client_msg_id) for p, cmd, _v in sends]
             existing = await tx.messages.by_client_ids(keys)
             fresh: list[int] = []
             for i, key in enumerate(keys):
@@ -212,13 +253,16 @@ class MessageService:
                     outcomes[i] = _follow(SendResult(found, duplicate=True), sends[i][1])
             conv_ids = {sends[i][1].conversation_id for i in fresh}
             locked = await tx.conversations.lock_with_member_ids(conv_ids)
-            convs = {cid: conv for cid, (conv, _ids) in locked.items()}
-            member_ids = {cid: set(ids) for cid, (_conv, ids) in locked.items()}
+            convs = {cid: lock.conversation for cid, lock in locked.items()}
+            member_ids = {cid: set(lock.member_ids) for cid, lock in locked.items()}
             last_seqs = {cid: conv.last_seq for cid, conv in convs.items()}
+            # Envelopes come from certified devices only: one query for the batch's devices.
+            envelope_devices = {sends[i][0].device_id for i in fresh if sends[i][1].ciphertext}
+            certified = await tx.devices.certified_ids(envelope_devices)
             rows: list[tuple[NewMessage, int]] = []
             accepted: list[int] = []
             for i in fresh:
-                principal, cmd = sends[i]
+                principal, cmd, verdict = sends[i]
                 try:
                     conv = access.require_member(
                         convs.get(cmd.conversation_id),
@@ -229,6 +273,11 @@ class MessageService:
                         has_body=cmd.body is not None,
                         has_envelope=cmd.ciphertext is not None,
                     )
+                    if cmd.ciphertext is not None:
+                        if verdict is not None:
+                            raise verdict
+                        access.require_certified(principal.device_id in certified)
+                        check_generation(conv, cmd.generation)
                 except HushroomError as exc:
                     outcomes[i] = exc
                     continue
@@ -244,9 +293,22 @@ class MessageService:
                 await tx.members.set_read_many(
                     [(r.conversation_id, r.sender_id, r.seq) for r in records]
                 )
+                # A message brings back a conversation its members hid (not an ignored
+                # request); the lock told whether anyone hid it, so usually nothing runs here.
+                await tx.members.unhide_for_senders(
+                    {
+                        (r.conversation_id, r.sender_id)
+                        for r in records
+                        if locked[r.conversation_id].has_hidden
+                    }
+                )
                 for i, record in zip(accepted, records, strict=True):
                     outcomes[i] = SendResult(record, duplicate=False)
-                    stored.append((record, locked[record.conversation_id][1]))
+                    lock = locked[record.conversation_id]
+                    # Silent members (ignored requests, docs/decisions/0006) are not pushed to.
+                    stored.append(
+                        (record, [m for m in lock.member_ids if m not in lock.silent_ids])
+                    )
         for i, leader in followers:
             outcomes[i] = _follow(outcomes[leader], sends[i][1])
         return [o if o is not None else AssertionError("send left unsorted") for o in outcomes], (
@@ -254,7 +316,7 @@ class MessageService:
         )
 
     async def _store_alone(
-        self, send: tuple[Principal, SendCommand]
+        self, send: _Send
     ) -> tuple[list[SendResult | Exception], list[tuple[MessageRecord, list[uuid.UUID]]]]:
         """One send as a batch of its own. A concurrent retry of the same client_msg_id can lose
         the unique-index race; the second attempt then finds the winner as a duplicate."""
@@ -333,10 +395,16 @@ class MessageService:
         if seq < 0:
             raise ValidationFailed("seq must be >= 0", field="seq")
         async with self._storage.write() as tx:
-            conv, _member = await access.access_member(tx, principal.user_id, conversation_id)
+            conv, member = await access.access_member(tx, principal.user_id, conversation_id)
             seq = min(seq, conv.last_seq)
             moved = await tx.members.set_read(conversation_id, principal.user_id, seq)
-            recipients = await tx.members.user_ids(conversation_id) if moved else []
+            # Until the reader accepts the conversation only their own devices learn the
+            # position; after that everyone but users on either side of a block (decision 0006).
+            recipients: list[uuid.UUID] = []
+            if moved and not member.accepted:
+                recipients = [principal.user_id]
+            elif moved:
+                recipients = await tx.members.audience(conversation_id, principal.user_id)
         if moved:
             await self._events.publish(
                 Event(

@@ -62,16 +62,38 @@ class PresenceService:
     ) -> None:
         """People who just became co-members learn each other's presence: each newcomer sees
         the members who are online or away, and they see the newcomer. (Offline is what a
-        client assumes for someone it has heard nothing about.)"""
+        client assumes for someone it has heard nothing about.) Callers pass only people whose
+        presence may flow (accepted members, docs/decisions/0006); a block either way between
+        two of them keeps that pair apart."""
         new = set(newcomers)
         everyone = list(new | set(members))[:MAX_PRESENCE_AUDIENCE]
+        if not new:
+            return
+        async with self._storage.read() as tx:
+            blocked = await tx.blocks.touching(new)
         events = []
         for info in await self._backend.get(everyone):
             if info.status == "offline":
                 continue
             audience = (set(everyone) if info.user_id in new else new) - {info.user_id}
+            audience = {a for a in audience if frozenset((a, info.user_id)) not in blocked}
             if audience:
                 events.append(Event("presence", presence_view(info), frozenset(audience)))
+        if events:
+            await self._events.publish_many(events)
+
+    async def withdraw(self, pairs: Collection[tuple[uuid.UUID, uuid.UUID]]) -> None:
+        """`(about, to)`: `to` stops seeing `about` (a block): they get `about` as offline, the
+        state a client keeps for someone it hears nothing more about."""
+        infos = {i.user_id: i for i in await self._backend.get(sorted({a for a, _ in pairs}))}
+        events = [
+            Event(
+                "presence",
+                presence_view(PresenceInfo(about, "offline", infos[about].last_seen_ms)),
+                frozenset({to}),
+            )
+            for about, to in pairs
+        ]
         if events:
             await self._events.publish_many(events)
 
@@ -80,8 +102,12 @@ class PresenceService:
 
     async def typing(self, principal: Principal, conversation_id: uuid.UUID) -> None:
         async with self._storage.read() as tx:
-            await access.access_member(tx, principal.user_id, conversation_id)
-            recipients = await tx.members.user_ids(conversation_id)
+            _conv, member = await access.access_member(tx, principal.user_id, conversation_id)
+            # A request not yet accepted keeps its typing to itself (docs/decisions/0006); others
+            # see it only if neither side blocks the other.
+            if not member.accepted:
+                return
+            recipients = await tx.members.audience(conversation_id, principal.user_id)
         fresh = await self._backend.set_typing(
             conversation_id, principal.user_id, self._clock.now_ms(), TYPING_TTL_MS
         )

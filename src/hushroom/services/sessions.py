@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from hushroom import access
 from hushroom.clock import Clock
 from hushroom.config import Settings
 from hushroom.errors import InvalidCredentials, TokenInvalid
@@ -159,6 +160,9 @@ class SessionService:
             user = await tx.users.get(creds.user_id)
             if user is None:  # deleted between the check and now
                 raise InvalidCredentials()
+            # Only after the password verified: a wrong one still gets invalid_credentials, so
+            # a disabled account reveals nothing to someone who does not know its password.
+            access.require_enabled(user)
             if new_hash is not None:
                 await tx.users.set_auth_hash(user.id, new_hash)
             device = await tx.devices.get(device_id) if device_id is not None else None
@@ -217,6 +221,11 @@ class SessionService:
             device = await tx.devices.get(session.device_id)
             if device is None or device.revoked_at is not None:
                 raise TokenInvalid()
+            # Disabling revokes every session; this catches one a racing login made meanwhile.
+            user = await tx.users.get(session.user_id)
+            if user is None:
+                raise TokenInvalid()
+            access.require_enabled(user)
             principal = Principal(session.user_id, session.device_id, session.id)
             # The conditional UPDATE catches a concurrent use of the same token as a reuse.
             if record.used_at is None and await tx.sessions.use_refresh_token(token_hash, now):

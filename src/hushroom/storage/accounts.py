@@ -4,6 +4,7 @@ repository interfaces that store them. Secrets and opaque blobs stay out of ever
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,6 +22,8 @@ class UserRecord:
     keys_version: int
     is_admin: bool
     created_at: int
+    # When a server admin disabled the account (None: it is live).
+    disabled_at: int | None = None
 
     @property
     def keys_ready(self) -> bool:
@@ -131,6 +134,11 @@ class UserRepository(Protocol):
         """Make the user with this (normalized) email a server admin; False when none has it."""
         ...
 
+    async def set_disabled(self, user_id: uuid.UUID, disabled_at: int | None) -> bool:
+        """Disable the account at `disabled_at`, or enable it with None; False when it was
+        already in that state (or does not exist)."""
+        ...
+
     async def set_keys(self, user_id: uuid.UUID, keys: AccountKeysRecord) -> bool:
         """First keys of an account that has none (the one-time set-up); False when it has."""
         ...
@@ -182,6 +190,10 @@ class PukCertificateRepository(Protocol):
         """Every generation, ascending."""
         ...
 
+    async def latest_generations(self, user_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """The latest certified PUK generation of each user that has one, in one query."""
+        ...
+
     async def latest_generation(self, user_id: uuid.UUID) -> int:
         """0 when the user has none."""
         ...
@@ -202,6 +214,10 @@ class DeviceRepository(Protocol):
 
     async def certify(self, device_id: uuid.UUID, certificate: bytes) -> bool:
         """Set the certificate of a live device that has none; False otherwise."""
+        ...
+
+    async def certified_ids(self, device_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        """Those of the devices that have a certificate and are not revoked, in one query."""
         ...
 
     async def rename(self, device_id: uuid.UUID, name: str) -> None: ...

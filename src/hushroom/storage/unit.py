@@ -22,11 +22,15 @@ from hushroom.storage.accounts import (
     UserRepository,
 )
 from hushroom.storage.conversations import (
+    BlockRepository,
     ConversationRepository,
+    KeySetRepository,
     MemberRepository,
+    MembershipLogRepository,
     MessageRepository,
 )
 from hushroom.storage.engine import Database
+from hushroom.storage.moderation import AuditLogRepository
 from hushroom.storage.sql.accounts import (
     SqlDeviceRepository,
     SqlPukCertificateRepository,
@@ -35,10 +39,14 @@ from hushroom.storage.sql.accounts import (
     SqlUserRepository,
 )
 from hushroom.storage.sql.conversations import (
+    SqlBlockRepository,
     SqlConversationRepository,
+    SqlKeySetRepository,
     SqlMemberRepository,
+    SqlMembershipLogRepository,
     SqlMessageRepository,
 )
+from hushroom.storage.sql.moderation import SqlAuditLogRepository
 
 
 class Repos:
@@ -53,6 +61,10 @@ class Repos:
         self.conversations: ConversationRepository = SqlConversationRepository(conn)
         self.members: MemberRepository = SqlMemberRepository(conn)
         self.messages: MessageRepository = SqlMessageRepository(conn)
+        self.key_sets: KeySetRepository = SqlKeySetRepository(conn)
+        self.membership_log: MembershipLogRepository = SqlMembershipLogRepository(conn)
+        self.blocks: BlockRepository = SqlBlockRepository(conn)
+        self.audit: AuditLogRepository = SqlAuditLogRepository(conn)
 
 
 def _is_connection_error(exc: DBAPIError) -> bool:

@@ -6,6 +6,7 @@
 
 import { ApiError, NetworkError } from "@/api/errors";
 import type {
+  AuditLogPage,
   ChangePasswordIn,
   Conversation,
   ConversationSummary,
@@ -33,6 +34,13 @@ import type {
   VaultOut,
 } from "@/api/types";
 import type { KeyDirectoryOut } from "@/session/contact-keys";
+import type { KeySetListOut, KeySetOut } from "@/session/conversation-keys";
+import type {
+  CreateGroupIn,
+  MembershipAppendOut,
+  MembershipLogOut,
+} from "@/features/conversations/wire";
+import type { BlockListOut } from "@/features/requests/wire";
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -275,6 +283,22 @@ export class ApiClient {
     return this.#request(`/api/v1/rooms/${roomId}/leave`, { method: "POST" });
   }
 
+  /** Server admins: remove a public-room message (its seq stays, its text goes). */
+  removeMessage(messageId: number): Promise<void> {
+    return this.#request(`/api/v1/admin/messages/${String(messageId)}`, { method: "DELETE" });
+  }
+
+  /** Server admins: sign an account out everywhere and refuse its logins (or allow them again). */
+  setAccountDisabled(userId: string, disabled: boolean): Promise<void> {
+    const action = disabled ? "disable" : "enable";
+    return this.#request(`/api/v1/admin/users/${encodeURIComponent(userId)}/${action}`, { method: "POST" });
+  }
+
+  /** Server admins: moderation actions, newest first. */
+  auditLog(limit = 50): Promise<AuditLogPage> {
+    return this.#request(`/api/v1/admin/audit-log?limit=${String(limit)}`);
+  }
+
   conversations(): Promise<ConversationSummary[]> {
     return this.#request("/api/v1/conversations");
   }
@@ -307,6 +331,101 @@ export class ApiClient {
 
   markRead(id: string, seq: number): Promise<void> {
     return this.#request(`/api/v1/conversations/${id}/read`, { method: "POST", body: { seq } });
+  }
+
+  /** People by display name (substring) or exact email; never another user's email. */
+  searchUsers(q: string, limit = 20): Promise<PublicUser[]> {
+    const params = new URLSearchParams({ q: q.trim(), limit: String(limit) });
+    return this.#request(`/api/v1/users?${params.toString()}`);
+  }
+
+  /** The direct conversation with `userId`, created when there is none yet. */
+  openDm(userId: string): Promise<Conversation> {
+    return this.#request("/api/v1/dms", { method: "POST", body: { user_id: userId } });
+  }
+
+  /** Accept a message request (presence, typing and receipts start to flow). */
+  acceptConversation(id: string): Promise<void> {
+    return this.#request(`/api/v1/conversations/${encodeURIComponent(id)}/accept`, { method: "POST" });
+  }
+
+  /** Decline a request: a DM is left, a group request is ignored (409 `not_a_request` once accepted). */
+  declineConversation(id: string): Promise<void> {
+    return this.#request(`/api/v1/conversations/${encodeURIComponent(id)}/decline`, { method: "POST" });
+  }
+
+  /** Hide a conversation from the list (a new message brings an accepted one back), or show it. */
+  setConversationHidden(id: string, hidden: boolean): Promise<void> {
+    const action = hidden ? "hide" : "unhide";
+    return this.#request(`/api/v1/conversations/${encodeURIComponent(id)}/${action}`, { method: "POST" });
+  }
+
+  /** Leave a direct conversation (the partner sees `member.left`). */
+  leaveDm(id: string): Promise<void> {
+    return this.#request(`/api/v1/dms/${encodeURIComponent(id)}/leave`, { method: "POST" });
+  }
+
+  /** The users the signed-in user blocks. */
+  blocks(): Promise<BlockListOut> {
+    return this.#request("/api/v1/blocks");
+  }
+
+  /** Block or unblock a user (both idempotent; the blocked user is never told). */
+  setBlocked(userId: string, blocked: boolean): Promise<void> {
+    return this.#request(`/api/v1/blocks/${encodeURIComponent(userId)}`, {
+      method: blocked ? "PUT" : "DELETE",
+    });
+  }
+
+  /** A private group from its signed `create` membership entry (session/group-membership). */
+  createGroup(body: CreateGroupIn): Promise<Conversation> {
+    return this.#request("/api/v1/groups", { method: "POST", body });
+  }
+
+  /** Append a signed membership entry; 409 `membership_conflict` when the log moved on. */
+  appendMembership(groupId: string, entry: string): Promise<MembershipAppendOut> {
+    return this.#request(`/api/v1/groups/${encodeURIComponent(groupId)}/membership`, {
+      method: "POST",
+      body: { entry },
+    });
+  }
+
+  /** A group's membership log after index `after` (all of it by default). */
+  membershipLog(conversationId: string, after?: number): Promise<MembershipLogOut> {
+    const query = after === undefined ? "" : `?after=${String(after)}`;
+    return this.#request(
+      `/api/v1/conversations/${encodeURIComponent(conversationId)}/membership${query}`,
+    );
+  }
+
+  renameGroup(groupId: string, name: string): Promise<Conversation> {
+    return this.#request(`/api/v1/groups/${encodeURIComponent(groupId)}`, {
+      method: "PATCH",
+      body: { name },
+    });
+  }
+
+  /** Key sets of a private conversation where the caller has a box (decision 0005). */
+  keySets(conversationId: string, after = 0, limit = 100): Promise<KeySetListOut> {
+    const params = new URLSearchParams({ after: String(after), limit: String(limit) });
+    return this.#request(
+      `/api/v1/conversations/${encodeURIComponent(conversationId)}/key-sets?${params.toString()}`,
+    );
+  }
+
+  /** One generation's key set with the caller's box (404 `not_found` when there is none). */
+  keySet(conversationId: string, generation: number): Promise<KeySetOut> {
+    return this.#request(
+      `/api/v1/conversations/${encodeURIComponent(conversationId)}/key-sets/${String(generation)}`,
+    );
+  }
+
+  /** Upload generation `generation` (current + 1); 409 `key_generation_taken` when it lost a race. */
+  uploadKeySet(conversationId: string, generation: number, upload: string): Promise<{ generation: number }> {
+    return this.#request(`/api/v1/conversations/${encodeURIComponent(conversationId)}/key-sets`, {
+      method: "POST",
+      body: { generation, upload },
+    });
   }
 }
 

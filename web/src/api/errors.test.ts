@@ -38,4 +38,10 @@ describe("describeError", () => {
       "That room name is taken",
     );
   });
+
+  it("tells someone whose account was disabled what happened, in plain words", () => {
+    const { title, detail } = describeError(new ApiError(403, "account_disabled", "disabled", null));
+    expect(title).toBe("This account is disabled");
+    expect(detail).toContain("administrators");
+  });
 });

@@ -64,6 +64,11 @@ export function describeError(error: unknown): { title: string; detail: string }
           title: "The server is busy",
           detail: "It should be back in a moment. Try again soon.",
         };
+      case "account_disabled":
+        return {
+          title: "This account is disabled",
+          detail: "The server's administrators disabled it. Contact them if you think this is a mistake.",
+        };
       case "unauthenticated":
       case "token_invalid":
         return { title: "You were signed out", detail: "Please sign in again." };

@@ -7,7 +7,13 @@ import { AuthedLayout, EmptyPane } from "@/app/layout";
 import { LoginPage, RegisterPage } from "@/features/auth/auth-pages";
 import { ForgotPasswordPage } from "@/features/auth/forgot-password-page";
 import { ResetAccountPage } from "@/features/auth/reset-account-page";
-import { ConversationRoute } from "@/features/chat/conversation-view";
+import {
+  ConversationRoute,
+  type GroupPanelProps,
+  type RequestsSlotProps,
+} from "@/features/chat/conversation-view";
+import { GroupInfoPanel } from "@/features/conversations/group-info-panel";
+import { ConversationRequests } from "@/features/requests/conversation-requests";
 import { BrowseRooms } from "@/features/rooms/browse-rooms";
 import { SessionProvider, useSession } from "@/session/session";
 
@@ -18,6 +24,16 @@ function PublicOnly({ children }: { children: React.ReactNode }) {
   const { state } = useSession();
   if (state.status === "authenticated") return <Navigate to="/" replace />;
   return children;
+}
+
+/** Features stay apart: the app hands the chat view the conversations feature's group panel. */
+function groupPanel(props: GroupPanelProps) {
+  return <GroupInfoPanel {...props} />;
+}
+
+/** …and the requests feature's banner and actions menu. */
+function requests(props: RequestsSlotProps) {
+  return <ConversationRequests {...props} />;
 }
 
 const router = createBrowserRouter([
@@ -31,7 +47,7 @@ const router = createBrowserRouter([
     children: [
       { index: true, element: <EmptyPane /> },
       { path: "rooms", element: <BrowseRooms /> },
-      { path: "c/:id", element: <ConversationRoute /> },
+      { path: "c/:id", element: <ConversationRoute groupPanel={groupPanel} requests={requests} /> },
       {
         path: "settings",
         element: (

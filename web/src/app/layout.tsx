@@ -6,6 +6,7 @@ import { useMe } from "@/api/queries";
 import { ConnectionBanner } from "@/features/chat/connection-banner";
 import { UnlockPage } from "@/features/auth/unlock-page";
 import { ConversationList } from "@/features/chat/conversation-list";
+import { NewConversationButtons } from "@/features/conversations/new-conversation";
 import { useSession } from "@/session/session";
 import { EngineProvider } from "@/store/react";
 
@@ -85,6 +86,7 @@ function Shell() {
             Settings
           </Link>
         </div>
+        <NewConversationButtons />
         <ConversationList />
       </nav>
       <main className="pane">

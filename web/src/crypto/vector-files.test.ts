@@ -16,6 +16,7 @@ const CHECKED: Record<string, { test: string; sections: string[] }> = {
     test: "encoding.test.ts",
     sections: ["encode", "decode", "typed_fields", "base64url"],
   },
+  "event.json": { test: "event.test.ts", sections: ["encode", "decode"] },
   "envelope.json": { test: "envelope.test.ts", sections: ["people", "seal", "open", "counters"] },
   "key_set.json": { test: "conversation-key.test.ts", sections: ["people", "create", "verify", "open"] },
   "membership.json": { test: "membership.test.ts", sections: ["people", "log", "invalid"] },

@@ -22,6 +22,7 @@ function messageNew(seq: number, sender = OTHER): ServerFrame {
       client_msg_id: seq.toString(16).padStart(32, "0"),
       created_at: 1_700_000_000_000 + seq,
       body: `message ${String(seq)}`,
+      removed: false,
     },
   };
 }
@@ -33,6 +34,7 @@ function fakeApi(): { api: ApiClient; httpReads: string[] } {
     let body: unknown = null;
     let status = 200;
     if (url.endsWith("/ws-ticket")) body = { ticket: "ticket", expires_in: 30 };
+    else if (url.endsWith(`/conversations/${ROOM}`)) body = { id: ROOM, kind: "room" };
     else if (url.includes("/messages")) body = { messages: [], has_more_before: false, last_seq: 0 };
     else if (url.endsWith("/read")) {
       httpReads.push(typeof init?.body === "string" ? init.body : "");
@@ -119,6 +121,86 @@ describe("ChatEngine read receipts", () => {
     await vi.advanceTimersByTimeAsync(READ_COALESCE_MS * 2);
     expect(engine.store.conversation(ROOM).receipts[ME]).toBe(5);
     expect(socket.framesOf("read")).toEqual([]);
+    engine.stop();
+  });
+});
+
+describe("ChatEngine private conversations", () => {
+  beforeEach(() => {
+    FakeSocket.all.length = 0;
+    vi.stubGlobal("WebSocket", FakeSocket);
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.unstubAllGlobals();
+  });
+
+  it("opens envelopes through the private pipeline and sends envelopes, never text", async () => {
+    const { api } = fakeApi();
+    const decoded: number[] = [];
+    const engine = new ChatEngine(
+      api,
+      ME,
+      { conversationsChanged: () => undefined, membersChanged: () => undefined, authLost: () => undefined },
+      {
+        privateMessaging: () =>
+          Promise.resolve({
+            decode: (messages) => {
+              decoded.push(...messages.map((m) => m.seq));
+              return Promise.resolve(
+                messages.map((m) => ({
+                  id: m.id,
+                  conversationId: m.conversation_id,
+                  seq: m.seq,
+                  senderId: m.sender_id,
+                  clientMsgId: m.client_msg_id,
+                  createdAt: m.created_at,
+                  text: `opened ${String(m.seq)}`,
+                  encrypted: true,
+                })),
+              );
+            },
+            seal: (entry) =>
+              Promise.resolve({ ...entry, counter: 1, envelope: { generation: 1, ciphertext: "c2VhbGVk" } }),
+          }),
+      },
+    );
+    engine.start();
+    await vi.advanceTimersByTimeAsync(0);
+    const socket = FakeSocket.all.at(-1)!;
+    socket.open();
+    socket.receive({ type: "ready", user_id: ME, device_id: ME, heartbeat_s: 20 });
+    await vi.advanceTimersByTimeAsync(0);
+
+    socket.receive({
+      type: "message.new",
+      message: {
+        id: 5,
+        conversation_id: ROOM,
+        seq: 5,
+        sender_id: OTHER,
+        sender_device_id: OTHER,
+        client_msg_id: "5".padStart(32, "0"),
+        created_at: 1,
+        generation: 1,
+        ciphertext: "AAAA",
+        removed: false,
+      },
+    });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(decoded).toEqual([5]);
+    expect(engine.store.conversation(ROOM).messages.map((m) => m.text)).toEqual(["opened 5"]);
+
+    // Storing the text encrypted under the local key is real WebCrypto work: real timers now.
+    vi.useRealTimers();
+    engine.send(ROOM, "a secret", "dm");
+    await vi.waitFor(() => {
+      expect(socket.framesOf("message.send")).toHaveLength(1);
+    });
+    const sends = socket.framesOf("message.send");
+    expect(sends[0]).toMatchObject({ envelope: { generation: 1, ciphertext: "c2VhbGVk" } });
+    expect(JSON.stringify(sends[0])).not.toContain("a secret");
     engine.stop();
   });
 });

@@ -3,10 +3,13 @@
  * over HTTP, history paging, sending through the outbox, read receipts.
  */
 import type { ApiClient } from "@/api/client";
+import type { Message } from "@/api/types";
+import { keyring } from "@/session/unlocked-keys";
+import { browserE2eeStore } from "@/storage/local-crypto-store";
 import { ChatStore } from "@/store/chat-store";
-import { decodeMessage, type MessageDecoder } from "@/store/pipeline";
+import { type ChatMessage, decodeMessages, decodePlain, type MessageDecoder } from "@/store/pipeline";
 import type { ServerFrame } from "@/transport/frames";
-import { IndexedDbOutbox, MemoryOutbox, type Outbox } from "@/transport/outbox";
+import { EncryptedOutbox, IndexedDbOutbox, MemoryOutbox, type Outbox, type OutboxEntry } from "@/transport/outbox";
 import { RealtimeClient } from "@/transport/realtime";
 
 export const TYPING_SHOWN_MS = 5000;
@@ -27,13 +30,43 @@ export interface EngineEvents {
 }
 
 function openOutbox(userId: string): Outbox {
+  let inner: Outbox;
   try {
-    return typeof indexedDB === "undefined"
-      ? new MemoryOutbox()
-      : new IndexedDbOutbox(`hushroom-outbox-${userId}`);
+    inner = typeof indexedDB === "undefined" ? new MemoryOutbox() : new IndexedDbOutbox(`hushroom-outbox-${userId}`);
   } catch {
-    return new MemoryOutbox();
+    inner = new MemoryOutbox();
   }
+  // Private messages' text is stored encrypted under the device-local key.
+  return new EncryptedOutbox(inner, () => browserE2eeStore(userId).cipher());
+}
+
+/**
+ * End-to-end encryption as the engine uses it (`@/session/e2ee`, loaded on first use so the
+ * crypto core stays out of the start-up chunk).
+ */
+export interface PrivateMessaging {
+  /** Open a batch of messages (envelopes decrypted, failures with a reason). */
+  decode: MessageDecoder;
+  /** Seal a private outbox entry: a counter (kept if it has one) and an envelope. */
+  seal(entry: OutboxEntry): Promise<OutboxEntry>;
+}
+
+export interface EngineOptions {
+  /** Decoder without encryption (tests); envelopes then show as locked. */
+  readonly decode?: MessageDecoder;
+  /** Where the encryption comes from (default: `@/session/e2ee` for the unlocked keys). */
+  readonly privateMessaging?: () => Promise<PrivateMessaging>;
+}
+
+function defaultPrivateMessaging(api: ApiClient, userId: string): () => Promise<PrivateMessaging> {
+  let loaded: Promise<PrivateMessaging> | null = null;
+  return () => {
+    loaded ??= import("@/session/e2ee").then((m) => m.privateMessagingFor(api, userId));
+    loaded.catch(() => {
+      loaded = null;
+    });
+    return loaded;
+  };
 }
 
 export class ChatEngine {
@@ -41,7 +74,11 @@ export class ChatEngine {
   readonly realtime: RealtimeClient;
   readonly #api: ApiClient;
   readonly #events: EngineEvents;
-  readonly #decode: MessageDecoder;
+  readonly #plain: MessageDecoder;
+  readonly #private: () => Promise<PrivateMessaging>;
+  /** Whether the keys are unlocked (envelopes of a locked browser show as locked, not failed). */
+  readonly #unlocked: () => boolean;
+  readonly #kinds = new Map<string, Promise<boolean>>();
   readonly #readSent = new Map<string, number>();
   readonly #readPending = new Map<string, number>();
   #readTimer: number | null = null;
@@ -50,11 +87,13 @@ export class ChatEngine {
   readonly #cleanup: (() => void)[] = [];
   readonly userId: string;
 
-  constructor(api: ApiClient, userId: string, events: EngineEvents, decode = decodeMessage) {
+  constructor(api: ApiClient, userId: string, events: EngineEvents, options: EngineOptions = {}) {
     this.#api = api;
     this.userId = userId;
     this.#events = events;
-    this.#decode = decode;
+    this.#plain = options.decode ?? decodeMessages;
+    this.#private = options.privateMessaging ?? defaultPrivateMessaging(api, userId);
+    this.#unlocked = options.privateMessaging === undefined ? () => keyring.current() !== null : () => true;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     this.realtime = new RealtimeClient({
       url: `${scheme}://${location.host}/ws`,
@@ -62,6 +101,7 @@ export class ChatEngine {
       open: (url) => new WebSocket(url),
       outbox: openOutbox(userId),
       positions: () => this.store.positions(),
+      seal: async (entry) => (await this.#private()).seal(entry),
       listener: {
         status: (s) => {
           this.store.setConnection(s);
@@ -83,7 +123,7 @@ export class ChatEngine {
               clientMsgId: entry.clientMsgId,
               createdAt: ack.created_at,
               text: entry.body,
-              encrypted: false,
+              encrypted: entry.private === true,
             },
           ]);
           this.#maybeFill(entry.conversationId);
@@ -137,7 +177,7 @@ export class ChatEngine {
     this.store.setActive(id);
     if (!this.store.conversation(id).loaded) {
       const page = await this.#api.messages(id, { limit: PAGE });
-      this.store.addMessages(id, page.messages.map(this.#decode), {
+      this.store.addMessages(id, await this.#decode(page.messages), {
         hasMoreBefore: page.has_more_before,
         lastSeq: page.last_seq,
       });
@@ -156,15 +196,52 @@ export class ChatEngine {
     const first = c.messages[0];
     if (!c.hasMoreBefore || first === undefined) return false;
     const page = await this.#api.messages(id, { before: first.seq, limit: PAGE });
-    this.store.addMessages(id, page.messages.map(this.#decode), {
+    this.store.addMessages(id, await this.#decode(page.messages), {
       hasMoreBefore: page.has_more_before,
       lastSeq: page.last_seq,
     });
     return page.messages.length > 0;
   }
 
-  send(id: string, text: string): void {
-    void this.realtime.send(id, text);
+  /** `kind` when the caller knows it (saves a lookup; a DM or group is never sent as text). */
+  send(id: string, text: string, kind?: "room" | "dm" | "group"): void {
+    if (kind !== undefined && !this.#kinds.has(id)) this.#kinds.set(id, Promise.resolve(kind !== "room"));
+    void this.#send(id, text);
+  }
+
+  async #send(id: string, text: string): Promise<void> {
+    let priv: boolean;
+    try {
+      priv = await this.isPrivate(id);
+    } catch {
+      // Unknown kind (offline): a DM or group never gets plaintext, so assume private.
+      priv = true;
+    }
+    await this.realtime.send(id, text, priv ? { private: true } : {});
+  }
+
+  /** DMs and groups carry envelopes only; public rooms carry text. */
+  isPrivate(id: string): Promise<boolean> {
+    let kind = this.#kinds.get(id);
+    if (kind === undefined) {
+      kind = this.#api.conversation(id).then((c) => c.kind !== "room");
+      this.#kinds.set(id, kind);
+      kind.catch(() => this.#kinds.delete(id));
+    }
+    return kind;
+  }
+
+  /** Opens envelopes when the batch has any (and keys are unlocked); plain text otherwise. */
+  async #decode(messages: readonly Message[]): Promise<ChatMessage[]> {
+    const plain = messages.every((m) => m.body != null || m.removed === true);
+    if (plain || !this.#unlocked()) return this.#plain(messages);
+    let messaging: PrivateMessaging;
+    try {
+      messaging = await this.#private();
+    } catch {
+      return this.#plain(messages);
+    }
+    return messaging.decode(messages);
   }
 
   typing(id: string): void {
@@ -209,23 +286,9 @@ export class ChatEngine {
 
   #onFrame(frame: ServerFrame): void {
     switch (frame.type) {
-      case "message.new": {
-        const m = this.#decode(frame.message);
-        const id = m.conversationId;
-        const known = id in this.store.getState().conversations || id in this.store.getState().unread;
-        const added = this.store.addMessages(id, [m]);
-        if (added.length > 0) {
-          this.store.stopTyping(id, m.senderId);
-          if (m.senderId !== this.userId) {
-            const active = this.store.getState().activeConversation === id;
-            if (!active || document.visibilityState === "hidden") this.store.incrementUnread(id);
-            this.markRead(id);
-          }
-        }
-        if (!known) this.#events.conversationsChanged();
-        this.#maybeFill(id);
+      case "message.new":
+        void this.#onNewMessage(frame.message);
         break;
-      }
       case "sync.gap":
         this.store.noteLastSeq(frame.conversation_id, frame.last_seq);
         this.#maybeFill(frame.conversation_id);
@@ -262,9 +325,36 @@ export class ChatEngine {
       case "conversation.updated":
         this.#events.conversationsChanged();
         break;
+      case "message.removed":
+        this.store.markRemoved(frame.conversation_id, frame.seq);
+        break;
+      case "conversation.removed":
+        this.store.forget(frame.conversation_id);
+        this.#events.conversationsChanged();
+        break;
       default:
         break;
     }
+  }
+
+  async #onNewMessage(message: Message): Promise<void> {
+    const id = message.conversation_id;
+    const known = id in this.store.getState().conversations || id in this.store.getState().unread;
+    // Public text is shown in the same task; an envelope once it is opened.
+    const m =
+      message.body != null || message.removed === true ? decodePlain(message) : (await this.#decode([message]))[0];
+    if (m === undefined) return;
+    const added = this.store.addMessages(id, [m]);
+    if (added.length > 0) {
+      this.store.stopTyping(id, m.senderId);
+      if (m.senderId !== this.userId) {
+        const active = this.store.getState().activeConversation === id;
+        if (!active || document.visibilityState === "hidden") this.store.incrementUnread(id);
+        this.markRead(id);
+      }
+    }
+    if (!known) this.#events.conversationsChanged();
+    this.#maybeFill(id);
   }
 
   /** Fetch `(lastSeq, knownLastSeq]` over HTTP when a loaded conversation has a hole. */
@@ -278,7 +368,7 @@ export class ChatEngine {
           const now = this.store.conversation(id);
           if (now.lastSeq >= now.knownLastSeq) break;
           const page = await this.#api.messages(id, { after: now.lastSeq, limit: GAP_PAGE });
-          this.store.addMessages(id, page.messages.map(this.#decode), { lastSeq: page.last_seq });
+          this.store.addMessages(id, await this.#decode(page.messages), { lastSeq: page.last_seq });
           if (page.messages.length === 0) break;
         }
       } catch {

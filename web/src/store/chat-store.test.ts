@@ -52,4 +52,27 @@ describe("ChatStore", () => {
     store.receipts(C, { a: 3, b: 1 });
     expect(store.conversation(C).receipts).toEqual({ a: 5, b: 1 });
   });
+
+  it("shows a message a moderator removed in its place, without its text", () => {
+    const store = new ChatStore();
+    store.addMessages(C, [msg(1), msg(2), msg(3)], { hasMoreBefore: false, lastSeq: 3 });
+    const before = store.conversation(C);
+    store.markRemoved(C, 2);
+    const after = store.conversation(C);
+    expect(after.messages.map((m) => m.seq)).toEqual([1, 2, 3]);
+    expect(after.messages[1]).toMatchObject({ seq: 2, removed: true, text: "Message removed by a moderator" });
+    expect(JSON.stringify(after.messages)).not.toContain("m2");
+    expect(after.messages[0]).toBe(before.messages[0]);
+    expect(after.lastSeq).toBe(3);
+    store.markRemoved(C, 2);
+    store.markRemoved(C, 99);
+    expect(store.conversation(C)).toBe(after);
+  });
+
+  it("takes a removal from a page fetched after the live frame was missed", () => {
+    const store = new ChatStore();
+    store.addMessages(C, [msg(1), msg(2)], { hasMoreBefore: false, lastSeq: 2 });
+    store.addMessages(C, [{ ...msg(2), text: "", removed: true }], { lastSeq: 2 });
+    expect(store.conversation(C).messages[1]?.removed).toBe(true);
+  });
 });

@@ -4,7 +4,7 @@
  * store read with `useSyncExternalStore`; every change replaces the touched objects, so
  * selectors can return them as they are.
  */
-import type { ChatMessage } from "@/store/pipeline";
+import { type ChatMessage, removedMessage } from "@/store/pipeline";
 import type { ConnectionStatus } from "@/transport/realtime";
 import type { OutboxEntry } from "@/transport/outbox";
 
@@ -117,13 +117,23 @@ export class ChatStore {
     const current = this.conversation(id);
     const bySeq = new Map(current.messages.map((m) => [m.seq, m]));
     const added: ChatMessage[] = [];
+    let replaced = false;
     for (const m of incoming) {
-      if (!bySeq.has(m.seq)) {
+      const had = bySeq.get(m.seq);
+      if (had === undefined) {
         bySeq.set(m.seq, m);
         added.push(m);
+      } else if (had.failure !== undefined && m.failure === undefined) {
+        // Opened now (keys arrived, the network came back): the text replaces the reason.
+        bySeq.set(m.seq, m);
+        replaced = true;
+      } else if (m.removed === true && had.removed !== true) {
+        // A page fetched after a moderator removed it (the live frame was missed).
+        bySeq.set(m.seq, m);
+        replaced = true;
       }
     }
-    if (added.length === 0 && page === undefined) return added;
+    if (added.length === 0 && !replaced && page === undefined) return added;
     const messages = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
     let lastSeq = current.lastSeq;
     const first = messages[0];
@@ -147,6 +157,24 @@ export class ChatStore {
       loaded: c.loaded || page !== undefined,
     }));
     return added;
+  }
+
+  /** A server admin removed the message at `seq`: it keeps its place, its text goes. */
+  markRemoved(id: string, seq: number): void {
+    const c = this.conversation(id);
+    const at = c.messages.findIndex((m) => m.seq === seq);
+    const had = c.messages[at];
+    if (had === undefined || had.removed === true) return;
+    const messages = [...c.messages];
+    messages[at] = removedMessage({
+      id: had.id,
+      conversation_id: had.conversationId,
+      seq: had.seq,
+      sender_id: had.senderId,
+      client_msg_id: had.clientMsgId,
+      created_at: had.createdAt,
+    });
+    this.#patchConversation(id, (conv) => ({ ...conv, messages }));
   }
 
   /** Note a seq we learned exists (a gap to fill). */

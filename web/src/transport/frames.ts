@@ -24,14 +24,34 @@ export type ServerFrame =
   | { type: "member.joined"; conversation_id: string; user_id: string }
   | { type: "member.left"; conversation_id: string; user_id: string }
   | { type: "conversation.updated"; conversation: Conversation }
+  /** A server admin removed a public-room message: its seq stays, its text is gone. */
+  | { type: "message.removed"; conversation_id: string; seq: number; message_id: number }
+  /** A server admin deleted a public room. */
+  | { type: "conversation.removed"; conversation_id: string }
   | { type: "session.revoked" }
   | { type: "pong"; ref: string | null }
-  | { type: "error"; code: string; message: string; ref?: string | null; field?: string | null };
+  | {
+      type: "error";
+      code: string;
+      message: string;
+      ref?: string | null;
+      field?: string | null;
+      /** With `stale_key_generation`: the conversation's current generation and whether it is stale. */
+      current_generation?: number;
+      stale?: boolean;
+    };
 
 export type ClientFrame =
   | { type: "auth"; ticket: string }
   | { type: "resume"; positions: Record<string, number> }
   | { type: "message.send"; ref: string; conversation_id: string; client_msg_id: string; body: string }
+  | {
+      type: "message.send";
+      ref: string;
+      conversation_id: string;
+      client_msg_id: string;
+      envelope: { generation: number; ciphertext: string };
+    }
   | { type: "typing"; conversation_id: string }
   | { type: "read"; conversation_id: string; seq: number }
   | { type: "presence.set"; status: "online" | "away" }

@@ -38,7 +38,13 @@ class ManualTimers implements Timers {
 
 const flush = () => new Promise((r) => setTimeout(r, 0));
 
-function setup(options: { positions?: Record<string, number>; ticket?: () => Promise<string> } = {}) {
+function setup(
+  options: {
+    positions?: Record<string, number>;
+    ticket?: () => Promise<string>;
+    seal?: (entry: OutboxEntry) => Promise<OutboxEntry>;
+  } = {},
+) {
   const sockets: FakeSocket[] = [];
   const timers = new ManualTimers();
   const outbox = new MemoryOutbox();
@@ -71,6 +77,7 @@ function setup(options: { positions?: Record<string, number>; ticket?: () => Pro
     },
     timers,
     random: () => 0.5,
+    ...(options.seal === undefined ? {} : { seal: options.seal }),
   });
   return {
     client,
@@ -334,5 +341,66 @@ describe("RealtimeClient", () => {
     await flush();
     expect(u.authLost).toBe(1);
     expect(u.sockets).toHaveLength(0);
+  });
+
+  it("private messages: sealed once connected, re-sealed with the same id and counter on stale_key_generation", async () => {
+    const seals: { counter: number | undefined; generation: number }[] = [];
+    let generation = 1;
+    const t = setup({
+      seal: (entry) => {
+        seals.push({ counter: entry.counter, generation });
+        return Promise.resolve({
+          ...entry,
+          counter: entry.counter ?? 7,
+          envelope: { generation, ciphertext: `sealed-${String(generation)}` },
+        });
+      },
+    });
+    await t.client.start();
+    const entry = await t.client.send(ROOM, "secret", { private: true });
+    expect(seals).toEqual([]); // not connected: nothing sealed yet
+    const s = await t.connect();
+    await flush();
+    const first = s.framesOf("message.send");
+    expect(first).toHaveLength(1);
+    expect(first[0]).toMatchObject({ client_msg_id: entry.clientMsgId, envelope: { generation: 1, ciphertext: "sealed-1" } });
+    expect(first[0]).not.toHaveProperty("body");
+    expect((await t.outbox.all())[0]?.counter).toBe(7);
+
+    generation = 2;
+    s.receive({ type: "error", code: "stale_key_generation", message: "stale", ref: entry.clientMsgId, current_generation: 1, stale: true });
+    await flush();
+    await flush();
+    const sends = s.framesOf("message.send");
+    expect(sends).toHaveLength(2);
+    expect(sends[1]).toMatchObject({ client_msg_id: entry.clientMsgId, envelope: { generation: 2, ciphertext: "sealed-2" } });
+    expect(seals).toEqual([
+      { counter: undefined, generation: 1 },
+      { counter: 7, generation: 2 },
+    ]);
+    ack(s, sends[1]!, 1);
+    await flush();
+    expect(t.acks).toEqual([entry.clientMsgId]);
+  });
+
+  it("a private message that can't be sealed shows why, and retries a transient failure", async () => {
+    let attempts = 0;
+    const t = setup({
+      seal: () => {
+        attempts += 1;
+        if (attempts === 1) return Promise.reject(Object.assign(new Error("the server could not be reached"), { transient: true }));
+        return Promise.reject(new Error("a contact's identity key changed: accept the new key to send"));
+      },
+    });
+    await t.client.start();
+    await t.client.send(ROOM, "secret", { private: true });
+    await t.connect();
+    await flush();
+    expect(t.outboxView[0]?.failed).toBe(false);
+    t.timers.runShort();
+    await flush();
+    await flush();
+    expect(attempts).toBe(2);
+    expect(t.outboxView[0]).toMatchObject({ failed: true, reason: "a contact's identity key changed: accept the new key to send" });
   });
 });

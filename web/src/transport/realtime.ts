@@ -56,11 +56,28 @@ export interface RealtimeOptions {
   readonly now?: () => number;
   readonly pingIntervalMs?: number;
   readonly typingIntervalMs?: number;
+  /**
+   * Private messages: encrypt an entry (give it a counter if it has none, and an envelope).
+   * Throws an error whose message says why it can't be sent (shown under the message).
+   */
+  readonly seal?: (entry: OutboxEntry) => Promise<OutboxEntry>;
 }
 
 const OPEN = 1;
 /** Errors after which a send is worth retrying later rather than shown as failed. */
 const TRANSIENT = new Set(["rate_limited", "service_unavailable", "internal_error"]);
+
+/** Errors after which a private message is sealed again and resent (same id, same counter). */
+const RESEAL = new Set(["stale_key_generation"]);
+const MAX_RESEALS = 3;
+
+/** Words for errors that refuse a private message for good. */
+const PRIVATE_REASONS: Readonly<Record<string, string>> = {
+  stale_key_generation: "the conversation's keys kept changing",
+  envelope_mismatch: "it was sealed for another message",
+  device_not_certified: "this browser's device isn't certified",
+  invalid_envelope: "it could not be encrypted properly",
+};
 
 /** Shown under a message that this device refused to store (and so cannot promise to send). */
 export const NOT_STORED_REASON = "couldn't save it on this device";
@@ -98,6 +115,9 @@ export class RealtimeClient {
   readonly #lastTyping = new Map<string, number>();
   #loaded: Promise<void> | null = null;
   #presence: "online" | "away" = "online";
+  /** Private messages being sealed now, and how often each was sealed again. */
+  readonly #sealing = new Set<string>();
+  readonly #reseals = new Map<string, number>();
 
   constructor(options: RealtimeOptions) {
     this.#o = options;
@@ -150,13 +170,14 @@ export class RealtimeClient {
   }
 
   /** Queue a message: stored in the outbox first, sent now if connected. */
-  async send(conversationId: string, body: string): Promise<OutboxEntry> {
+  async send(conversationId: string, body: string, options: { private?: boolean } = {}): Promise<OutboxEntry> {
     const entry: OutboxEntry = {
       clientMsgId: newClientMsgId(),
       conversationId,
       body,
       createdAt: this.#now(),
       failed: false,
+      ...(options.private === true ? { private: true } : {}),
     };
     await this.#loaded;
     const queued = (await this.#store(entry)) ? entry : notStored(entry);
@@ -176,7 +197,11 @@ export class RealtimeClient {
       body: entry.body,
       createdAt: entry.createdAt,
       failed: false,
+      // A private message is sealed again (same counter) with whatever keys are current now.
+      ...(entry.private === true ? { private: true } : {}),
+      ...(entry.counter === undefined ? {} : { counter: entry.counter }),
     };
+    this.#reseals.delete(clientMsgId);
     if (!(await this.#replace(again))) return;
     this.#inflight.delete(clientMsgId);
     this.#transmit(again);
@@ -301,15 +326,57 @@ export class RealtimeClient {
   }
 
   #transmit(entry: OutboxEntry): void {
-    if (!this.#ready || entry.failed || this.#inflight.has(entry.clientMsgId)) return;
+    if (entry.failed || this.#inflight.has(entry.clientMsgId) || !this.#ready) return;
+    if (entry.private === true && entry.envelope === undefined) {
+      // Sealing needs the server (key sets, directories): only while connected.
+      void this.#seal(entry);
+      return;
+    }
     this.#inflight.add(entry.clientMsgId);
-    this.#sendFrame({
-      type: "message.send",
-      ref: entry.clientMsgId,
-      conversation_id: entry.conversationId,
-      client_msg_id: entry.clientMsgId,
-      body: entry.body,
-    });
+    const head = { type: "message.send", ref: entry.clientMsgId, conversation_id: entry.conversationId, client_msg_id: entry.clientMsgId } as const;
+    if (entry.private === true && entry.envelope !== undefined) {
+      this.#sendFrame({ ...head, envelope: { ...entry.envelope } });
+    } else {
+      this.#sendFrame({ ...head, body: entry.body });
+    }
+  }
+
+  /** Encrypt a private entry (a counter once, an envelope each time), store it, send it. */
+  async #seal(entry: OutboxEntry): Promise<void> {
+    const id = entry.clientMsgId;
+    if (this.#sealing.has(id)) return;
+    const seal = this.#o.seal;
+    if (seal === undefined) {
+      void this.#replace({ ...entry, failed: true, reason: "private messages can't be encrypted here" });
+      return;
+    }
+    this.#sealing.add(id);
+    try {
+      let sealed: OutboxEntry;
+      try {
+        sealed = await seal(entry);
+      } catch (error) {
+        const current = this.#entries.find((e) => e.clientMsgId === id);
+        if (current === undefined) return;
+        if ((error as { transient?: unknown }).transient === true) {
+          // The server could not be reached or was busy: try again later (or on reconnect).
+          this.#timers.set(() => {
+            const now = this.#entries.find((e) => e.clientMsgId === id);
+            if (now !== undefined) this.#transmit(now);
+          }, backoffDelay(2, this.#random));
+          return;
+        }
+        void this.#replace({ ...current, failed: true, reason: error instanceof Error ? error.message : String(error) });
+        return;
+      }
+      // Discarded, acknowledged or failed meanwhile: nothing to send.
+      const current = this.#entries.find((e) => e.clientMsgId === id);
+      if (current === undefined || current.failed) return;
+      if (!(await this.#replace(sealed))) return;
+      this.#transmit(sealed);
+    } finally {
+      this.#sealing.delete(id);
+    }
   }
 
   async #acked(frame: Extract<ServerFrame, { type: "message.ack" }>): Promise<void> {
@@ -317,6 +384,7 @@ export class RealtimeClient {
     this.#inflight.delete(frame.client_msg_id);
     if (entry === undefined) return;
     this.#entries = this.#entries.filter((e) => e.clientMsgId !== frame.client_msg_id);
+    this.#reseals.delete(frame.client_msg_id);
     this.#o.listener.ack(entry, frame);
     this.#o.listener.outboxChanged(this.#entries);
     await this.#o.outbox.remove(frame.client_msg_id);
@@ -332,7 +400,20 @@ export class RealtimeClient {
       }, backoffDelay(2, this.#random));
       return;
     }
-    void this.#replace({ ...entry, failed: true });
+    if (entry.private === true && RESEAL.has(code)) {
+      const count = (this.#reseals.get(ref) ?? 0) + 1;
+      this.#reseals.set(ref, count);
+      if (count <= MAX_RESEALS) {
+        // The refused envelope was never stored: seal the same text again, same id and counter.
+        const again: OutboxEntry = { ...entry };
+        delete (again as { envelope?: unknown }).envelope;
+        this.#show(again);
+        this.#transmit(again);
+        return;
+      }
+    }
+    const reason = entry.private === true ? PRIVATE_REASONS[code] : undefined;
+    void this.#replace({ ...entry, failed: true, ...(reason === undefined ? {} : { reason }) });
   }
 
   /**

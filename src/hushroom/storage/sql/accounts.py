@@ -6,9 +6,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -48,6 +49,7 @@ _USER_COLS = (
     users.c.keys_version,
     users.c.is_admin,
     users.c.created_at,
+    users.c.disabled_at,
 )
 _DEVICE_COLS = (
     devices.c.id,
@@ -95,6 +97,7 @@ def _user(row: Any) -> UserRecord:
         keys_version=row.keys_version,
         is_admin=bool(row.is_admin),
         created_at=row.created_at,
+        disabled_at=row.disabled_at,
     )
 
 
@@ -212,6 +215,19 @@ class SqlUserRepository:
     async def set_admin(self, email: str) -> bool:
         result = await self._conn.execute(
             update(users).where(users.c.email == email).values(is_admin=True)
+        )
+        return bool(result.rowcount)
+
+    async def set_disabled(self, user_id: uuid.UUID, disabled_at: int | None) -> bool:
+        # Only a change counts: a repeated disable keeps the first time.
+        if disabled_at is not None:
+            current = users.c.disabled_at.is_(None)
+        else:
+            current = users.c.disabled_at.is_not(None)
+        result = await self._conn.execute(
+            update(users)
+            .where(and_(users.c.id == user_id, current))
+            .values(disabled_at=disabled_at)
         )
         return bool(result.rowcount)
 
@@ -355,6 +371,16 @@ class SqlPukCertificateRepository:
             delete(puk_certificates).where(puk_certificates.c.user_id == user_id)
         )
 
+    async def latest_generations(self, user_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
+        if not user_ids:
+            return {}
+        rows = await self._conn.execute(
+            select(puk_certificates.c.user_id, func.max(puk_certificates.c.generation))
+            .where(puk_certificates.c.user_id.in_(list(user_ids)))
+            .group_by(puk_certificates.c.user_id)
+        )
+        return {r[0]: int(r[1]) for r in rows}
+
     async def latest_generation(self, user_id: uuid.UUID) -> int:
         value = await self._conn.scalar(
             select(func.max(puk_certificates.c.generation)).where(
@@ -362,6 +388,16 @@ class SqlPukCertificateRepository:
             )
         )
         return int(value or 0)
+
+
+# The send path asks this once per batch of envelopes: built once (see sql/conversations.py).
+_CERTIFIED_IDS = select(devices.c.id).where(
+    and_(
+        devices.c.id.in_(bindparam("ids", expanding=True)),
+        devices.c.certificate.is_not(None),
+        devices.c.revoked_at.is_(None),
+    )
+)
 
 
 class SqlDeviceRepository:
@@ -394,6 +430,12 @@ class SqlDeviceRepository:
             .order_by(devices.c.created_at, devices.c.id)
         )
         return [_device(r) for r in rows]
+
+    async def certified_ids(self, device_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        if not device_ids:
+            return set()
+        rows = await self._conn.execute(_CERTIFIED_IDS, {"ids": sorted(device_ids)})
+        return {r[0] for r in rows}
 
     async def certify(self, device_id: uuid.UUID, certificate: bytes) -> bool:
         result = await self._conn.execute(

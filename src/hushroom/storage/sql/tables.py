@@ -59,6 +59,8 @@ users = Table(
     Column("reset_expires_at", BigInteger(), nullable=True),
     Column("is_admin", Boolean(), nullable=False, default=False),
     Column("created_at", BigInteger(), nullable=False),
+    # Set by a server admin (migration 0007): the account cannot log in or refresh.
+    Column("disabled_at", BigInteger(), nullable=True),
 )
 
 devices = Table(
@@ -138,6 +140,15 @@ conversations = Table(
     Column("member_count", Integer(), nullable=False, default=0),
     # "<smaller uuid>:<larger uuid>" for DMs: one DM per pair.
     Column("dm_pair", String(80), nullable=True, unique=True),
+    # Private conversations (decision 0005): the latest key set's generation (0 = none yet),
+    # and whether membership or a member's PUK changed since (envelopes are refused until a
+    # new generation is uploaded).
+    # Server defaults only (no Python-side ones), so inserts written against older revisions work.
+    Column("key_generation", Integer(), nullable=False, server_default=text("0")),
+    Column("keys_stale", Boolean(), nullable=False, server_default=text("false")),
+    # Groups: index and hash of the membership log's head (-1 / NULL before the first entry).
+    Column("log_index", Integer(), nullable=False, server_default=text("-1")),
+    Column("log_head", LargeBinary(32), nullable=True),
     # Public room names are unique, ignoring case (migration 0003).
     Index(
         ROOM_NAME_INDEX,
@@ -161,7 +172,24 @@ members = Table(
     Column("role", String(8), nullable=False),
     Column("joined_at", BigInteger(), nullable=False),
     Column("last_read_seq", BigInteger(), nullable=False, default=0),
+    # Consent (docs/decisions/0006): a member added by someone they share no private
+    # conversation with has not accepted yet (a request: their presence, typing and receipts stay
+    # theirs); `hidden` leaves the conversation out of their list. Not accepted and hidden is an
+    # ignored request: nothing about the conversation is pushed to them.
+    Column("accepted", Boolean(), nullable=False, default=True, server_default=text("true")),
+    Column("hidden", Boolean(), nullable=False, default=False, server_default=text("false")),
     Index("ix_members_user", "user_id"),
+)
+
+# Who blocks whom (docs/decisions/0006). The blocked user is never told.
+blocks = Table(
+    "blocks",
+    metadata,
+    Column("user_id", Uuid(), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("blocked_user_id", Uuid(), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", BigInteger(), nullable=False),
+    # "Who blocks this sender / inviter" is asked from the blocked side.
+    Index("ix_blocks_blocked_user", "blocked_user_id"),
 )
 
 messages = Table(
@@ -183,6 +211,76 @@ messages = Table(
     Column("body", Text(), nullable=True),
     Column("generation", Integer(), nullable=True),
     Column("ciphertext", LargeBinary(), nullable=True),
+    # A public-room message a server admin removed: the row stays (seq stays contiguous), the
+    # body is cleared (migration 0007).
+    Column("removed_at", BigInteger(), nullable=True),
+    Column("removed_by", Uuid(), nullable=True),
     UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
     UniqueConstraint("sender_device_id", "client_msg_id", name="uq_messages_device_client_msg"),
+)
+
+# One signed key set per (conversation, generation); the primary key decides racing uploads.
+key_sets = Table(
+    "key_sets",
+    metadata,
+    Column(
+        "conversation_id",
+        Uuid(),
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("generation", Integer(), primary_key=True, autoincrement=False),
+    Column("creator_user_id", Uuid(), nullable=False),
+    Column("creator_device_id", Uuid(), nullable=False),
+    Column("statement", LargeBinary(), nullable=False),
+    # Groups: the membership log index that was the head at upload; NULL for DMs (no log).
+    Column("membership_index", Integer(), nullable=True),
+    Column("created_at", BigInteger(), nullable=False),
+)
+
+# The conversation key of one generation sealed to one member's PUK.
+key_set_boxes = Table(
+    "key_set_boxes",
+    metadata,
+    Column(
+        "conversation_id",
+        Uuid(),
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("generation", Integer(), primary_key=True, autoincrement=False),
+    Column("user_id", Uuid(), primary_key=True),
+    Column("box", LargeBinary(), nullable=False),
+    Index("ix_key_set_boxes_user", "user_id"),
+)
+
+# A private group's signed, hash-chained membership log (docs/crypto.md §8.6).
+membership_log = Table(
+    "membership_log",
+    metadata,
+    Column(
+        "conversation_id",
+        Uuid(),
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("idx", Integer(), primary_key=True, autoincrement=False),
+    Column("entry", LargeBinary(), nullable=False),
+    Column("entry_hash", LargeBinary(32), nullable=False),
+    Column("created_at", BigInteger(), nullable=False),
+)
+
+# Every moderation action of a server admin (migration 0007). No foreign keys: the record
+# outlives the accounts, rooms and messages it names.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    # NULL: the operator, at the command line (`hushroom disable-account`).
+    Column("actor_user_id", Uuid(), nullable=True),
+    Column("action", String(32), nullable=False),
+    Column("target_kind", String(16), nullable=False),
+    Column("target_id", String(64), nullable=False),
+    Column("detail", JSON(), nullable=True),
+    Column("created_at", BigInteger(), nullable=False, index=True),
 )

@@ -1,9 +1,21 @@
-/** A conversation's header: back link, name and topic, the member panel toggle, Leave. */
+/**
+ * A conversation's header: back link, name (a DM: the partner's, with their presence) and topic,
+ * what the server can read (a lock for end-to-end encrypted conversations, a plain warning for
+ * public rooms), the member panel or group info toggle, Leave (rooms).
+ */
 import { Link } from "react-router";
+
+import type { ConversationSummary } from "@/api/types";
+import { PresenceDot, PresenceText } from "@/features/chat/presence-dot";
+import { PrivacyBadge } from "@/components/privacy";
 
 interface HeaderProps {
   readonly name: string;
   readonly topic: string | null | undefined;
+  /** Undefined while the conversation loads. */
+  readonly kind: ConversationSummary["kind"] | undefined;
+  /** A DM's other user, for the presence beside the name. */
+  readonly partnerId?: string | undefined;
   readonly memberCount: number | undefined;
   readonly showMembers: boolean;
   readonly onToggleMembers: () => void;
@@ -11,25 +23,51 @@ interface HeaderProps {
   readonly onLeave: (() => void) | undefined;
 }
 
-export function ConversationHeader({ name, topic, memberCount, showMembers, onToggleMembers, onLeave }: HeaderProps) {
+export function ConversationHeader({
+  name,
+  topic,
+  kind,
+  partnerId,
+  memberCount,
+  showMembers,
+  onToggleMembers,
+  onLeave,
+}: HeaderProps) {
+  const group = kind === "group";
+  const toggle = group
+    ? "Group info"
+    : memberCount === undefined
+      ? "Members"
+      : `Members (${String(memberCount)})`;
   return (
     <header className="conversation-header">
       <Link to="/" className="back" aria-label="Back to conversations">
         ‹
       </Link>
       <div className="title">
-        <h2 id="conversation-title">{name}</h2>
+        <div className="title-line">
+          {partnerId !== undefined && <PresenceDot userId={partnerId} />}
+          <h2 id="conversation-title">{name}</h2>
+          {kind !== undefined && <PrivacyBadge kind={kind} />}
+        </div>
+        {partnerId !== undefined && (
+          <p className="muted small topic">
+            <PresenceText userId={partnerId} />
+          </p>
+        )}
         {topic != null && topic !== "" && <p className="muted small topic">{topic}</p>}
       </div>
-      <button
-        type="button"
-        className="ghost"
-        aria-expanded={showMembers}
-        aria-controls="member-panel"
-        onClick={onToggleMembers}
-      >
-        {memberCount === undefined ? "Members" : `Members (${String(memberCount)})`}
-      </button>
+      {kind !== "dm" && (
+        <button
+          type="button"
+          className="ghost"
+          aria-expanded={showMembers}
+          aria-controls={group ? "group-panel" : "member-panel"}
+          onClick={onToggleMembers}
+        >
+          {group && memberCount !== undefined ? `${toggle} (${String(memberCount)})` : toggle}
+        </button>
+      )}
       {onLeave !== undefined && (
         <button type="button" className="ghost" onClick={onLeave}>
           Leave

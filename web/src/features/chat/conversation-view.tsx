@@ -5,13 +5,21 @@
  * seeds receipts from the member list, and joins or leaves the room.
  */
 import { useQueryClient } from "@tanstack/react-query";
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useRef, useState, type ReactNode } from "react";
 import { useNavigate, useParams } from "react-router";
 
 import { describeError } from "@/api/errors";
-import { useConversation, useConversations, useMembers } from "@/api/queries";
+import {
+  useConversation,
+  useConversationName,
+  useConversations,
+  useDmPartner,
+  useMembers,
+} from "@/api/queries";
+import type { Member } from "@/api/types";
 import { panelIn } from "@/components/motion";
 import { Popup, type PopupContent } from "@/components/popup";
+import { PrivacyLine } from "@/components/privacy";
 import { Composer } from "@/features/chat/composer";
 import { ConversationHeader } from "@/features/chat/conversation-header";
 import { MemberPanel } from "@/features/chat/member-panel";
@@ -21,12 +29,38 @@ import { useFirstUnreadSeq } from "@/features/chat/use-first-unread-seq";
 import { useSession } from "@/session/session";
 import { useEngine } from "@/store/react";
 
-export function ConversationRoute() {
-  const { id = "" } = useParams();
-  return <ConversationView key={id} id={id} />;
+/** What a group's info panel gets (the panel itself comes from the app: features stay apart). */
+export interface GroupPanelProps {
+  readonly groupId: string;
+  readonly name: string;
+  readonly members: readonly Member[] | undefined;
+  readonly onClose: () => void;
+  /** After the signed-in user left the group. */
+  readonly onLeft: () => void;
 }
 
-function ConversationView({ id }: { id: string }) {
+/** What the requests-and-blocking slot gets (the feature comes from the app, like the panel). */
+export interface RequestsSlotProps {
+  readonly id: string;
+  readonly kind: "room" | "dm" | "group" | undefined;
+  readonly partnerId: string | undefined;
+  /** After the conversation went away for the signed-in user (declined, hidden, left, blocked). */
+  readonly onGone: () => void;
+}
+
+interface RouteProps {
+  /** Renders a group's info panel; without it groups show the plain member list. */
+  readonly groupPanel?: ((props: GroupPanelProps) => ReactNode) | undefined;
+  /** Renders the message-request banner and the conversation's actions menu (members only). */
+  readonly requests?: ((props: RequestsSlotProps) => ReactNode) | undefined;
+}
+
+export function ConversationRoute({ groupPanel, requests }: RouteProps) {
+  const { id = "" } = useParams();
+  return <ConversationView key={id} id={id} groupPanel={groupPanel} requests={requests} />;
+}
+
+function ConversationView({ id, groupPanel, requests }: { id: string } & RouteProps) {
   const engine = useEngine();
   const { api } = useSession();
   const queryClient = useQueryClient();
@@ -88,12 +122,24 @@ function ConversationView({ id }: { id: string }) {
     }
   };
 
-  const name = conversation.data?.name ?? summary?.name ?? "Conversation";
+  const kind = conversation.data?.kind ?? summary?.kind;
+  const name = useConversationName(id, kind, conversation.data?.name ?? summary?.name, engine.userId);
+  const partnerId = useDmPartner(id, kind, engine.userId);
+
+  const left = () => {
+    engine.close(id);
+    engine.store.forget(id);
+    void queryClient.invalidateQueries({ queryKey: ["conversations"] });
+    void navigate("/");
+  };
+
   return (
     <section className="conversation" ref={panel} aria-labelledby="conversation-title">
       <ConversationHeader
         name={name}
         topic={conversation.data?.topic}
+        kind={kind}
+        partnerId={partnerId}
         memberCount={members.data?.members.length}
         showMembers={showMembers}
         onToggleMembers={() => {
@@ -103,20 +149,41 @@ function ConversationView({ id }: { id: string }) {
       />
       <div className="conversation-body">
         <div className="conversation-main">
+          {kind !== undefined && <PrivacyLine kind={kind} />}
+          {isMember && requests?.({ id, kind, partnerId, onGone: left })}
           <MessageList id={id} firstUnreadSeq={firstUnreadSeq ?? Number.POSITIVE_INFINITY} />
           <TypingLine id={id} />
           {isMember ? (
             <Composer id={id} />
           ) : summaries.isSuccess ? (
             <div className="join-bar">
-              <p>You're reading this room. Join to send messages.</p>
-              <button type="button" className="primary" onClick={() => void join()}>
-                Join room
-              </button>
+              <p>
+                {kind === "room"
+                  ? "You're reading this room. Join to send messages."
+                  : "You're not a member of this conversation."}
+              </p>
+              {kind === "room" && (
+                <button type="button" className="primary" onClick={() => void join()}>
+                  Join room
+                </button>
+              )}
             </div>
           ) : null}
         </div>
-        {showMembers && <MemberPanel members={members.data?.members} />}
+        {showMembers &&
+          (kind === "group" && groupPanel !== undefined ? (
+            groupPanel({
+              groupId: id,
+              name,
+              members: members.data?.members,
+              onClose: () => {
+                setShowMembers(false);
+              },
+              onLeft: left,
+            })
+          ) : (
+            <MemberPanel members={members.data?.members} />
+          ))}
       </div>
       <Popup content={popup} onClose={closePopup} />
     </section>

@@ -7,7 +7,7 @@ import { memo } from "react";
 
 import { timeLabel } from "@/features/chat/format";
 import { UserName } from "@/features/chat/user-name";
-import type { ChatMessage } from "@/store/pipeline";
+import { type ChatMessage, REMOVED_TEXT } from "@/store/pipeline";
 import { useEngine } from "@/store/react";
 import type { OutboxEntry } from "@/transport/outbox";
 
@@ -16,6 +16,8 @@ interface BubbleProps {
   own: boolean;
   startsGroup: boolean;
   readers: readonly string[];
+  /** Set for a server admin on a public-room message: offers "Remove". */
+  onRemove?: ((message: ChatMessage) => void) | undefined;
 }
 
 /**
@@ -28,12 +30,13 @@ function sameBubble(a: BubbleProps, b: BubbleProps): boolean {
     a.message === b.message &&
     a.own === b.own &&
     a.startsGroup === b.startsGroup &&
+    a.onRemove === b.onRemove &&
     a.readers.length === b.readers.length &&
     a.readers.every((user, i) => user === b.readers[i])
   );
 }
 
-export const MessageBubble = memo(function MessageBubble({ message, own, startsGroup, readers }: BubbleProps) {
+export const MessageBubble = memo(function MessageBubble({ message, own, startsGroup, readers, onRemove }: BubbleProps) {
   return (
     <div className={`msg ${own ? "own" : "other"} ${startsGroup ? "group-start" : ""}`} data-key={`m-${String(message.seq)}`} data-seq={message.seq}>
       {startsGroup && !own && (
@@ -41,11 +44,38 @@ export const MessageBubble = memo(function MessageBubble({ message, own, startsG
           <UserName userId={message.senderId} />
         </div>
       )}
-      <div className="bubble">
-        <p className="text">{message.text}</p>
+      <div className={message.failure === undefined ? "bubble" : "bubble undecryptable"}>
+        {message.removed === true ? (
+          // Muted and italic, but still read out: a gap in the talk deserves an explanation.
+          <p className="text muted removed" data-testid="message-removed" role="note">
+            <em>{REMOVED_TEXT}</em>
+          </p>
+        ) : message.failure === undefined ? (
+          <p className="text">{message.text}</p>
+        ) : (
+          <p className="text" data-testid="message-failure" role="note">
+            <span aria-hidden="true">⚠ </span>
+            {message.failure}
+          </p>
+        )}
         <span className="meta">
           <time dateTime={new Date(message.createdAt).toISOString()}>{timeLabel(message.createdAt)}</time>
           {own && <span className="state"> · Sent</span>}
+          {onRemove !== undefined && message.removed !== true && (
+            <>
+              {" · "}
+              <button
+                type="button"
+                className="link"
+                aria-label="Remove this message for everyone (moderator)"
+                onClick={() => {
+                  if (window.confirm("Remove this message for everyone? Its text will be gone for good.")) onRemove(message);
+                }}
+              >
+                Remove
+              </button>
+            </>
+          )}
         </span>
       </div>
       {readers.length > 0 && (

@@ -2,12 +2,16 @@
  * The message list of one conversation: day separators, the "New messages" divider, memoised
  * bubbles with read receipts, then the outbox's pending messages for this conversation.
  */
-import { useMemo } from "react";
+import { useCallback, useMemo } from "react";
 
+import { describeError } from "@/api/errors";
+import { useConversation, useMe } from "@/api/queries";
 import { MessageBubble, PendingBubble } from "@/features/chat/message-bubble";
 import { buildRows, readersBySeq } from "@/features/chat/message-rows";
 import { useMessageScroll } from "@/features/chat/use-message-scroll";
+import { useSession } from "@/session/session";
 import { EMPTY_CONVERSATION } from "@/store/chat-store";
+import type { ChatMessage } from "@/store/pipeline";
 import { useChat, useEngine } from "@/store/react";
 
 const NO_READERS: readonly string[] = [];
@@ -25,6 +29,7 @@ export function MessageList({ id, firstUnreadSeq }: { id: string; firstUnreadSeq
   const rows = useMemo(() => buildRows(conv.messages, firstUnreadSeq, me), [conv.messages, firstUnreadSeq, me]);
   const readers = useMemo(() => readersBySeq(conv.messages, conv.receipts, me), [conv.messages, conv.receipts, me]);
   const { scroller, showLatest, onScroll, toLatest, loadOlder } = useMessageScroll(id, conv.hasMoreBefore, rows, pending.length);
+  const onRemove = useModeration(id);
 
   return (
     <div className="messages-wrap">
@@ -54,6 +59,7 @@ export function MessageList({ id, firstUnreadSeq }: { id: string; firstUnreadSeq
               own={row.message.senderId === me}
               startsGroup={row.startsGroup === true}
               readers={readers.get(row.message.seq) ?? NO_READERS}
+              onRemove={onRemove}
             />
           ) : null,
         )}
@@ -68,4 +74,32 @@ export function MessageList({ id, firstUnreadSeq }: { id: string; firstUnreadSeq
       )}
     </div>
   );
+}
+
+/**
+ * "Remove" for server admins in public rooms (private conversations are not moderated: the
+ * server cannot read them). Marked removed here at once: an admin reading a room they did not
+ * join gets no `message.removed` frame.
+ */
+function useModeration(id: string): ((message: ChatMessage) => void) | undefined {
+  const { api } = useSession();
+  const engine = useEngine();
+  const me = useMe();
+  const conversation = useConversation(id);
+  const allowed = me.data?.is_admin === true && conversation.data?.kind === "room";
+  const remove = useCallback(
+    (message: ChatMessage) => {
+      api.removeMessage(message.id).then(
+        () => {
+          engine.store.markRemoved(id, message.seq);
+        },
+        (error: unknown) => {
+          const { title, detail } = describeError(error);
+          window.alert(`${title}. ${detail}`);
+        },
+      );
+    },
+    [api, engine, id],
+  );
+  return allowed ? remove : undefined;
 }

@@ -1,10 +1,11 @@
-/** Settings (route /settings): account, password, devices. */
+/** Settings (route /settings): account, password, devices; moderation for server admins. */
 import { Link } from "react-router";
 
 import { useMe } from "@/api/queries";
 import { AccountSection } from "@/features/settings/account-section";
 import { ChangePasswordSection } from "@/features/settings/change-password-section";
 import { DevicesSection } from "@/features/settings/devices-section";
+import { ModerationSection } from "@/features/settings/moderation-section";
 import { useUnlockedKeys } from "@/session/unlocked-keys";
 
 export default function SettingsPage() {
@@ -30,6 +31,7 @@ export default function SettingsPage() {
             <DevicesSection keys={keys} email={email} />
           </>
         )}
+        {me.data?.is_admin === true && <ModerationSection />}
       </div>
     </div>
   );

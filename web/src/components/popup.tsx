@@ -4,7 +4,9 @@
  * Escape (the dialog's `cancel`) and the button both call `onClose`, and focus goes back to where
  * it was.
  */
-import { useCallback, useEffect, useId, useRef, useState, type SyntheticEvent } from "react";
+import { useCallback, useId, useRef, useState } from "react";
+
+import { cancelWith, useModalDialog } from "@/components/use-modal-dialog";
 
 export interface PopupContent {
   readonly title: string;
@@ -27,29 +29,13 @@ export function usePopup(): PopupState {
 }
 
 export function Popup({ content, onClose }: { content: PopupContent | null; onClose: () => void }) {
-  const dialog = useRef<HTMLDialogElement>(null);
   const button = useRef<HTMLButtonElement>(null);
   const titleId = useId();
   const detailId = useId();
-  const open = content !== null;
-
-  useEffect(() => {
-    const element = dialog.current;
-    if (!open || element === null) return;
-    const previous = document.activeElement instanceof HTMLElement ? document.activeElement : null;
-    if (!element.open) element.showModal();
+  const dialog = useRef<HTMLDialogElement>(null);
+  useModalDialog(dialog, content !== null, () => {
     button.current?.focus();
-    return () => {
-      if (element.open) element.close();
-      previous?.focus();
-    };
-  }, [open]);
-
-  const onCancel = (event: SyntheticEvent<HTMLDialogElement>) => {
-    // Escape: let the parent's state close it, so the dialog and `content` never disagree.
-    event.preventDefault();
-    onClose();
-  };
+  });
 
   return (
     <dialog
@@ -59,7 +45,7 @@ export function Popup({ content, onClose }: { content: PopupContent | null; onCl
       aria-modal="true"
       aria-labelledby={titleId}
       aria-describedby={detailId}
-      onCancel={onCancel}
+      onCancel={cancelWith(onClose)}
     >
       {content !== null && (
         <>

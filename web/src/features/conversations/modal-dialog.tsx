@@ -4,8 +4,9 @@
  * close button call `onClose`, and focus goes back to what had it. Like `Popup`, the parent's
  * state decides whether it is open.
  */
-import { useEffect, useId, useRef, type ReactNode, type SyntheticEvent } from "react";
+import { useId, useRef, type ReactNode } from "react";
 
+import { cancelWith, useModalDialog } from "@/components/use-modal-dialog";
 import { dialogIn } from "@/features/conversations/motion";
 
 import "./conversations.css";
@@ -19,27 +20,12 @@ interface ModalDialogProps {
 }
 
 export function ModalDialog({ open, title, onClose, children, className }: ModalDialogProps) {
-  const dialog = useRef<HTMLDialogElement>(null);
   const titleId = useId();
-
-  useEffect(() => {
-    const element = dialog.current;
-    if (!open || element === null) return;
-    const previous = document.activeElement instanceof HTMLElement ? document.activeElement : null;
-    if (!element.open) element.showModal();
+  const dialog = useRef<HTMLDialogElement>(null);
+  useModalDialog(dialog, open, (element) => {
     dialogIn(element);
-    const first = element.querySelector<HTMLElement>("[autofocus], input, button:not(.dialog-close)");
-    first?.focus();
-    return () => {
-      if (element.open) element.close();
-      previous?.focus();
-    };
-  }, [open]);
-
-  const onCancel = (event: SyntheticEvent<HTMLDialogElement>) => {
-    event.preventDefault();
-    onClose();
-  };
+    element.querySelector<HTMLElement>("[autofocus], input, button:not(.dialog-close)")?.focus();
+  });
 
   return (
     <dialog
@@ -47,7 +33,7 @@ export function ModalDialog({ open, title, onClose, children, className }: Modal
       className={`sheet ${className ?? ""}`}
       aria-modal="true"
       aria-labelledby={titleId}
-      onCancel={onCancel}
+      onCancel={cancelWith(onClose)}
     >
       {open && (
         <>

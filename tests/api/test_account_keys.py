@@ -26,6 +26,7 @@ from tests.support.accounts import (
     KDF_PARAMS,
     Account,
     b64,
+    kdf_json,
     keyed_register_body,
     keys_json,
     login,
@@ -303,8 +304,7 @@ def _new_password(
     secret = os.urandom(32)
     wrapping = wrap_vault_key(password_key, keys.vault_key, account.user_id, "password")
     return secret, {
-        "kdf_salt": b64(salt),
-        "kdf_params": dict(KDF_PARAMS),
+        "kdf": kdf_json(salt),
         "auth_secret": b64(secret),
         "password_wrapping": b64(wrapping),
     }
@@ -466,8 +466,7 @@ def _reset_body(email: str, code: str, user_id: str) -> tuple[dict[str, Any], by
         **keys_json(keys),
         "email": email,
         "reset_code": code,
-        "kdf_salt": b64(os.urandom(16)),
-        "kdf_params": dict(KDF_PARAMS),
+        "kdf": kdf_json(),
         "auth_secret": b64(secret),
         "device": {"device_id": device_id, "certificate": b64(keys.device_certificate)},
     }

@@ -11,12 +11,14 @@ import pytest
 from hushroom.clock import FakeClock
 from hushroom.config import Settings
 from hushroom.container import Container
+from hushroom.crypto.password import KdfParams
 from hushroom.errors import InvalidCredentials, RateLimited, TokenInvalid
 from hushroom.events.event import Event
 from tests.support.accounts import (
-    KDF_PARAMS,
+    KDF,
     REFRESH_COOKIE,
     b64,
+    kdf_json,
     login,
     register,
     register_and_login,
@@ -70,7 +72,8 @@ async def test_register_login_refresh_logout(client: httpx.AsyncClient) -> None:
     assert me["user_id"] == user_id
     assert me["email"] == "alice@example.test"
     assert me["session_id"] == data["session_id"]
-    assert me["kdf_params"] == KDF_PARAMS
+    assert me["kdf"] == {**KDF, "salt": me["kdf"]["salt"]}
+    assert len(unb64(me["kdf"]["salt"])) == 16
 
     # The cookie refreshes and rotates.
     r = await client.post(f"{AUTH}/refresh")
@@ -140,38 +143,51 @@ async def test_duplicate_email_is_refused(client: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "params",
+    "kdf",
     [
-        {**KDF_PARAMS, "m_kib": 65535},
-        {**KDF_PARAMS, "m_kib": 19456},
-        {**KDF_PARAMS, "t": 2},
-        {**KDF_PARAMS, "t": 1, "m_kib": 1 << 20},
-        {**KDF_PARAMS, "p": 0},
-        {**KDF_PARAMS, "alg": "argon2i"},
-        {**KDF_PARAMS, "alg": "pbkdf2"},
-        {**KDF_PARAMS, "version": 2},
-        {**KDF_PARAMS, "t": "3"},
-        {**KDF_PARAMS, "t": 3.0},
-        {**KDF_PARAMS, "t": True},
-        {**KDF_PARAMS, "salt_len": 8},
-        {k: v for k, v in KDF_PARAMS.items() if k != "p"},
-        {**KDF_PARAMS, "m_kib": 1 << 40},
+        kdf_json(m=65535),
+        kdf_json(m=19456),
+        kdf_json(t=2),
+        kdf_json(t=1, m=1 << 20),
+        kdf_json(p=0),
+        kdf_json(alg="argon2i"),
+        kdf_json(alg="pbkdf2"),
+        kdf_json(v=2),
+        kdf_json(t="3"),
+        kdf_json(t=3.0),
+        kdf_json(t=True),
+        kdf_json(salt_len=8),
+        {k: v for k, v in kdf_json().items() if k != "p"},
+        {k: v for k, v in kdf_json().items() if k != "salt"},
+        kdf_json(m=1 << 40),
+        kdf_json(m=(1 << 20) + 1),
+        kdf_json(t=11),
+        kdf_json(p=5),
+        {**kdf_json(), "salt": b64(os.urandom(8))},
+        {**kdf_json(), "salt": b64(os.urandom(32))},
+        {**kdf_json(), "salt": "not base64!"},
+        # The pre-§5.1 shape is gone.
+        {"alg": "argon2id", "version": 1, "m_kib": 65536, "t": 3, "p": 1},
     ],
 )
-async def test_weak_or_malformed_kdf_params_are_refused(
-    client: httpx.AsyncClient, params: dict[str, Any]
+async def test_weak_or_malformed_kdf_is_refused(
+    client: httpx.AsyncClient, kdf: dict[str, Any]
 ) -> None:
-    r = await client.post(f"{AUTH}/register", json=register_body("Alice", kdf_params=params))
+    r = await client.post(f"{AUTH}/register", json=register_body("Alice", kdf=kdf))
     assert r.status_code == 422, r.text
     assert r.json()["code"] == "validation_failed"
+    assert r.json()["field"].split(".")[0] == "kdf"
 
 
-async def test_stronger_kdf_params_are_accepted_and_returned(client: httpx.AsyncClient) -> None:
-    strong = {**KDF_PARAMS, "m_kib": 131072, "t": 4, "p": 2}
-    body = register_body("Alice", kdf_params=strong)
+async def test_stronger_kdf_is_accepted_and_returned(client: httpx.AsyncClient) -> None:
+    strong = kdf_json(m=131072, t=4, p=2)
+    body = register_body("Alice", kdf=strong)
     assert (await client.post(f"{AUTH}/register", json=body)).status_code == 201
     r = await client.post(f"{AUTH}/prelogin", json={"email": body["email"]})
-    assert r.json() == {"kdf_salt": body["kdf_salt"], "kdf_params": strong}
+    assert r.json() == {"kdf": strong}
+    # What a client hands straight to the crypto core.
+    parsed = KdfParams.from_json(r.json()["kdf"])
+    assert (parsed.memory_kib, parsed.iterations, parsed.parallelism) == (131072, 4, 2)
 
 
 @pytest.mark.parametrize(
@@ -186,7 +202,8 @@ async def test_stronger_kdf_params_are_accepted_and_returned(client: httpx.Async
         ({"auth_secret": b64(os.urandom(31))}, "auth_secret"),
         ({"auth_secret": b64(os.urandom(33))}, "auth_secret"),
         ({"auth_secret": "not base64!"}, "auth_secret"),
-        ({"kdf_salt": b64(os.urandom(8))}, "kdf_salt"),
+        ({"kdf": kdf_json(salt=os.urandom(8))}, "kdf"),
+        ({"kdf_salt": b64(os.urandom(16))}, "kdf_salt"),
         ({"vault": ""}, "vault"),
         ({"identity_key": "+/=="}, "identity_key"),
         ({"identity_key": "AAAA="}, "identity_key"),
@@ -218,9 +235,8 @@ async def test_oversize_vault_is_413_problem(client: httpx.AsyncClient, settings
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["code"] == "payload_too_large"
     assert r.json()["field"] == "vault"
-    assert (await client.post(f"{AUTH}/prelogin", json={"email": body["email"]})).json()[
-        "kdf_salt"
-    ] != body["kdf_salt"]  # nothing was stored
+    prelogin = await client.post(f"{AUTH}/prelogin", json={"email": body["email"]})
+    assert prelogin.json()["kdf"]["salt"] != body["kdf"]["salt"]  # nothing was stored
 
 
 # -- prelogin --
@@ -231,7 +247,8 @@ async def test_prelogin_of_registered_email_returns_its_salt(client: httpx.Async
     await client.post(f"{AUTH}/register", json=body)
     r = await client.post(f"{AUTH}/prelogin", json={"email": "ALICE@example.test"})
     assert r.status_code == 200
-    assert r.json() == {"kdf_salt": body["kdf_salt"], "kdf_params": KDF_PARAMS}
+    assert r.json() == {"kdf": body["kdf"]}
+    assert KdfParams.from_json(r.json()["kdf"]).salt == unb64(body["kdf"]["salt"])
 
 
 async def test_prelogin_of_unknown_email_is_stable_and_indistinguishable(
@@ -243,12 +260,15 @@ async def test_prelogin_of_unknown_email_is_stable_and_indistinguishable(
     b = await client.post(f"{AUTH}/prelogin", json={"email": " NOBODY@example.test "})
     c = await client.post(f"{AUTH}/prelogin", json={"email": "someone@example.test"})
     assert a.json() == b.json()  # deterministic, after normalization
-    assert a.json()["kdf_salt"] != c.json()["kdf_salt"]
+    assert a.json()["kdf"]["salt"] != c.json()["kdf"]["salt"]
     for r in (a, c):
         assert r.status_code == known.status_code == 200
         assert set(r.json()) == set(known.json())
-        assert r.json()["kdf_params"] == known.json()["kdf_params"]
-        assert len(unb64(r.json()["kdf_salt"])) == len(unb64(known.json()["kdf_salt"])) == 16
+        fake, real = r.json()["kdf"], known.json()["kdf"]
+        assert set(fake) == set(real)
+        assert {**fake, "salt": ""} == {**real, "salt": ""}
+        assert len(unb64(fake["salt"])) == len(unb64(real["salt"])) == 16
+        KdfParams.from_json(fake)
         assert sorted(r.headers.keys()) == sorted(known.headers.keys())
 
 
@@ -257,7 +277,7 @@ async def test_prelogin_fake_salt_survives_a_restart(
 ) -> None:
     # Another container on the same settings (a restarted node) derives the same fake salt.
     r = await client.post(f"{AUTH}/prelogin", json={"email": "nobody@example.test"})
-    assert unb64(r.json()["kdf_salt"]) == container.accounts.fake_salt("nobody@example.test")
+    assert unb64(r.json()["kdf"]["salt"]) == container.accounts.fake_salt("nobody@example.test")
 
 
 # -- login failures --

@@ -83,7 +83,7 @@ async def _register(c: httpx.AsyncClient, name: str, password: str) -> dict[str,
     pw = derive_password_keys(password, params)
     email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.test"
     auth_secret = pw.auth_secret.reveal()
-    keyed = keyed_register_body(name, email, auth_secret, kdf_salt=b64(params.salt))
+    keyed = keyed_register_body(name, email, auth_secret, kdf=params.to_json())
     keys = create_account_keys(
         keyed.body["user_id"],
         pw.password_key,

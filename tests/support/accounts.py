@@ -23,11 +23,19 @@ from hushroom.services.key_material import KeyUpload, NewIdentity
 from hushroom.storage.accounts import VaultRecord
 
 REFRESH_COOKIE = "__Host-hushroom_refresh"
+# As storage keeps them (the salt in its own column) ...
 KDF_PARAMS: dict[str, Any] = {"alg": "argon2id", "version": 1, "m_kib": 65536, "t": 3, "p": 1}
+# ... and the wire's `kdf` (docs/crypto.md §5.1 JSON form) without its salt.
+KDF: dict[str, Any] = {"v": 1, "alg": "argon2id", "m": 65536, "t": 3, "p": 1}
 
 
 def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def kdf_json(salt: bytes | None = None, **overrides: Any) -> dict[str, Any]:
+    """A wire `kdf` (docs/crypto.md §5.1): the minimum parameters and a fresh 16-byte salt."""
+    return {**KDF, "salt": b64(salt if salt is not None else os.urandom(16)), **overrides}
 
 
 def unb64(value: str) -> bytes:
@@ -101,8 +109,7 @@ def keyed_register_body(
         "user_id": user_id,
         "display_name": name,
         "email": email or email_for(name),
-        "kdf_salt": b64(os.urandom(16)),
-        "kdf_params": dict(KDF_PARAMS),
+        "kdf": kdf_json(),
         "auth_secret": b64(secret if secret is not None else os.urandom(32)),
         **keys_json(keys),
         "device": {
@@ -181,8 +188,7 @@ def registration(body: dict[str, Any]) -> Registration:
         display_name=body["display_name"],
         identity=NewIdentity(
             email=body["email"],
-            kdf_salt=unb64(body["kdf_salt"]),
-            kdf_params=dict(body["kdf_params"]),
+            kdf=dict(body["kdf"]),
             auth_secret=unb64(body["auth_secret"]),
             device_id=uuid.UUID(body["device"]["device_id"]),
             device_name=body["device"]["name"],

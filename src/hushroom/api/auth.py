@@ -40,12 +40,16 @@ _MAX_TOKEN = 200
 Email = Annotated[str, Field(min_length=1, max_length=320)]
 
 
-class KdfParamsIn(Strict):
+class Kdf(Strict):
+    """The Argon2id parameters and salt in the JSON form of docs/crypto.md §5.1; the server checks
+    them with the crypto core's parser (`KdfParams.from_json`)."""
+
+    v: StrictInt
     alg: str = Field(max_length=16)
-    version: StrictInt
-    m_kib: StrictInt
+    m: StrictInt
     t: StrictInt
     p: StrictInt
+    salt: B64Url = Field(max_length=_MAX_SECRET_B64)
 
 
 class PreloginIn(Strict):
@@ -53,8 +57,7 @@ class PreloginIn(Strict):
 
 
 class PreloginOut(BaseModel):
-    kdf_salt: str
-    kdf_params: KdfParamsIn
+    kdf: Kdf
 
 
 class VaultIn(Strict):
@@ -98,16 +101,14 @@ class NewAccountIn(KeysIn):
     """A password and a new identity's keys: registration and account reset."""
 
     email: Email
-    kdf_salt: B64Url = Field(max_length=_MAX_SECRET_B64)
-    kdf_params: KdfParamsIn
+    kdf: Kdf
     auth_secret: B64Url = Field(max_length=_MAX_SECRET_B64)
     device: DeviceIn
 
     def identity(self) -> NewIdentity:
         return NewIdentity(
             email=self.email,
-            kdf_salt=decode_b64url(self.kdf_salt),
-            kdf_params=self.kdf_params.model_dump(),
+            kdf=self.kdf.model_dump(),
             auth_secret=decode_b64url(self.auth_secret),
             device_id=self.device.device_id,
             device_name=self.device.name,
@@ -126,15 +127,13 @@ class RegisterOut(BaseModel):
 
 
 class NewPasswordIn(Strict):
-    kdf_salt: B64Url = Field(max_length=_MAX_SECRET_B64)
-    kdf_params: KdfParamsIn
+    kdf: Kdf
     auth_secret: B64Url = Field(max_length=_MAX_SECRET_B64)
     password_wrapping: B64Url = Field(max_length=_MAX_KEY_B64)
 
     def new_password(self) -> NewPassword:
         return NewPassword(
-            kdf_salt=decode_b64url(self.kdf_salt),
-            kdf_params=self.kdf_params.model_dump(),
+            kdf=self.kdf.model_dump(),
             auth_secret=decode_b64url(self.auth_secret),
             password_wrapping=decode_b64url(self.password_wrapping),
         )
@@ -229,7 +228,7 @@ def _clear_refresh_cookie(response: Response) -> None:
 @router.post("/prelogin", response_model=PreloginOut)
 async def prelogin(c: ContainerDep, body: PreloginIn) -> dict[str, Any]:
     result = await c.accounts.prelogin(body.email)
-    return {"kdf_salt": b64url(result.kdf_salt), "kdf_params": result.kdf_params}
+    return {"kdf": result.kdf}
 
 
 @router.post("/register", status_code=201, response_model=RegisterOut)

@@ -9,8 +9,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from hushroom.api.auth import Kdf
 from hushroom.api.deps import ContainerDep, PrincipalDep
 from hushroom.principal import Principal
+from hushroom.services.account_input import kdf_json
 from hushroom.storage.accounts import UserRecord
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
@@ -26,7 +28,7 @@ class MeOut(PublicUserOut):
     email: str
     device_id: str
     session_id: str
-    kdf_params: dict[str, Any]
+    kdf: Kdf
     keys: Literal["ready", "setup_required"]
     vault_version: int
     created_at: int
@@ -48,7 +50,7 @@ def me_view(u: UserRecord, p: Principal) -> dict[str, Any]:
         "email": u.email,
         "device_id": str(p.device_id),
         "session_id": str(p.session_id),
-        "kdf_params": u.kdf_params,
+        "kdf": kdf_json(u.kdf_salt, u.kdf_params),
         "keys": "ready" if u.keys_ready else "setup_required",
         "vault_version": u.vault_version,
         "created_at": u.created_at,

@@ -28,17 +28,6 @@ from hushroom.crypto.puk import PukCertificate, PukKeyPair, verify_puk_certifica
 from hushroom.crypto.vault import SealedVault, VaultContents, VaultKey
 
 
-def kdf_params_json(params: KdfParams) -> dict[str, Any]:
-    """The server's shape of KDF parameters (the salt travels separately)."""
-    return {
-        "alg": params.algorithm,
-        "version": params.version,
-        "m_kib": params.memory_kib,
-        "t": params.iterations,
-        "p": params.parallelism,
-    }
-
-
 def vault_json(vault: SealedVault) -> dict[str, str]:
     """`vault` {`sealed`, `password_wrapping`, `recovery_wrapping`} (register, setup, revoke)."""
     return {
@@ -75,8 +64,7 @@ def register_body(
         "user_id": user_id,
         "display_name": display_name,
         "email": email,
-        "kdf_salt": b64url_encode(params.salt),
-        "kdf_params": kdf_params_json(params),
+        "kdf": params.to_json(),
         "auth_secret": b64url_encode(auth_secret),
         "identity_key": b64url_encode(keys.identity_public),
         "puk_certificate": b64url_encode(keys.puk_certificate),

@@ -41,7 +41,6 @@ from hushroom.client.keys import (
     MemoryKeyPins,
     UnlockedKeys,
     VaultRecord,
-    kdf_params_json,
     register_body,
     setup_body,
     vault_json,
@@ -83,16 +82,9 @@ API = "/api/v1"
 
 
 def kdf_params_from_prelogin(data: Mapping[str, Any]) -> KdfParams:
-    """KdfParams from a prelogin answer; `check()` refuses parameters below the minimum."""
-    p = data["kdf_params"]
-    return KdfParams(
-        salt=b64url_decode(data["kdf_salt"]),
-        memory_kib=int(p["m_kib"]),
-        iterations=int(p["t"]),
-        parallelism=int(p["p"]),
-        version=int(p["version"]),
-        algorithm=str(p["alg"]),
-    ).check()
+    """KdfParams from a prelogin answer's `kdf` (docs/crypto.md §5.1); refuses weak or absurd
+    parameters."""
+    return KdfParams.from_json(data["kdf"])
 
 
 async def derive_keys(password: str, params: KdfParams) -> PasswordKeys:
@@ -544,8 +536,7 @@ class HushroomClient:
             user_id = unlocked.user_id
             body = {
                 "current_auth_secret": b64url_encode(old.auth_secret.reveal()),
-                "kdf_salt": b64url_encode(new_params.salt),
-                "kdf_params": kdf_params_json(new_params),
+                "kdf": new_params.to_json(),
                 "auth_secret": b64url_encode(new.auth_secret.reveal()),
                 "password_wrapping": b64url_encode(
                     wrap_vault_key(new.password_key, unlocked.vault_key, user_id, "password")
@@ -595,8 +586,7 @@ class HushroomClient:
         body = {
             "email": email,
             "recovery_auth": recovery_auth,
-            "kdf_salt": b64url_encode(params.salt),
-            "kdf_params": kdf_params_json(params),
+            "kdf": params.to_json(),
             "auth_secret": b64url_encode(derived.auth_secret.reveal()),
             "password_wrapping": b64url_encode(
                 wrap_vault_key(derived.password_key, vault_key, user_id, "password")

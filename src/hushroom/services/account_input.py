@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from typing import Any
 
+from hushroom.crypto.encoding import b64url_encode
+from hushroom.crypto.errors import CryptoError
+from hushroom.crypto.password import KdfParams
 from hushroom.errors import ValidationFailed
 
 # The client-side KDF (docs/crypto.md §5.1). Registration refuses anything weaker; clients
@@ -22,10 +26,8 @@ MIN_KDF_PARAMS: dict[str, Any] = {
     "t": 3,
     "p": 1,
 }
-# Upper bounds keep a hostile registration from handing its own clients absurd parameters.
-MAX_KDF_M_KIB = 4 * 1024 * 1024
-MAX_KDF_T = 64
-MAX_KDF_P = 16
+# The upper bounds (a hostile registration handing its own clients absurd parameters) are the
+# crypto core's, checked by `clean_kdf`.
 KDF_SALT_BYTES = 16
 AUTH_SECRET_BYTES = 32
 
@@ -68,28 +70,36 @@ def clean_device_name(name: str | None) -> str:
     return name or DEFAULT_DEVICE_NAME
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def clean_kdf(kdf: Mapping[str, Any]) -> tuple[bytes, dict[str, Any]]:
+    """The `kdf` of the wire (docs/crypto.md §5.1 JSON form), parsed by the crypto core: the
+    minimum or stronger, within its maximums, with a salt of KDF_SALT_BYTES. Returns what storage
+    keeps: (salt, parameters without the salt)."""
+    try:
+        params = KdfParams.from_json(dict(kdf))
+    except (CryptoError, TypeError, ValueError) as exc:
+        raise ValidationFailed(f"kdf is weak or malformed: {exc}", field="kdf") from None
+    if len(params.salt) != KDF_SALT_BYTES:
+        raise ValidationFailed(f"kdf salt must be {KDF_SALT_BYTES} bytes", field="kdf")
+    stored = {
+        "alg": params.algorithm,
+        "version": params.version,
+        "m_kib": params.memory_kib,
+        "t": params.iterations,
+        "p": params.parallelism,
+    }
+    return params.salt, stored
 
 
-def clean_kdf_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Accept the minimum of docs/crypto.md §5.1 or stronger; refuse anything weaker or unknown."""
-    if set(params) != set(MIN_KDF_PARAMS):
-        raise ValidationFailed(
-            "kdf_params must have exactly alg, version, m_kib, t and p", field="kdf_params"
-        )
-    if params["alg"] != KDF_ALG or params["version"] != KDF_VERSION:
-        raise ValidationFailed("kdf_params must be argon2id version 1", field="kdf_params")
-    m, t, p = params["m_kib"], params["t"], params["p"]
-    if not (_is_int(m) and _is_int(t) and _is_int(p)):
-        raise ValidationFailed("kdf_params m_kib, t and p must be integers", field="kdf_params")
-    if m < MIN_KDF_PARAMS["m_kib"] or t < MIN_KDF_PARAMS["t"] or p < MIN_KDF_PARAMS["p"]:
-        raise ValidationFailed(
-            "kdf_params are weaker than the minimum (m_kib=65536, t=3, p=1)", field="kdf_params"
-        )
-    if m > MAX_KDF_M_KIB or t > MAX_KDF_T or p > MAX_KDF_P:
-        raise ValidationFailed("kdf_params are out of range", field="kdf_params")
-    return {"alg": KDF_ALG, "version": KDF_VERSION, "m_kib": m, "t": t, "p": p}
+def kdf_json(salt: bytes, stored: Mapping[str, Any]) -> dict[str, Any]:
+    """Stored (salt, parameters) as the wire's `kdf` (docs/crypto.md §5.1 JSON form)."""
+    return {
+        "v": stored["version"],
+        "alg": stored["alg"],
+        "m": stored["m_kib"],
+        "t": stored["t"],
+        "p": stored["p"],
+        "salt": b64url_encode(salt),
+    }
 
 
 def check_size(value: bytes, size: int, name: str) -> bytes:

@@ -23,6 +23,7 @@ from hushroom.services.account_input import (
     KDF_SALT_BYTES,
     MIN_KDF_PARAMS,
     clean_display_name,
+    kdf_json,
     normalize_email,
 )
 from hushroom.services.auth_hash import AuthHasher
@@ -36,8 +37,7 @@ MAX_SEARCH_QUERY = 320
 
 @dataclass(frozen=True, slots=True)
 class Prelogin:
-    kdf_salt: bytes
-    kdf_params: dict[str, Any]
+    kdf: dict[str, Any]  # docs/crypto.md §5.1 JSON form
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +77,8 @@ class AccountService:
         async with self._storage.read() as tx:
             user = await tx.users.get_by_email(email)
         if user is None:
-            return Prelogin(self.fake_salt(email), dict(MIN_KDF_PARAMS))
-        return Prelogin(user.kdf_salt, dict(user.kdf_params))
+            return Prelogin(kdf_json(self.fake_salt(email), MIN_KDF_PARAMS))
+        return Prelogin(kdf_json(user.kdf_salt, user.kdf_params))
 
     async def register(self, r: Registration) -> tuple[UserRecord, DeviceRecord]:
         name = clean_display_name(r.display_name)

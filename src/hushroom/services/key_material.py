@@ -20,11 +20,10 @@ from hushroom.crypto.vault import VAULT_LABEL, WRAP_LABEL
 from hushroom.errors import InvalidKeyMaterial, PayloadTooLarge
 from hushroom.services.account_input import (
     AUTH_SECRET_BYTES,
-    KDF_SALT_BYTES,
     check_size,
     clean_device_name,
     clean_email,
-    clean_kdf_params,
+    clean_kdf,
 )
 from hushroom.services.auth_hash import AuthHasher
 from hushroom.storage.accounts import (
@@ -80,8 +79,7 @@ class NewIdentity:
     registration and account reset."""
 
     email: str
-    kdf_salt: bytes = field(repr=False)
-    kdf_params: dict[str, Any]
+    kdf: dict[str, Any]  # docs/crypto.md §5.1 JSON form
     auth_secret: bytes = field(repr=False)
     device_id: uuid.UUID
     device_name: str | None
@@ -102,8 +100,7 @@ async def check_new_identity(
 ) -> CheckedIdentity:
     """Every field checked and the auth secret hashed, before anything is stored."""
     email = clean_email(n.email)
-    params = clean_kdf_params(n.kdf_params)
-    check_size(n.kdf_salt, KDF_SALT_BYTES, "kdf_salt")
+    salt, params = clean_kdf(n.kdf)
     check_size(n.auth_secret, AUTH_SECRET_BYTES, "auth_secret")
     keys = check_key_upload(n.keys, user_id, n.device_id, now, max_vault_bytes)
     device = DeviceRecord(
@@ -114,7 +111,7 @@ async def check_new_identity(
         certificate=keys.device_certificate,
     )
     auth_hash = await hasher.hash(n.auth_secret)
-    return CheckedIdentity(email, (n.kdf_salt, params, auth_hash), keys, device)
+    return CheckedIdentity(email, (salt, params, auth_hash), keys, device)
 
 
 def identity_key(raw: bytes, name: str = "identity_key") -> IdentityPublicKey:

@@ -30,10 +30,9 @@ from hushroom.principal import Principal
 from hushroom.services import key_material
 from hushroom.services.account_input import (
     AUTH_SECRET_BYTES,
-    KDF_SALT_BYTES,
     check_size,
     clean_device_name,
-    clean_kdf_params,
+    clean_kdf,
     normalize_email,
 )
 from hushroom.services.auth_hash import AuthHasher
@@ -70,8 +69,7 @@ class NewPassword:
     """A password as the client sends it: new KDF salt and parameters, the auth secret derived
     from it, and the vault key wrapped under the new password key."""
 
-    kdf_salt: bytes = field(repr=False)
-    kdf_params: dict[str, Any]
+    kdf: dict[str, Any]  # docs/crypto.md §5.1 JSON form
     auth_secret: bytes = field(repr=False)
     password_wrapping: bytes = field(repr=False)
 
@@ -136,11 +134,10 @@ class KeyService:
         return user
 
     async def _password_hash(self, p: NewPassword) -> tuple[bytes, dict[str, Any], str]:
-        check_size(p.kdf_salt, KDF_SALT_BYTES, "kdf_salt")
+        salt, params = clean_kdf(p.kdf)
         check_size(p.auth_secret, AUTH_SECRET_BYTES, "auth_secret")
-        params = clean_kdf_params(p.kdf_params)
         key_material.wrapping(p.password_wrapping, "password", "password_wrapping")
-        return p.kdf_salt, params, await self._hasher.hash(p.auth_secret)
+        return salt, params, await self._hasher.hash(p.auth_secret)
 
     async def _confirm_password(self, user: UserRecord, auth_secret: bytes) -> None:
         check_size(auth_secret, AUTH_SECRET_BYTES, "auth_secret")

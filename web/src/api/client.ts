@@ -11,7 +11,7 @@ import type {
   Conversation,
   ConversationSummary,
   DeviceOut,
-  KdfParamsWire,
+  KdfWire,
   KeysSetupIn,
   LoginOut,
   MemberPage,
@@ -469,4 +469,4 @@ async function parse<T>(response: Response): Promise<T> {
   return data as T;
 }
 
-export type { KdfParamsWire };
+export type { KdfWire };

@@ -1110,18 +1110,24 @@ export interface components {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
         };
-        /** KdfParamsIn */
-        KdfParamsIn: {
+        /**
+         * Kdf
+         * @description The Argon2id parameters and salt in the JSON form of docs/crypto.md §5.1; the server checks
+         *     them with the crypto core's parser (`KdfParams.from_json`).
+         */
+        Kdf: {
+            /** V */
+            v: number;
             /** Alg */
             alg: string;
-            /** Version */
-            version: number;
-            /** M Kib */
-            m_kib: number;
+            /** M */
+            m: number;
             /** T */
             t: number;
             /** P */
             p: number;
+            /** Salt */
+            salt: string;
         };
         /** KeySetCreated */
         KeySetCreated: {
@@ -1215,10 +1221,7 @@ export interface components {
             device_id: string;
             /** Session Id */
             session_id: string;
-            /** Kdf Params */
-            kdf_params: {
-                [key: string]: unknown;
-            };
+            kdf: components["schemas"]["Kdf"];
             /**
              * Keys
              * @enum {string}
@@ -1320,9 +1323,7 @@ export interface components {
         };
         /** PasswordChangeIn */
         PasswordChangeIn: {
-            /** Kdf Salt */
-            kdf_salt: string;
-            kdf_params: components["schemas"]["KdfParamsIn"];
+            kdf: components["schemas"]["Kdf"];
             /** Auth Secret */
             auth_secret: string;
             /** Password Wrapping */
@@ -1344,9 +1345,7 @@ export interface components {
         };
         /** PreloginOut */
         PreloginOut: {
-            /** Kdf Salt */
-            kdf_salt: string;
-            kdf_params: components["schemas"]["KdfParamsIn"];
+            kdf: components["schemas"]["Kdf"];
         };
         /** PublicUserOut */
         PublicUserOut: {
@@ -1384,9 +1383,7 @@ export interface components {
             email: string;
             /** Recovery Auth */
             recovery_auth: string;
-            /** Kdf Salt */
-            kdf_salt: string;
-            kdf_params: components["schemas"]["KdfParamsIn"];
+            kdf: components["schemas"]["Kdf"];
             /** Auth Secret */
             auth_secret: string;
             /** Password Wrapping */
@@ -1414,9 +1411,7 @@ export interface components {
             recovery_auth: string;
             /** Email */
             email: string;
-            /** Kdf Salt */
-            kdf_salt: string;
-            kdf_params: components["schemas"]["KdfParamsIn"];
+            kdf: components["schemas"]["Kdf"];
             /** Auth Secret */
             auth_secret: string;
             device: components["schemas"]["DeviceIn"];
@@ -1451,9 +1446,7 @@ export interface components {
             recovery_auth: string;
             /** Email */
             email: string;
-            /** Kdf Salt */
-            kdf_salt: string;
-            kdf_params: components["schemas"]["KdfParamsIn"];
+            kdf: components["schemas"]["Kdf"];
             /** Auth Secret */
             auth_secret: string;
             device: components["schemas"]["DeviceIn"];

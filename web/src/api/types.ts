@@ -14,7 +14,8 @@ export type AuditEntry = Schemas["AuditEntryOut"];
 export type AuditLogPage = Schemas["AuditLogPage"];
 export type Tokens = Schemas["TokensOut"];
 export type Prelogin = Schemas["PreloginOut"];
-export type KdfParamsWire = Schemas["KdfParamsIn"];
+/** Argon2id parameters and salt, the JSON form of docs/crypto.md §5.1 (`KdfParams.fromJSON`). */
+export type KdfWire = Schemas["Kdf"];
 export type SendAck = Schemas["SendAck"];
 export type Ticket = Schemas["TicketOut"];
 
@@ -39,8 +40,7 @@ export interface VaultWire {
 
 /** A new password's Argon2id parameters and the auth secret it derives. */
 export interface NewPasswordWire {
-  readonly kdf_salt: string;
-  readonly kdf_params: KdfParamsWire;
+  readonly kdf: KdfWire;
   readonly auth_secret: string;
 }
 

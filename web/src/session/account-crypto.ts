@@ -2,7 +2,7 @@
  * Password → password key and auth secret (Argon2id in the Web Worker, then HKDF), KDF
  * parameters and vaults on the wire. Loaded on first sign-in, not at start-up.
  */
-import type { KdfParamsWire, NewPasswordWire, VaultWire } from "@/api/types";
+import type { KdfWire, NewPasswordWire, VaultWire } from "@/api/types";
 import { b64urlDecode, b64urlEncode } from "@/crypto/encoding";
 import { derivePasswordKeys, KdfParams, type PasswordKeys } from "@/crypto/password";
 import { Argon2Client } from "@/lib/argon2-client";
@@ -22,35 +22,16 @@ export function newKdfParams(): KdfParams {
   return KdfParams.generate(browserRandom);
 }
 
-export function kdfToWire(params: KdfParams): { salt: string; params: KdfParamsWire } {
-  return {
-    salt: b64urlEncode(params.salt),
-    params: {
-      alg: params.algorithm,
-      version: params.version,
-      m_kib: params.memoryKib,
-      t: params.iterations,
-      p: params.parallelism,
-    },
-  };
-}
-
-/** A new password's parameters and auth secret, as the requests that set one send them. */
+/** A new password's parameters and auth secret, as the requests that set one send them: `kdf` is
+ * the JSON form of docs/crypto.md §5.1. */
 export function newPasswordToWire(params: KdfParams, authSecret: string): NewPasswordWire {
-  const wire = kdfToWire(params);
-  return { kdf_salt: wire.salt, kdf_params: wire.params, auth_secret: authSecret };
+  return { kdf: params.toJSON(), auth_secret: authSecret };
 }
 
-/** Parse what prelogin returned; throws `WeakParameters` for parameters below the minimum. */
-export function kdfFromWire(salt: string, params: KdfParamsWire): KdfParams {
-  return new KdfParams({
-    salt: b64urlDecode(salt),
-    memoryKib: params.m_kib,
-    iterations: params.t,
-    parallelism: params.p,
-    version: params.version,
-    algorithm: params.alg,
-  }).check();
+/** Parse the `kdf` prelogin returned; throws `WeakParameters` below the minimum, `Malformed` for
+ * absurd or broken parameters. */
+export function kdfFromWire(kdf: KdfWire): KdfParams {
+  return KdfParams.fromJSON(kdf);
 }
 
 export async function derive(

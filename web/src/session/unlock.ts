@@ -97,7 +97,7 @@ export async function passwordKeysFor(
 ): Promise<PasswordKeys> {
   performance.mark(UNLOCK_START);
   const pre = await api.prelogin(email);
-  const params = kdfFromWire(pre.kdf_salt, pre.kdf_params);
+  const params = kdfFromWire(pre.kdf);
   performance.mark("hushroom:argon2id-start");
   const { keys } = await derive(password, params, onProgress);
   measureSince("hushroom:argon2id", "hushroom:argon2id-start");

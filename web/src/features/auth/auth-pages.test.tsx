@@ -44,8 +44,7 @@ describe("LoginPage", () => {
           ? {
               status: 200,
               body: {
-                kdf_salt: "AAAAAAAAAAAAAAAAAAAAAA",
-                kdf_params: { alg: "argon2id", version: 1, m_kib: 8, t: 1, p: 1 },
+                kdf: { v: 1, alg: "argon2id", m: 8, t: 1, p: 1, salt: "AAAAAAAAAAAAAAAAAAAAAA" },
               },
             }
           : { status: 500 }),

@@ -179,6 +179,16 @@ def _message(row: Any) -> MessageRecord:
     )
 
 
+def _shared_conversations() -> tuple[Any, Any, Any]:
+    """`mine` (a user's memberships) joined to `theirs` (every member of those conversations)
+    and to the conversations: the base of presence audiences and of "shares a conversation"."""
+    mine, theirs = members.alias("mine"), members.alias("theirs")
+    shared = mine.join(theirs, theirs.c.conversation_id == mine.c.conversation_id).join(
+        conversations, conversations.c.id == mine.c.conversation_id
+    )
+    return mine, theirs, shared
+
+
 class SqlConversationRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -488,14 +498,10 @@ class SqlMemberRepository:
         # One statement (it runs on every connect, disconnect and status change): the user's
         # memberships joined to their co-members; private conversations count only where both
         # accepted, and a block either way removes the pair.
-        mine, theirs = members.alias("mine"), members.alias("theirs")
+        mine, theirs, shared = _shared_conversations()
         return (
             select(theirs.c.user_id)
-            .select_from(
-                mine.join(theirs, theirs.c.conversation_id == mine.c.conversation_id).join(
-                    conversations, conversations.c.id == mine.c.conversation_id
-                )
-            )
+            .select_from(shared)
             .where(
                 and_(
                     mine.c.user_id == user_id,
@@ -523,14 +529,10 @@ class SqlMemberRepository:
     ) -> set[uuid.UUID]:
         if not candidates:
             return set()
-        mine, theirs = members.alias("mine"), members.alias("theirs")
+        mine, theirs, shared = _shared_conversations()
         rows = await self._conn.execute(
             select(theirs.c.user_id)
-            .select_from(
-                mine.join(theirs, theirs.c.conversation_id == mine.c.conversation_id).join(
-                    conversations, conversations.c.id == mine.c.conversation_id
-                )
-            )
+            .select_from(shared)
             .where(
                 and_(
                     mine.c.user_id == user_id,

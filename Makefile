@@ -77,6 +77,8 @@ bench: install services ## Load benchmark, quick + crypto micro-benchmarks + 10,
 	$(UV) run --frozen --group bench python -m bench.utd --sequences 10000 --out bench/results/latest-quick/utd.json
 	@if grep -q '"bench:crypto"' $(WEB)/package.json 2>/dev/null; then (cd $(WEB) && npm run bench:crypto -- --quick); fi
 	@if grep -q '"bench:unlock"' $(WEB)/package.json 2>/dev/null; then (cd $(WEB) && npm run build && npm run bench:unlock); fi
+	@if grep -q '"bench:history"' $(WEB)/package.json 2>/dev/null; then (cd $(WEB) && npm run build && npm run bench:history); fi
+	@if grep -q '"bench:keyset"' $(WEB)/package.json 2>/dev/null; then (cd $(WEB) && npm run build && npm run bench:keyset); fi
 	@if [ -f bench/crypto_bench.py ]; then $(UV) run --frozen --group bench python bench/crypto_bench.py; fi
 
 bench-full: install services ## The whole benchmark ladder (up to 19,500 connections, 5,000 DM/s; ~30 min)

@@ -19,6 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from hushroom.crypto import errors
+from hushroom.crypto.contacts_store import (
+    STORE_LABEL,
+    contacts_store_key,
+    decode_contacts,
+    encode_contacts,
+    open_contacts_store,
+    seal_contacts_store,
+    store_aad,
+)
 from hushroom.crypto.conversation_key import (
     ConversationKey,
     KeySetMember,
@@ -30,7 +39,7 @@ from hushroom.crypto.conversation_key import (
     verify_key_set,
 )
 from hushroom.crypto.device import DeviceKey, certify_device
-from hushroom.crypto.encoding import b64url_encode, encode, encode_signed
+from hushroom.crypto.encoding import b64url_encode, decode, encode, encode_signed
 from hushroom.crypto.envelope import Envelope, Header, message_key, seal_envelope, signature_input
 from hushroom.crypto.event import decode_event, encode_text_event
 from hushroom.crypto.identity import IdentityKey
@@ -46,6 +55,7 @@ from hushroom.crypto.primitives import (
     Secret,
     SeededRandom,
     XWingKeyPair,
+    aes_gcm_seal,
     hpke_seal,
 )
 from hushroom.crypto.puk import PukKeyPair, certify_puk
@@ -1548,6 +1558,187 @@ def gen_event() -> Json:
     return {"encode": encode_cases, "decode": decode_cases}
 
 
+# --- contacts store --------------------------------------------------------------------------
+
+
+def gen_contacts_store() -> Json:
+    random = rng("contacts_store")
+    alice_seed, other_seed = Secret(random(32)), Secret(random(32))
+    user_id = "4f1c2a9e-0b7d-4c36-9a51-2e8d7f60b3c4"
+
+    def ik() -> str:
+        return h(IdentityKey.from_seed(random(32)).public_key)
+
+    key_cases = [
+        {
+            "name": name,
+            "identity_seed": h(seed.reveal()),
+            "key": h(contacts_store_key(seed).reveal()),
+        }
+        for name, seed in (("alice", alice_seed), ("other", other_seed))
+    ]
+    maps: dict[str, dict[str, str]] = {
+        "empty": {},
+        "two_contacts": {
+            "d2b7c1e0-5a4f-4e8b-8c3d-1f0e9a7b6c55": ik(),
+            "0a9e8d7c-6b5a-4f3e-9d2c-1b0a9f8e7d6c": ik(),
+        },
+        # Sorted by UTF-8 bytes: digits before letters (not JavaScript's integer-key order),
+        # U+FF21 before U+1F510 (not UTF-16 order).
+        "key_order": {
+            "\U0001f510": ik(),
+            "\uff21": ik(),
+            "b": ik(),
+            "a\u00e9": ik(),
+            "10": ik(),
+            "9": ik(),
+        },
+    }
+    seal_cases: list[Json] = []
+    for index, (name, verified) in enumerate(maps.items()):
+        version = index + 1
+        nonce = random(12)
+        plaintext = encode_contacts(verified)
+        blob = seal_contacts_store(alice_seed, user_id, version, verified, lambda n, c=nonce: c)
+        seal_cases.append(
+            {
+                "name": name,
+                "identity_seed": h(alice_seed.reveal()),
+                "user_id": user_id,
+                "version": version,
+                "verified": verified,
+                "nonce": h(nonce),
+                "plaintext": h(plaintext),
+                "aad": h(store_aad(user_id, version)),
+                "blob": h(blob),
+            }
+        )
+    good = seal_cases[1]
+    blob = bytes.fromhex(good["blob"])
+    bad_plaintext_nonce = random(12)
+    bad_plaintext = b'{"v":2,"verified":{}}'
+    key = contacts_store_key(alice_seed).reveal()
+    sealed_bad = encode(
+        STORE_LABEL,
+        1,
+        [
+            bad_plaintext_nonce,
+            aes_gcm_seal(key, bad_plaintext_nonce, bad_plaintext, store_aad(user_id, 9)),
+        ],
+    )
+
+    def case(
+        name: str,
+        *,
+        seed: Secret = alice_seed,
+        uid: str = user_id,
+        version: int = 2,
+        data: bytes = blob,
+        error: str | None = None,
+    ) -> Json:
+        out: Json = {
+            "name": name,
+            "identity_seed": h(seed.reveal()),
+            "user_id": uid,
+            "version": version,
+            "blob": h(data),
+        }
+        if error is None:
+            out["expected"] = decode_contacts(
+                bytes.fromhex(next(c["plaintext"] for c in seal_cases if c["blob"] == h(data)))
+            )
+        else:
+            out["error"] = error
+        return out
+
+    open_cases = [
+        *(case(c["name"], version=c["version"], data=bytes.fromhex(c["blob"])) for c in seal_cases),
+        case("wrong_user_id", uid="0a9e8d7c-6b5a-4f3e-9d2c-1b0a9f8e7d6c", error="DecryptionFailed"),
+        case("wrong_version", version=3, error="DecryptionFailed"),
+        case("wrong_key", seed=other_seed, error="DecryptionFailed"),
+        case("tampered_ciphertext", data=flip(blob, len(blob) - 20), error="DecryptionFailed"),
+        case("tampered_tag", data=flip(blob, len(blob) - 1), error="DecryptionFailed"),
+        case(
+            "tampered_nonce",
+            data=flip(blob, 2 + len(STORE_LABEL) + 1 + 4),
+            error="DecryptionFailed",
+        ),
+        case(
+            "wrong_label",
+            data=encode("hushroom/v1/vault", 1, list(decode(blob, STORE_LABEL, 1, 2).fields)),
+            error="Malformed",
+        ),
+        case("short_nonce", data=encode(STORE_LABEL, 1, [bytes(11), bytes(32)]), error="Malformed"),
+        case("trailing_bytes", data=blob + b"\x00", error="Malformed"),
+        case("version_zero", version=0, error="Malformed"),
+        case("empty_user_id", uid="", error="Malformed"),
+        case("sealed_bad_plaintext", version=9, data=sealed_bad, error="Malformed"),
+    ]
+    fixed = "ab" * 32
+
+    def doc(contact: str, identity_key: str = fixed) -> str:
+        return '{"v":1,"verified":{"' + contact + '":"' + identity_key + '"}}'
+
+    raw: dict[str, tuple[str, Any]] = {
+        "spaced_json": (
+            '{ "verified" : { "u1" : "' + fixed + '" } , "v" : 1 }',
+            {"u1": fixed},
+        ),
+        "unknown_fields_ignored": ('{"v":1,"verified":{},"ignored":{"u2":1}}', {}),
+        "escaped_key": (doc("\\u00e9"), {"\u00e9": fixed}),
+        "not_json": ("contacts", "Malformed"),
+        "array": ("[1]", "Malformed"),
+        "no_version": ('{"verified":{}}', "Malformed"),
+        "version_2": ('{"v":2,"verified":{}}', "Malformed"),
+        "version_true": ('{"v":true,"verified":{}}', "Malformed"),
+        "version_string": ('{"v":"1","verified":{}}', "Malformed"),
+        "no_verified": ('{"v":1}', "Malformed"),
+        "verified_array": ('{"v":1,"verified":[]}', "Malformed"),
+        "uppercase_hex": (doc("u1", fixed.upper()), "Malformed"),
+        "short_hex": (doc("u1", fixed[:62]), "Malformed"),
+        "key_not_string": ('{"v":1,"verified":{"u1":5}}', "Malformed"),
+        "empty_contact_id": (doc(""), "Malformed"),
+        "long_contact_id": (doc("x" * 129), "Malformed"),
+        "lone_surrogate_id": (doc("\\ud800"), "Malformed"),
+        "nan_constant": ('{"v":1,"verified":{},"n":NaN}', "Malformed"),
+        "trailing_garbage": ('{"v":1,"verified":{}} x', "Malformed"),
+    }
+    decode_cases: list[Json] = []
+    for name, (text, want) in raw.items():
+        item: Json = {"name": name, "plaintext": h(text.encode("utf-8"))}
+        if isinstance(want, str):
+            item["error"] = want
+        else:
+            item["expected"] = want
+        decode_cases.append(item)
+    decode_cases.append(
+        {
+            "name": "invalid_utf8",
+            "plaintext": h(b'{"v":1,"verified":{"\xff":"x"}}'),
+            "error": "Malformed",
+        }
+    )
+    for item in open_cases:
+        outcome: Any
+        try:
+            outcome = open_contacts_store(
+                Secret(bytes.fromhex(item["identity_seed"])),
+                item["user_id"],
+                item["version"],
+                bytes.fromhex(item["blob"]),
+            )
+        except errors.CryptoError as exc:
+            outcome = type(exc).__name__
+        assert outcome == item.get("error", item.get("expected")), item["name"]
+    for item in decode_cases:
+        try:
+            outcome = decode_contacts(bytes.fromhex(item["plaintext"]))
+        except errors.CryptoError as exc:
+            outcome = type(exc).__name__
+        assert outcome == item.get("error", item.get("expected")), item["name"]
+    return {"key": key_cases, "seal": seal_cases, "open": open_cases, "decode": decode_cases}
+
+
 # --- membership log --------------------------------------------------------------------------
 
 
@@ -1858,6 +2049,7 @@ def generate(out: Path, frozen_from: Path | None = None) -> list[Path]:
         "safety_number": gen_safety_number(),
         "membership": gen_membership(),
         "event": gen_event(),
+        "contacts_store": gen_contacts_store(),
     }
     out.mkdir(parents=True, exist_ok=True)
     written = []

@@ -25,6 +25,7 @@ from hushroom.services.presence import PresenceService
 from hushroom.services.rooms import RoomService
 from hushroom.services.sessions import SessionService
 from hushroom.services.tokens import TokenService
+from hushroom.services.user_stores import UserStoreService
 from hushroom.storage.engine import Database
 from hushroom.storage.unit import Storage
 
@@ -60,6 +61,7 @@ class Container:
         )
         self.keys = KeyService(self.storage, hasher, self.sessions, self.clock, settings)
         self.key_sets = KeySetService(self.storage, self.clock)
+        self.user_stores = UserStoreService(self.storage, self.clock)
         self.messages = MessageService(
             self.storage,
             self.events,

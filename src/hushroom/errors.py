@@ -131,6 +131,17 @@ class VaultVersionConflict(Conflict):
     title = "The key vault changed meanwhile; reload it and try again"
 
 
+class StoreConflict(Conflict):
+    """The user store changed since the client read it: fetch it, merge, and write again on top
+    of `current_version`."""
+
+    code = "store_conflict"
+    title = "The store changed meanwhile; fetch it, merge and try again"
+
+    def __init__(self, current_version: int) -> None:
+        super().__init__(field="expected_version", extra={"current_version": current_version})
+
+
 class ClientMessageIdReused(Conflict):
     code = "client_msg_id_reused"
     title = "This client message id was already used for another conversation"

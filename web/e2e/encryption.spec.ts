@@ -2,15 +2,21 @@
  * End-to-end encryption in real Chromium against a real server: DMs both ways, a new browser
  * reading the whole history, a forged envelope shown honestly, safety numbers and verification,
  * an account reset seen as a key change that blocks sending to a verified contact until
- * accepted, and a password change that keeps history readable. Every non-attack step ends with
- * nothing undecryptable (`data-undecryptable` on the document root).
+ * accepted, a password change that keeps history readable, and a message the server leaves out
+ * noticed by the reader. Every non-attack step ends with nothing undecryptable
+ * (`data-undecryptable` on the document root) and nothing missing or out of order
+ * (`data-missing-messages`, `data-reordered-messages`).
  * Serial: each step builds on the previous one.
  */
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+
 import { expect, test, type Browser, type BrowserContext, type Page } from "@playwright/test";
 
 import { fresh, signIn } from "./account-steps";
 import { confirmRecoveryCode } from "./recovery-code";
-import { runCli } from "./server";
+import { readState, runCli } from "./server";
 
 test.describe.configure({ mode: "serial" });
 
@@ -91,11 +97,54 @@ async function undecryptable(page: Page): Promise<number> {
   return Number((await page.locator("html").getAttribute("data-undecryptable")) ?? "0");
 }
 
+async function rootCount(page: Page, attribute: string): Promise<number> {
+  return Number((await page.locator("html").getAttribute(attribute)) ?? "0");
+}
+
 async function expectNothingUndecryptable(...people: Person[]): Promise<void> {
   for (const p of people) {
     await expect(messages(p.page).getByTestId("message-failure")).toHaveCount(0);
     expect(await undecryptable(p.page)).toBe(0);
+    // Nor anything missing or out of order (honest server, honest clients).
+    await expect(messages(p.page).getByTestId("missing-messages-notice")).toHaveCount(0);
+    await expect(messages(p.page).getByTestId("reordered-messages-notice")).toHaveCount(0);
+    expect(await rootCount(p.page, "data-missing-messages")).toBe(0);
+    expect(await rootCount(p.page, "data-reordered-messages")).toBe(0);
   }
+}
+
+/**
+ * What a server hiding a message does to its database: the row goes, and the later messages of
+ * the conversation move down one seq (with its `last_seq`), so readers get seqs with no hole, as
+ * if the message had never been sent. Run with the project's Python against the e2e server's
+ * SQLite file (the server keeps no copy of seqs in memory). Resolves with the seq it had.
+ */
+function hideMessage(clientMsgId: string): Promise<number> {
+  const repo = resolve(import.meta.dirname, "..", "..");
+  const local = join(repo, ".tools", "bin", "uv");
+  const script = [
+    "import sqlite3, sys",
+    "db = sqlite3.connect(sys.argv[1], timeout=30)",
+    "with db:",
+    "    conv, seq = db.execute('SELECT conversation_id, seq FROM messages WHERE client_msg_id = ?', (sys.argv[2],)).fetchone()",
+    "    db.execute('DELETE FROM messages WHERE conversation_id = ? AND seq = ?', (conv, seq))",
+    "    db.execute('UPDATE messages SET seq = seq - 1 WHERE conversation_id = ? AND seq > ?', (conv, seq))",
+    "    db.execute('UPDATE conversations SET last_seq = last_seq - 1 WHERE id = ?', (conv,))",
+    "    db.execute('UPDATE members SET last_read_seq = MIN(last_read_seq, (SELECT last_seq FROM conversations WHERE id = ?)) WHERE conversation_id = ?', (conv, conv))",
+    "print(seq)",
+  ].join("\n");
+  const database = join(readState().dir, "hushroom.db");
+  return new Promise((resolvePromise, reject) => {
+    execFile(
+      existsSync(local) ? local : "uv",
+      ["run", "--frozen", "python", "-c", script, database, clientMsgId],
+      { cwd: repo, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`hiding the message failed: ${error.message}\n${stderr}`));
+        else resolvePromise(Number(stdout.trim()));
+      },
+    );
+  });
 }
 
 test.afterAll(async () => {
@@ -374,4 +423,40 @@ test("a private group: messages are sealed to the verified membership and read b
   expect(stored.messages.length).toBeGreaterThanOrEqual(2);
   for (const m of stored.messages) expect(m.body ?? null).toBeNull();
   await expectNothingUndecryptable(alice);
+});
+
+test("a message the server leaves out is noticed by the reader, at its place", async () => {
+  test.setTimeout(120_000);
+  const aliceId: string = (await api(alice, "GET", "/api/v1/me")).user_id;
+  await openDm(alice);
+  const texts = ["First of three", "Second of three", "Third of three"];
+  for (const text of texts) {
+    await send(alice.page, text);
+    await expect(messages(alice.page).getByText(text)).toBeVisible({ timeout: 30_000 });
+    await expect(messages(alice.page).locator(".pending")).toHaveCount(0, { timeout: 30_000 });
+  }
+  const stored = await api(alice, "GET", `/api/v1/conversations/${dmId}/messages?limit=3`);
+  const sent: { seq: number; sender_id: string; client_msg_id: string }[] = stored.messages;
+  expect(sent.map((m) => m.sender_id)).toEqual([aliceId, aliceId, aliceId]);
+  const middle = sent[1];
+  if (middle === undefined) throw new Error("no middle message");
+  expect(await hideMessage(middle.client_msg_id)).toBe(middle.seq);
+  const after = await api(alice, "GET", `/api/v1/conversations/${dmId}/messages?limit=2`);
+  expect(after.messages.map((m: { seq: number }) => m.seq)).toEqual([middle.seq - 1, middle.seq]);
+
+  // Bob opens the DM afresh: the first and third, and a plain notice where the second was.
+  await openDm(bob);
+  const log = messages(bob.page);
+  await expect(log.getByText("Third of three")).toBeVisible({ timeout: 30_000 });
+  await expect(log.getByText("First of three")).toBeVisible();
+  await expect(log.getByText("Second of three")).toHaveCount(0);
+  const notice = log.getByTestId("missing-messages-notice");
+  await expect(notice).toHaveText("1 message from Alice could not be delivered by the server", { timeout: 30_000 });
+  await expect(log.locator('[data-testid="missing-messages-notice"] + .msg')).toContainText("Third of three");
+  await expect(bob.page.locator("html")).toHaveAttribute("data-missing-messages", "1");
+  await expect(bob.page.locator("html")).toHaveAttribute("data-reordered-messages", "0");
+  await expect(log.getByTestId("reordered-messages-notice")).toHaveCount(0);
+  // Not counted as undecryptable: Bob's count is only his history from before his reset.
+  const failures = await log.getByTestId("message-failure").count();
+  expect(await undecryptable(bob.page)).toBe(failures);
 });

@@ -1,15 +1,18 @@
-"""Keys and devices over HTTP (thin routes over KeyService): the vault, the one-time key set-up,
-the key directory, devices, revocation and password change (docs/protocol.md)."""
+"""Keys and devices over HTTP (thin routes over KeyService): the vault, the encrypted per-user
+stores (UserStoreService), the one-time key set-up, the key directory, devices, revocation and
+password change (docs/protocol.md)."""
 
 from __future__ import annotations
 
 import uuid
+from enum import StrEnum
 from typing import Any
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from hushroom.api.auth import (
+    _MAX_BLOB_B64,
     _MAX_KEY_B64,
     _MAX_SECRET_B64,
     KeysIn,
@@ -89,6 +92,26 @@ class PasswordChangeIn(NewPasswordIn):
     keep_other_sessions: StrictBool = False
 
 
+class StoreName(StrEnum):
+    """The encrypted per-user stores (docs/crypto.md §6.6): only `contacts` so far."""
+
+    contacts = "contacts"
+
+
+class UserStoreOut(BaseModel):
+    version: int
+    blob: str | None
+
+
+class UserStoreIn(Strict):
+    expected_version: StrictInt = Field(ge=0, le=2_000_000_000)
+    blob: B64Url = Field(max_length=_MAX_BLOB_B64)
+
+
+class UserStorePutOut(BaseModel):
+    version: int
+
+
 def _no_store(response: Response) -> None:
     response.headers["Cache-Control"] = "no-store"
 
@@ -104,6 +127,28 @@ async def get_vault(c: ContainerDep, p: PrincipalDep, response: Response) -> dic
         "recovery_wrapping": b64url(v.vault.recovery_wrapping),
         "vault_version": v.vault_version,
     }
+
+
+@router.get("/keys/stores/{name}", response_model=UserStoreOut)
+async def get_user_store(
+    c: ContainerDep, p: PrincipalDep, name: StoreName, response: Response
+) -> dict[str, Any]:
+    stored = await c.user_stores.get(p, name.value)
+    _no_store(response)
+    return {
+        "version": stored.version,
+        "blob": b64url(stored.blob) if stored.blob is not None else None,
+    }
+
+
+@router.put("/keys/stores/{name}", response_model=UserStorePutOut)
+async def put_user_store(
+    c: ContainerDep, p: PrincipalDep, name: StoreName, body: UserStoreIn
+) -> dict[str, Any]:
+    version = await c.user_stores.put(
+        p, name.value, body.expected_version, decode_b64url(body.blob)
+    )
+    return {"version": version}
 
 
 @router.post("/keys/setup", status_code=204)

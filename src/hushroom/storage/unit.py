@@ -47,6 +47,8 @@ from hushroom.storage.sql.conversations import (
     SqlMessageRepository,
 )
 from hushroom.storage.sql.moderation import SqlAuditLogRepository
+from hushroom.storage.sql.user_stores import SqlUserStoreRepository
+from hushroom.storage.user_stores import UserStoreRepository
 
 
 class Repos:
@@ -65,6 +67,7 @@ class Repos:
         self.membership_log: MembershipLogRepository = SqlMembershipLogRepository(conn)
         self.blocks: BlockRepository = SqlBlockRepository(conn)
         self.audit: AuditLogRepository = SqlAuditLogRepository(conn)
+        self.user_stores: UserStoreRepository = SqlUserStoreRepository(conn)
 
 
 def _is_connection_error(exc: DBAPIError) -> bool:

@@ -31,6 +31,8 @@ import type {
   SendAck,
   Ticket,
   Tokens,
+  UserStore,
+  UserStorePut,
   VaultOut,
 } from "@/api/types";
 import type { KeyDirectoryOut } from "@/session/contact-keys";
@@ -204,6 +206,19 @@ export class ApiClient {
 
   vault(): Promise<VaultOut> {
     return this.#request("/api/v1/keys/vault");
+  }
+
+  /** This user's encrypted contacts store (docs/crypto.md §6.6); version 0, no blob, before any. */
+  contactsStore(): Promise<UserStore> {
+    return this.#request("/api/v1/keys/stores/contacts");
+  }
+
+  /** Replace it by compare-and-swap: `ApiError` 409 `store_conflict` when another write was first. */
+  putContactsStore(expectedVersion: number, blob: string): Promise<UserStorePut> {
+    return this.#request("/api/v1/keys/stores/contacts", {
+      method: "PUT",
+      body: { expected_version: expectedVersion, blob },
+    });
   }
 
   setupKeys(body: KeysSetupIn): Promise<void> {

@@ -39,6 +39,13 @@ describe("describeError", () => {
     );
   });
 
+  it("does not tell a member removed from a private group to join a room", () => {
+    const { title, detail } = describeError(new ApiError(403, "not_a_member", "not a member"));
+    expect(title).toBe("You're not a member of this conversation");
+    expect(detail).toContain("removed");
+    expect(`${title} ${detail}`).not.toContain("Join this room first");
+  });
+
   it("tells someone whose account was disabled what happened, in plain words", () => {
     const { title, detail } = describeError(new ApiError(403, "account_disabled", "disabled", null));
     expect(title).toBe("This account is disabled");

@@ -78,7 +78,11 @@ export function describeError(error: unknown): { title: string; detail: string }
           detail: "Find the room under Browse rooms and join it, or pick another name.",
         };
       case "not_a_member":
-        return { title: "Not a member", detail: "Join this room first." };
+        // Rooms, DMs and groups share this code: a removed group member sees it too.
+        return {
+          title: "You're not a member of this conversation",
+          detail: "You may have left it or been removed. A public room can be joined again under Browse rooms.",
+        };
       case "validation_failed":
         return { title: "Something doesn't look right", detail: error.message };
       default:

@@ -303,6 +303,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/keys/stores/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get User Store */
+        get: operations["get_user_store_api_v1_keys_stores__name__get"];
+        /** Put User Store */
+        put: operations["put_user_store_api_v1_keys_stores__name__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/keys/setup": {
         parameters: {
             query?: never;
@@ -1518,6 +1536,12 @@ export interface components {
             /** Device Certificate */
             device_certificate: string;
         };
+        /**
+         * StoreName
+         * @description The encrypted per-user stores (docs/crypto.md §6.6): only `contacts` so far.
+         * @enum {string}
+         */
+        StoreName: "contacts";
         /** TicketOut */
         TicketOut: {
             /** Ticket */
@@ -1541,6 +1565,25 @@ export interface components {
             session_id: string;
             /** Refresh Token */
             refresh_token?: string | null;
+        };
+        /** UserStoreIn */
+        UserStoreIn: {
+            /** Expected Version */
+            expected_version: number;
+            /** Blob */
+            blob: string;
+        };
+        /** UserStoreOut */
+        UserStoreOut: {
+            /** Version */
+            version: number;
+            /** Blob */
+            blob: string | null;
+        };
+        /** UserStorePutOut */
+        UserStorePutOut: {
+            /** Version */
+            version: number;
         };
         /** ValidationError */
         ValidationError: {
@@ -2052,6 +2095,72 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["VaultOut"];
+                };
+            };
+        };
+    };
+    get_user_store_api_v1_keys_stores__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: components["schemas"]["StoreName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserStoreOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    put_user_store_api_v1_keys_stores__name__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: components["schemas"]["StoreName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserStoreIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserStorePutOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

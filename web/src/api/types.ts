@@ -18,6 +18,9 @@ export type Prelogin = Schemas["PreloginOut"];
 export type KdfWire = Schemas["Kdf"];
 export type SendAck = Schemas["SendAck"];
 export type Ticket = Schemas["TicketOut"];
+/** An encrypted per-user store (docs/crypto.md §6.6) and the answer to replacing it. */
+export type UserStore = Schemas["UserStoreOut"];
+export type UserStorePut = Schemas["UserStorePutOut"];
 
 /*
  * The account-keys contract (docs/protocol.md "Accounts and sessions", "Keys and devices";

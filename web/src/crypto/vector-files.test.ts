@@ -10,6 +10,7 @@ import { loadVectors } from "@/test/vectors";
  * checks it too.
  */
 const CHECKED: Record<string, { test: string; sections: string[] }> = {
+  "contacts_store.json": { test: "contacts-store.test.ts", sections: ["key", "seal", "open", "decode"] },
   "device.json": { test: "device.test.ts", sections: ["certify", "verify"] },
   "ed25519.json": { test: "ed25519-verify.test.ts", sections: ["verify"] },
   "encoding.json": {

@@ -58,14 +58,15 @@ export function privateMessagingFor(api: ApiClient, userId: string): E2ee {
   if (existing !== undefined) return existing;
 
   const store = browserE2eeStore(userId);
-  const trust = new ContactTrust(store);
   const keys = () => {
     const current = keyring.current();
     return current !== null && current.userId === userId ? current : null;
   };
+  // The verified set follows the user to every browser: synced with the encrypted contacts store.
+  const trust = new ContactTrust(store, { api, keys, subscribe: keyring.subscribe, random: browserRandom });
   const directories = new ContactDirectories(
     api,
-    browserKeyPins(userId),
+    trust.pinsFor(browserKeyPins(userId)),
     keys,
     (error) => trust.handleKeyChange(error),
     { memory: store },

@@ -19,7 +19,15 @@ import {
   serverMembership,
 } from "@/session/conversation-keys";
 import type { KeyDirectoryOut } from "@/session/contact-keys";
-import { CHUNK, FAIL_ALTERED, FAIL_KEYS, FAIL_SENDER, MessageCrypto } from "@/session/message-crypto";
+import {
+  CHUNK,
+  CounterLedger,
+  FAIL_ALTERED,
+  FAIL_KEYS,
+  FAIL_SENDER,
+  MessageCrypto,
+  type SealedSend,
+} from "@/session/message-crypto";
 import type { UnlockedKeys } from "@/session/unlocked-keys";
 import { MemoryKeyPins } from "@/storage/key-pins-store";
 import { memoryE2eeStore } from "@/storage/local-crypto-store";
@@ -315,6 +323,188 @@ describe("MessageCrypto", () => {
     expect(sealed.generation).toBe(2);
     expect(a.trust.getSnapshot().notices).toHaveLength(1);
     expect(a.trust.getSnapshot().blocked).toEqual({});
+  });
+});
+
+describe("MessageCrypto: messages the server left out or reordered (§8.5)", () => {
+  /** Alice's sealed messages as the server would number them: 1, 2, 3 … with no holes. */
+  async function conversation(count: number) {
+    const p = await pair();
+    const sealed: SealedSend[] = [];
+    for (let i = 1; i <= count; i++) sealed.push(await p.a.crypto.seal(DM, id(i), `m${String(i)}`));
+    const at = (seq: number, i: number): Message => {
+      const s = sealed[i - 1];
+      if (s === undefined) throw new Error("no such message");
+      return { ...asMessage(p.alice, id(i), s), id: seq, seq };
+    };
+    return { ...p, at };
+  }
+
+  it("shows nothing for messages in order, in any loading order", async () => {
+    const { b, at } = await conversation(4);
+    await b.crypto.openAll([at(3, 3), at(4, 4)]);
+    await b.crypto.openAll([at(1, 1), at(2, 2)]);
+    expect(b.crypto.notices(DM)).toEqual([]);
+    expect(b.crypto.missingMessages).toBe(0);
+    expect(b.crypto.undecryptable).toBe(0);
+  });
+
+  it("notices a message the server left out, at its place, without counting it undecryptable", async () => {
+    const { b, at, alice } = await conversation(3);
+    const seen = vi.fn();
+    const unsubscribe = b.crypto.subscribe(seen);
+    // The server hides message 2 and numbers message 3 as seq 2.
+    const opened = await b.crypto.openAll([at(1, 1), at(2, 3)]);
+    expect(opened.map((m) => m.text)).toEqual(["m1", "m3"]);
+    expect(b.crypto.notices(DM)).toEqual([
+      {
+        kind: "missing",
+        conversationId: DM,
+        seq: 2,
+        senderId: ALICE,
+        senderDeviceId: alice.keys.deviceId,
+        count: 1,
+      },
+    ]);
+    expect(b.crypto.missingMessages).toBe(1);
+    expect(b.crypto.undecryptable).toBe(0);
+    expect(seen).toHaveBeenCalledTimes(1);
+    // The same page again: the same notices (the same array), nobody told.
+    const before = b.crypto.notices(DM);
+    await b.crypto.openAll([at(1, 1), at(2, 3)]);
+    expect(b.crypto.notices(DM)).toBe(before);
+    expect(seen).toHaveBeenCalledTimes(1);
+    unsubscribe();
+  });
+
+  it("notices messages delivered out of order; a late one is not also missing", async () => {
+    const { b, at } = await conversation(3);
+    await b.crypto.openAll([at(1, 1), at(2, 3)]);
+    expect(b.crypto.missingMessages).toBe(1);
+    // The "missing" message turns up after message 3.
+    await b.crypto.open(at(3, 2));
+    expect(b.crypto.notices(DM).map((n) => [n.kind, n.seq, n.count])).toEqual([["reordered", 3, 1]]);
+    expect(b.crypto.missingMessages).toBe(0);
+    expect(b.crypto.reorderedMessages).toBe(1);
+  });
+
+  it("does not judge the reader's own device, or a conversation it has not all loaded", async () => {
+    const { a, at } = await conversation(3);
+    await a.crypto.openAll([at(1, 1), at(2, 3)]);
+    expect(a.crypto.notices(DM)).toEqual([]);
+
+    const other = await conversation(5);
+    await other.b.crypto.openAll([other.at(1, 1)]);
+    await other.b.crypto.openAll([other.at(5, 5)]); // seqs 2 … 4 not loaded
+    expect(other.b.crypto.notices(DM)).toEqual([]);
+  });
+});
+
+describe("CounterLedger", () => {
+  const ALICE_DEVICE = "alice-device";
+  const BOB_DEVICE = "bob-device";
+  /** [seq, device, counter] for a verified envelope; [seq] for a message that failed. */
+  type Seen = readonly [number, string, number] | readonly [number];
+  function load(ledger: CounterLedger, seen: readonly Seen[]): void {
+    for (const entry of seen) {
+      if (entry.length === 1) ledger.unverified(DM, entry[0]);
+      else expect(ledger.accept(DM, entry[0], entry[1] === BOB_DEVICE ? BOB : ALICE, entry[1], entry[2])).toBe(true);
+    }
+  }
+  const brief = (ledger: CounterLedger, own?: string) =>
+    ledger.notices(DM, own).map((n) => `${n.kind} ${n.senderDeviceId} @${String(n.seq)} ×${String(n.count)}`);
+
+  it("in order: nothing, with other devices in between", () => {
+    const ledger = new CounterLedger();
+    load(ledger, [
+      [1, ALICE_DEVICE, 1],
+      [2, BOB_DEVICE, 1],
+      [3, ALICE_DEVICE, 2],
+      [4, ALICE_DEVICE, 3],
+      [5, BOB_DEVICE, 2],
+    ]);
+    expect(brief(ledger)).toEqual([]);
+  });
+
+  it("a gap: the counters the server left out, at the message after them", () => {
+    const ledger = new CounterLedger();
+    load(ledger, [
+      [1, ALICE_DEVICE, 1],
+      [2, BOB_DEVICE, 1],
+      [3, ALICE_DEVICE, 4],
+      [4, BOB_DEVICE, 2],
+    ]);
+    expect(brief(ledger)).toEqual([`missing ${ALICE_DEVICE} @3 ×2`]);
+    // The reader's own device is not judged (its refused sends were shown to it).
+    expect(brief(ledger, ALICE_DEVICE)).toEqual([]);
+  });
+
+  it("the start of the conversation counts as loaded: a first counter above 1 is a gap", () => {
+    const ledger = new CounterLedger();
+    load(ledger, [
+      [1, BOB_DEVICE, 1],
+      [2, ALICE_DEVICE, 2],
+    ]);
+    expect(brief(ledger)).toEqual([`missing ${ALICE_DEVICE} @2 ×1`]);
+  });
+
+  it("late messages are reordered, one notice per run, and not missing", () => {
+    const ledger = new CounterLedger();
+    load(ledger, [
+      [1, ALICE_DEVICE, 1],
+      [2, ALICE_DEVICE, 4],
+      [3, ALICE_DEVICE, 2],
+      [4, BOB_DEVICE, 1],
+      [5, ALICE_DEVICE, 3],
+      [6, ALICE_DEVICE, 5],
+      [7, ALICE_DEVICE, 7],
+      [8, ALICE_DEVICE, 6],
+    ]);
+    expect(brief(ledger)).toEqual([
+      `reordered ${ALICE_DEVICE} @3 ×2`,
+      `reordered ${ALICE_DEVICE} @8 ×1`,
+    ]);
+  });
+
+  it("a replay: the same counter at another seq is refused, at the same seq accepted again", () => {
+    const ledger = new CounterLedger();
+    expect(ledger.accept(DM, 1, ALICE, ALICE_DEVICE, 1)).toBe(true);
+    expect(ledger.accept(DM, 1, ALICE, ALICE_DEVICE, 1)).toBe(true);
+    expect(ledger.accept(DM, 2, ALICE, ALICE_DEVICE, 1)).toBe(false);
+    // The same counter of another device, or in another conversation, is no replay.
+    expect(ledger.accept(DM, 2, BOB, BOB_DEVICE, 1)).toBe(true);
+    expect(ledger.accept("other", 1, ALICE, ALICE_DEVICE, 1)).toBe(true);
+    ledger.unverified(DM, 3);
+    expect(brief(ledger)).toEqual([]);
+  });
+
+  it("pages loaded backwards: the latest page first, each gap once its whole range is loaded", () => {
+    const ledger = new CounterLedger();
+    // Seqs 1 … 100, Alice's counter = seq, except that the server left out counters 30 and 60.
+    const counter = (seq: number) => seq + (seq >= 30 ? 1 : 0) + (seq >= 59 ? 1 : 0);
+    const page = (from: number, to: number): Seen[] =>
+      Array.from({ length: to - from + 1 }, (_, i) => [from + i, ALICE_DEVICE, counter(from + i)] as const);
+    load(ledger, page(51, 100));
+    expect(brief(ledger)).toEqual([`missing ${ALICE_DEVICE} @59 ×1`]);
+    load(ledger, page(1, 50));
+    expect(brief(ledger)).toEqual([`missing ${ALICE_DEVICE} @30 ×1`, `missing ${ALICE_DEVICE} @59 ×1`]);
+  });
+
+  it("a gap across a range not loaded yet (or with a failed message) is not reported", () => {
+    const ledger = new CounterLedger();
+    load(ledger, [
+      [5, ALICE_DEVICE, 5],
+      [6, ALICE_DEVICE, 6],
+      [20, ALICE_DEVICE, 9],
+    ]);
+    // Seqs 7 … 19 not loaded, nor 1 … 4 (Alice's first four counters may be there).
+    expect(brief(ledger)).toEqual([]);
+    load(ledger, [[7, BOB_DEVICE, 1], [8], ...Array.from({ length: 11 }, (_, i) => [9 + i, BOB_DEVICE, 3 + i] as const)]);
+    // Loaded now, but seq 8 could not be opened: it may be one of Alice's, already shown as failed.
+    expect(brief(ledger)).toEqual([]);
+    // Opened on a refetch (Bob's): now the range is complete, and Alice's 7 and 8 are missing.
+    expect(ledger.accept(DM, 8, BOB, BOB_DEVICE, 2)).toBe(true);
+    expect(brief(ledger)).toEqual([`missing ${ALICE_DEVICE} @20 ×2`]);
   });
 });
 

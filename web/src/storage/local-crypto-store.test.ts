@@ -43,6 +43,17 @@ describe("indexedDbE2eeStore", () => {
     expect(key.extractable).toBe(false);
   });
 
+  it("keeps the server's copy of the verified set (the merge base) beside it, encrypted", async () => {
+    const factory = new IDBFactory();
+    const store = indexedDbE2eeStore(ME, () => factory);
+    expect(await store.loadVerifiedBase()).toBeNull();
+    await store.saveVerified({ [BOB]: "ab".repeat(32) });
+    await store.saveVerifiedBase({ version: 3, verified: { [BOB]: "cd".repeat(32) } });
+    const reloaded = indexedDbE2eeStore(ME, () => factory);
+    expect(await reloaded.loadVerifiedBase()).toEqual({ version: 3, verified: { [BOB]: "cd".repeat(32) } });
+    expect(await reloaded.loadVerified()).toEqual({ [BOB]: "ab".repeat(32) });
+  });
+
   it("remembers verified device certificates and key-change notices once each", async () => {
     const factory = new IDBFactory();
     const store = indexedDbE2eeStore(ME, () => factory);

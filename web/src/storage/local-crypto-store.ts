@@ -8,7 +8,9 @@
  * - `counters`: the last envelope counter this device used per conversation (docs/crypto.md
  *   §8.4: counters start at 1 per (device, conversation) and never repeat; a lost counter means
  *   a lost device key, so a fresh browser starts a fresh device at 1).
- * - `verified`: the contacts this user marked as verified, encrypted under the local key.
+ * - `verified`: the contacts this user marked as verified, encrypted under the local key — a
+ *   cache of the encrypted per-user store on the server (docs/crypto.md §6.6), beside the
+ *   server's copy as of the last sync (the base of the next merge, `loadVerifiedBase`).
  * - `notices`: identity-key changes seen (public facts: who and when), shown in conversations.
  * - `devices`: contacts' device certificates once verified under the identity key pinned then
  *   (public), so history they signed still verifies after the device left the directory (an
@@ -75,6 +77,12 @@ export interface KeyChangeNotice {
   readonly newKey: string;
 }
 
+/** The server's contacts store as this browser last saw it: its version and verified map. */
+export interface SyncedVerified {
+  readonly version: number;
+  readonly verified: Readonly<Record<string, string>>;
+}
+
 /** The per-user state this module keeps (an in-memory twin exists for tests). */
 export interface E2eeStore {
   readonly userId: string;
@@ -83,6 +91,9 @@ export interface E2eeStore {
   nextCounter(deviceId: string, conversationId: string): Promise<number>;
   loadVerified(): Promise<Record<string, string>>;
   saveVerified(verified: Readonly<Record<string, string>>): Promise<void>;
+  /** The server's copy of the verified set at the last sync (null before the first). */
+  loadVerifiedBase(): Promise<SyncedVerified | null>;
+  saveVerifiedBase(base: SyncedVerified): Promise<void>;
   loadNotices(): Promise<KeyChangeNotice[]>;
   addNotice(notice: KeyChangeNotice): Promise<void>;
   rememberDevice(userId: string, deviceId: string, device: RememberedDevice): Promise<void>;
@@ -173,6 +184,27 @@ export function indexedDbE2eeStore(
       );
       await (await db()).put(VERIFIED, userId, sealed);
     },
+    async loadVerifiedBase() {
+      const sealed = await (await db()).get<Uint8Array>(VERIFIED, `${userId}\u0000synced`);
+      if (sealed === undefined) return null;
+      try {
+        const plain = await (await this.cipher()).decrypt(new Uint8Array(sealed), `verified-synced\u0000${userId}`);
+        const parsed: unknown = JSON.parse(decoder.decode(plain));
+        if (typeof parsed !== "object" || parsed === null) return null;
+        const { version, verified } = parsed as Record<string, unknown>;
+        if (typeof version !== "number" || typeof verified !== "object" || verified === null) return null;
+        return { version, verified: verified as Record<string, string> };
+      } catch {
+        return null;
+      }
+    },
+    async saveVerifiedBase(base) {
+      const sealed = await (await this.cipher()).encrypt(
+        encoder.encode(JSON.stringify({ version: base.version, verified: base.verified })),
+        `verified-synced\u0000${userId}`,
+      );
+      await (await db()).put(VERIFIED, `${userId}\u0000synced`, sealed);
+    },
     async loadNotices() {
       return (await (await db()).get<KeyChangeNotice[]>(NOTICES, userId)) ?? [];
     },
@@ -203,6 +235,7 @@ export function indexedDbE2eeStore(
 export function memoryE2eeStore(userId: string, subtle: SubtleCrypto = crypto.subtle): E2eeStore {
   const counters = new Map<string, number>();
   let verified: Record<string, string> = {};
+  let base: SyncedVerified | null = null;
   const notices: KeyChangeNotice[] = [];
   const devices = new Map<string, RememberedDevice>();
   let cipher: Promise<LocalCipher> | null = null;
@@ -223,6 +256,11 @@ export function memoryE2eeStore(userId: string, subtle: SubtleCrypto = crypto.su
     loadVerified: () => Promise.resolve({ ...verified }),
     saveVerified: (v) => {
       verified = { ...v };
+      return Promise.resolve();
+    },
+    loadVerifiedBase: () => Promise.resolve(base === null ? null : { ...base, verified: { ...base.verified } }),
+    saveVerifiedBase: (b) => {
+      base = { version: b.version, verified: { ...b.verified } };
       return Promise.resolve();
     },
     loadNotices: () => Promise.resolve([...notices]),

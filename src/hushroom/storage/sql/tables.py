@@ -284,3 +284,15 @@ audit_log = Table(
     Column("detail", JSON(), nullable=True),
     Column("created_at", BigInteger(), nullable=False, index=True),
 )
+
+# Encrypted per-user stores (migration 0008): one opaque blob per (user, store name), replaced
+# by compare-and-swap on `version`. `contacts` holds the verified contacts (docs/crypto.md §6.6).
+user_stores = Table(
+    "user_stores",
+    metadata,
+    Column("user_id", Uuid(), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(32), primary_key=True),
+    Column("version", Integer(), nullable=False),
+    Column("blob", LargeBinary(), nullable=False),
+    Column("updated_at", BigInteger(), nullable=False),
+)

@@ -1,12 +1,14 @@
 /**
- * The message list of one conversation: day separators, the "New messages" divider, memoised
- * bubbles with read receipts, then the outbox's pending messages for this conversation.
+ * The message list of one conversation: day separators, the "New messages" divider, notices of
+ * messages the server did not deliver (or delivered out of order), memoised bubbles with read
+ * receipts, then the outbox's pending messages for this conversation.
  */
 import { useCallback, useMemo } from "react";
 
 import { describeError } from "@/api/errors";
 import { useConversation, useMe } from "@/api/queries";
 import { MessageBubble, PendingBubble } from "@/features/chat/message-bubble";
+import { CounterNoticeRow, useCounterNotices } from "@/features/chat/message-notice";
 import { buildRows, readersBySeq } from "@/features/chat/message-rows";
 import { useMessageScroll } from "@/features/chat/use-message-scroll";
 import { useSession } from "@/session/session";
@@ -26,7 +28,11 @@ export function MessageList({ id, firstUnreadSeq }: { id: string; firstUnreadSeq
     const confirmed = new Set(conv.messages.filter((m) => m.senderId === me).map((m) => m.clientMsgId));
     return outbox.filter((e) => e.conversationId === id && !confirmed.has(e.clientMsgId));
   }, [outbox, id, conv.messages, me]);
-  const rows = useMemo(() => buildRows(conv.messages, firstUnreadSeq, me), [conv.messages, firstUnreadSeq, me]);
+  const notices = useCounterNotices(id);
+  const rows = useMemo(
+    () => buildRows(conv.messages, firstUnreadSeq, me, notices),
+    [conv.messages, firstUnreadSeq, me, notices],
+  );
   const readers = useMemo(() => readersBySeq(conv.messages, conv.receipts, me), [conv.messages, conv.receipts, me]);
   const { scroller, showLatest, onScroll, toLatest, loadOlder } = useMessageScroll(id, conv.hasMoreBefore, rows, pending.length);
   const onRemove = useModeration(id);
@@ -52,6 +58,8 @@ export function MessageList({ id, firstUnreadSeq }: { id: string; firstUnreadSeq
             <div key={row.key} className="new-divider" role="separator" aria-label="New messages">
               <span>New messages</span>
             </div>
+          ) : row.kind === "notice" && row.notice !== undefined ? (
+            <CounterNoticeRow key={row.key} notice={row.notice} />
           ) : row.message !== undefined ? (
             <MessageBubble
               key={row.key}

@@ -1,0 +1,130 @@
+"""Seeding for the browser benchmarks (web/bench/*.bench.ts), through the Python SDK.
+
+Accounts are real (Argon2id, identity key, PUK, vault, certified device) and messages are real
+envelopes, exactly as any client makes them; only the browser's side is measured.
+
+    history  URL RUN PASSWORD COUNT   a sender and a recipient; the sender opens a DM and sends
+                                      COUNT encrypted texts; the recipient accepts the DM.
+    members  URL RUN PASSWORD COUNT   the browser's user and COUNT other accounts (display names
+                                      "Kb<RUN> a00"…, 20 per letter: one search in the web
+                                      client's people picker shows 20).
+
+Prints one JSON object on stdout (emails, names, ids).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import string
+import sys
+import time
+from typing import Any
+
+from hushroom.client import HushroomClient
+
+# Registrations at once: each runs Argon2id (64 MiB) in a thread here and on the server.
+PARALLEL = 4
+# Results one search shows in the web client's people picker (`ApiClient.searchUsers`).
+PER_SEARCH = 20
+# History sends in flight at once (over HTTP; the server group-commits concurrent sends).
+SEND_WINDOW = 8
+
+# fmt: off
+WORDS = (
+    "the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "we", "plan",
+    "the", "trip", "for", "next", "week", "bring", "snacks", "maps", "chargers", "and", "the",
+    "good", "umbrella", "because", "it", "will", "rain",
+)
+# fmt: on
+
+
+def text_of(i: int) -> str:
+    """A short chat line of varying length (like real talk: 3 to 24 words)."""
+    n = 3 + (i * 7) % 22
+    words = [WORDS[(i + k * 3) % len(WORDS)] for k in range(n)]
+    return f"#{i + 1:04d} " + " ".join(words)
+
+
+def log(message: str) -> None:
+    sys.stderr.write(f"seed: {message}\n")
+
+
+async def history(url: str, run: str, password: str, count: int) -> dict[str, Any]:
+    started = time.monotonic()
+    sender_email = f"hist-sender-{run}@example.com"
+    recipient_email = f"hist-recipient-{run}@example.com"
+    sender_name = f"History Sender {run}"
+    async with HushroomClient(url) as sender, HushroomClient(url) as recipient:
+        await asyncio.gather(
+            sender.register_and_login(sender_name, sender_email, password, device_name="seed"),
+            recipient.register_and_login(
+                f"History Reader {run}", recipient_email, password, device_name="seed"
+            ),
+        )
+        assert recipient.user_id is not None
+        dm = await sender.open_private_dm(recipient.user_id)
+        # The first send creates the key set (generation 1); then a window of sends in flight.
+        await sender.send_text(dm.id, text_of(0), http=True)
+        queue = iter(range(1, count))
+
+        async def worker() -> None:
+            for i in queue:
+                await sender.send_text(dm.id, text_of(i), http=True)
+
+        await asyncio.gather(*(worker() for _ in range(SEND_WINDOW)))
+        await recipient.accept_request(dm.id)
+        # What the browser will see: every message stored, all of them envelopes.
+        page = await recipient.history(dm.id, limit=1)
+        if page.last_seq != count:
+            raise RuntimeError(f"expected {count} messages, the server holds {page.last_seq}")
+    log(f"history: {count} messages in {time.monotonic() - started:.1f} s")
+    return {
+        "sender_email": sender_email,
+        "sender_name": sender_name,
+        "recipient_email": recipient_email,
+        "conversation_id": str(dm.id),
+        "messages": count,
+    }
+
+
+async def members(url: str, run: str, password: str, count: int) -> dict[str, Any]:
+    started = time.monotonic()
+    creator_email = f"keyset-creator-{run}@example.com"
+    names = [
+        f"Kb{run} {string.ascii_lowercase[i // PER_SEARCH]}{i % PER_SEARCH:02d}"
+        for i in range(count)
+    ]
+    accounts = [("Key Set Creator " + run, creator_email)] + [
+        (name, f"keyset-{run}-{i}@example.com") for i, name in enumerate(names)
+    ]
+    gate = asyncio.Semaphore(PARALLEL)
+
+    async def register(name: str, email: str) -> str:
+        async with gate, HushroomClient(url) as client:
+            registration = await client.register(name, email, password, device_name="seed")
+            return str(registration.user_id)
+
+    ids = await asyncio.gather(*(register(n, e) for n, e in accounts))
+    log(f"members: {len(accounts)} accounts in {time.monotonic() - started:.1f} s")
+    prefixes = sorted({name[:-2] for name in names})
+    return {
+        "creator_email": creator_email,
+        "creator_id": ids[0],
+        "member_names": names,
+        "member_ids": ids[1:],
+        "search_prefixes": prefixes,
+    }
+
+
+async def main(argv: list[str]) -> None:
+    if len(argv) != 5 or argv[0] not in ("history", "members"):
+        sys.exit(__doc__)
+    what, url, run, password, count = argv
+    seed = history if what == "history" else members
+    result = await seed(url, run, password, int(count))
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1:]))

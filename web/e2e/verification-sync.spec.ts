@@ -1,0 +1,150 @@
+/**
+ * Contact verification follows the user to every browser (docs/crypto.md §6.6), in real
+ * Chromium against a real server: Alice verifies Bob in one browser; a fresh browser she signs in
+ * to shows Bob verified (from the encrypted contacts store on the server, nothing local); after
+ * Bob resets his account, yet another fresh browser of Alice's — with no pin of Bob's old key —
+ * still blocks sending to him until she accepts the new key.
+ */
+import { expect, test, type Browser, type BrowserContext, type Page } from "@playwright/test";
+
+import { fresh, signIn } from "./account-steps";
+import { confirmRecoveryCode } from "./recovery-code";
+import { runCli } from "./server";
+
+const RUN = Date.now().toString(36);
+const PASSWORD = "harbor quartz 73 lantern";
+const RESET_PASSWORD = "meadow falcon 29 ember";
+const ALICE = { name: "Alice", email: `alice-vsync-${RUN}@example.com` };
+const BOB = { name: "Bob", email: `bob-vsync-${RUN}@example.com` };
+
+interface Person {
+  context: BrowserContext;
+  page: Page;
+  /** The latest bearer token the app used (read off its own requests). */
+  token: () => string;
+}
+
+const contexts: BrowserContext[] = [];
+
+async function person(browser: Browser): Promise<Person> {
+  const { context, page } = await fresh(browser);
+  contexts.push(context);
+  let token = "";
+  page.on("request", (request) => {
+    const auth = request.headers().authorization;
+    if (auth?.startsWith("Bearer ") === true) token = auth.slice("Bearer ".length);
+  });
+  return { context, page, token: () => token };
+}
+
+async function register(p: Person, who: { name: string; email: string }): Promise<void> {
+  const { page } = p;
+  await page.goto("/register");
+  await page.getByLabel("Display name").fill(who.name);
+  await page.getByLabel("Email").fill(who.email);
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await page.getByLabel("Confirm password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await confirmRecoveryCode(page, "Continue to Hushroom");
+  await expect(page.getByRole("link", { name: "Browse rooms" })).toBeVisible({ timeout: 30_000 });
+}
+
+async function signedIn(browser: Browser, who: { email: string }, password = PASSWORD): Promise<Person> {
+  const p = await person(browser);
+  await signIn(p.page, who.email, password);
+  await expect(p.page.getByRole("link", { name: "Browse rooms" })).toBeVisible({ timeout: 30_000 });
+  return p;
+}
+
+/** An authenticated API call with the app's own token. */
+async function api(p: Person, method: "GET" | "POST", path: string, data?: unknown): Promise<any> {
+  await expect.poll(() => p.token(), { timeout: 15_000 }).not.toBe("");
+  const response = await p.page.request.fetch(path, {
+    method,
+    headers: { Authorization: `Bearer ${p.token()}`, "Content-Type": "application/json" },
+    ...(data === undefined ? {} : { data: JSON.stringify(data) }),
+  });
+  const text = await response.text();
+  if (!response.ok()) throw new Error(`${method} ${path}: ${String(response.status())} ${text}`);
+  return text === "" ? null : JSON.parse(text);
+}
+
+async function storeVersion(p: Person): Promise<number> {
+  return (await api(p, "GET", "/api/v1/keys/stores/contacts")).version;
+}
+
+async function openDm(p: Person, dmId: string): Promise<void> {
+  await p.page.goto(`/c/${dmId}`);
+  await expect(p.page.getByLabel("Message", { exact: true })).toBeVisible({ timeout: 30_000 });
+  await expect(p.page.locator(".banner")).toBeHidden({ timeout: 30_000 });
+}
+
+test.afterAll(async () => {
+  for (const context of contexts) await context.close().catch(() => undefined);
+});
+
+test("a verification made in one browser holds in every other, across a key change", async ({ browser }) => {
+  test.setTimeout(300_000);
+  const alice = await person(browser);
+  const bob = await person(browser);
+  await register(alice, ALICE);
+  await register(bob, BOB);
+  const bobId: string = (await api(bob, "GET", "/api/v1/me")).user_id;
+  const dmId: string = (await api(alice, "POST", "/api/v1/dms", { user_id: bobId })).id;
+
+  // 1. Alice verifies Bob in her first browser; the verified set reaches the server, sealed.
+  await openDm(alice, dmId);
+  expect(await storeVersion(alice)).toBe(0);
+  await alice.page.getByRole("button", { name: "Verify Bob" }).click();
+  await expect(alice.page.getByTestId("safety-number").locator("span")).toHaveCount(12);
+  await alice.page.getByRole("button", { name: "Mark as verified" }).click();
+  await expect(alice.page.getByTestId("verified-mark")).toBeVisible();
+  await expect.poll(() => storeVersion(alice), { timeout: 15_000 }).toBe(1);
+  const stored = await api(alice, "GET", "/api/v1/keys/stores/contacts");
+  expect(Buffer.from(stored.blob, "base64url").toString("latin1")).not.toContain(bobId);
+
+  // 2. A fresh browser (nothing in its IndexedDB) shows Bob verified.
+  const second = await signedIn(browser, ALICE);
+  await openDm(second, dmId);
+  await expect(second.page.getByTestId("verified-mark")).toBeVisible({ timeout: 30_000 });
+  await expect(second.page.getByTestId("send-blocked")).toHaveCount(0);
+  await second.context.close();
+
+  // 3. Bob resets his account: a new identity key.
+  const out = await runCli(["reset-account", BOB.email], 150_000);
+  const resetCode = (out.trim().split("\n").at(-1) ?? "").trim();
+  const reset = await person(browser);
+  await reset.page.goto("/reset-account");
+  await reset.page.getByLabel("Email").fill(BOB.email);
+  await reset.page.getByLabel("Reset code").fill(resetCode);
+  await reset.page.getByLabel("New password", { exact: true }).fill(RESET_PASSWORD);
+  await reset.page.getByLabel("Confirm new password").fill(RESET_PASSWORD);
+  await reset.page.getByLabel("I understand my old private history will be gone").check();
+  await reset.page.getByRole("button", { name: "Reset account" }).click();
+  await confirmRecoveryCode(reset.page, "Continue to Hushroom");
+  await expect(reset.page.getByRole("link", { name: "Browse rooms" })).toBeVisible({ timeout: 30_000 });
+
+  // 4. Another fresh browser of Alice's never pinned Bob's old key, yet sending to him stops:
+  //    the server's copy of her verifications says which key she verified.
+  const third = await signedIn(browser, ALICE);
+  await openDm(third, dmId);
+  await expect(third.page.getByTestId("send-blocked")).toBeVisible({ timeout: 30_000 });
+  await expect(third.page.getByTestId("key-change-notice")).toBeVisible();
+  await expect(third.page.getByLabel("Message", { exact: true })).toBeDisabled();
+  await expect(third.page.getByTestId("verified-mark")).toHaveCount(0);
+
+  // Accepting the new key unblocks, and the old verification leaves the server's copy too.
+  await third.page.getByTestId("send-blocked").getByRole("button", { name: "Accept new key" }).click();
+  await expect(third.page.getByLabel("Message", { exact: true })).toBeEnabled();
+  await expect.poll(() => storeVersion(third), { timeout: 15_000 }).toBe(2);
+  const box = third.page.getByLabel("Message", { exact: true });
+  await box.fill("Welcome back, Bob");
+  await box.press("Enter");
+  await expect(third.page.getByRole("log", { name: "Messages" }).locator(".pending")).toHaveCount(0, {
+    timeout: 30_000,
+  });
+  await openDm(reset, dmId);
+  await expect(reset.page.getByRole("log", { name: "Messages" }).getByText("Welcome back, Bob")).toBeVisible({
+    timeout: 30_000,
+  });
+});

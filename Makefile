@@ -6,6 +6,9 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 WEB := web
 PYTEST_ARGS ?=
+# Two pytest workers (one per core here); whole files stay on one worker, so a file's live
+# server is started once. PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= 2
 
 .PHONY: help install install-py install-py-runtime install-web web-build run test test-py test-wire-latest test-web e2e lint services soak bench bench-full clean
 
@@ -42,7 +45,7 @@ services: ## Start PostgreSQL and Redis if they are down
 	@scripts/services.sh
 
 test-py: install-py install-web services ## Python suites (every storage test on SQLite and PostgreSQL)
-	$(UV) run pytest $(PYTEST_ARGS)
+	$(UV) run pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 
 test-web: install-web ## Web client: typecheck, lint, Vitest
 	@if [ -f $(WEB)/package.json ]; then (cd $(WEB) && npm run typecheck && npm run lint && npm test); fi
@@ -80,6 +83,8 @@ bench: install services ## Load benchmark, quick + crypto micro-benchmarks + 10,
 	@if grep -q '"bench:history"' $(WEB)/package.json 2>/dev/null; then (cd $(WEB) && npm run build && npm run bench:history); fi
 	@if grep -q '"bench:keyset"' $(WEB)/package.json 2>/dev/null; then (cd $(WEB) && npm run build && npm run bench:keyset); fi
 	@if [ -f bench/crypto_bench.py ]; then $(UV) run --frozen --group bench python bench/crypto_bench.py; fi
+	$(UV) run --frozen --group bench python -m bench.fuzz_http --out bench/results/latest-quick/fuzz-http.json
+	$(UV) run --frozen --group bench python -m bench.fuzz_ws --out bench/results/latest-quick/fuzz-ws.json
 
 bench-full: install services ## The whole benchmark ladder (up to 19,500 connections, 5,000 DM/s; ~30 min)
 	$(UV) sync --frozen --group bench

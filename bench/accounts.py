@@ -191,6 +191,37 @@ def seal_spec(sender: dict[str, Any], key: ConversationKey) -> dict[str, Any]:
     }
 
 
+def open_pair_rooms(base: str, pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[str]:
+    """A two-member public room per pair (the first creates it, the second joins): the plaintext
+    twin of a DM, since private conversations take envelopes only (decision 0005)."""
+    tag = uuid.uuid4().hex[:8]
+
+    async def run() -> list[str]:
+        async with httpx.AsyncClient(timeout=60) as http:
+
+            async def one(i: int) -> str:
+                a, b = pairs[i]
+                r = await http.post(
+                    f"{base}/api/v1/rooms",
+                    json={"name": f"bench pair {tag} {i}", "topic": "benchmark"},
+                    headers={"Authorization": f"Bearer {a['token']}"},
+                )
+                if r.status_code != 201:
+                    raise RuntimeError(f"room: {r.status_code} {r.text[:200]}")
+                room_id = str(r.json()["id"])
+                r = await http.post(
+                    f"{base}/api/v1/rooms/{room_id}/join",
+                    headers={"Authorization": f"Bearer {b['token']}"},
+                )
+                if r.status_code not in (200, 201):
+                    raise RuntimeError(f"join: {r.status_code} {r.text[:200]}")
+                return room_id
+
+            return await _bounded(len(pairs), 8, one, "open pair rooms")
+
+    return asyncio.run(run())
+
+
 def make_room(base: str, members: list[dict[str, Any]], name: str) -> str:
     async def run() -> str:
         async with httpx.AsyncClient(timeout=60) as http:

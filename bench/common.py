@@ -47,10 +47,10 @@ class Sealer:
         )
         self.counter = 0
 
-    def frame(self, cmid: str, timestamp_ms: int, plaintext: bytes) -> str:
-        """A complete `message.send` frame."""
+    def seal(self, cmid: str, timestamp_ms: int, plaintext: bytes) -> bytes:
+        """The next envelope (the counter runs on)."""
         self.counter += 1
-        envelope = seal_envelope(
+        return seal_envelope(
             self.key,
             self.device,
             sender_user_id=self.user_id,
@@ -60,6 +60,10 @@ class Sealer:
             counter=self.counter,
             plaintext=plaintext,
         )
+
+    def frame(self, cmid: str, timestamp_ms: int, plaintext: bytes) -> str:
+        """A complete `message.send` frame."""
+        envelope = self.seal(cmid, timestamp_ms, plaintext)
         ciphertext = base64.urlsafe_b64encode(envelope).rstrip(b"=").decode()
         return (
             f'{{"type":"message.send","conversation_id":"{self.key.conversation_id}",'

@@ -226,6 +226,14 @@ class Generator:
         interval = 1e9 / rate if rate > 0 else 0
         rnd = random.Random(os.getpid() ^ start)
         pool = [base64.urlsafe_b64encode(os.urandom(300)).rstrip(b"=").decode() for _ in range(32)]
+        # Plaintext bodies of a fixed length (the DM ladder's plaintext twin sends bodies as
+        # long as the envelopes' base64, so both put the same bytes on the wire).
+        body_chars: int | None = args.get("body_chars")
+        if body_chars is not None:
+            raw = -(-body_chars * 3 // 4) + 3
+            pool = [
+                base64.urlsafe_b64encode(os.urandom(raw)).decode()[:body_chars] for _ in range(32)
+            ]
         lags: list[float] = []
         send_failed = 0
         salt = rnd.getrandbits(40) << 24
@@ -249,6 +257,11 @@ class Generator:
                 frame = (
                     f'{{"type":"message.send","conversation_id":"{c.conv}","client_msg_id":'
                     f'"{cmid}","envelope":{{"generation":0,"ciphertext":"{pool[i & 31]}"}}}}'
+                )
+            elif body_chars is not None:
+                frame = (
+                    f'{{"type":"message.send","conversation_id":"{c.conv}","client_msg_id":'
+                    f'"{cmid}","body":"{pool[i & 31]}"}}'
                 )
             else:
                 frame = (

@@ -58,7 +58,12 @@ def plots(results: dict[str, Any], out: Path) -> list[str]:
     made = []
     fig, ax = plt.subplots(figsize=(7, 4.5))
     any_line = False
-    for name, style in (("dm", "o-"), ("baseline", "s--"), ("crossnode", "^-.")):
+    for name, style in (
+        ("dm", "o-"),
+        ("dm_plain", "D:"),
+        ("baseline", "s--"),
+        ("crossnode", "^-."),
+    ):
         steps = [s for s in _steps(results, name) if s.get("p50_ms") is not None]
         if not steps:
             continue
@@ -78,6 +83,29 @@ def plots(results: dict[str, Any], out: Path) -> list[str]:
         fig.savefig(out / "latency_vs_rate.png", dpi=110)
         made.append("latency_vs_rate.png")
     plt.close(fig)
+
+    # Server CPU per message: the envelope's cost shows as the gap between dm and dm_plain.
+    lines = [
+        (name, style, [s for s in _steps(results, name) if s.get("server_cpu_us_per_msg")])
+        for name, style in (("dm", "o-"), ("dm_plain", "D:"), ("baseline", "s--"))
+    ]
+    if any(steps for _, _, steps in lines):
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for name, style, steps in lines:
+            if steps:
+                rates = [s["rate"] for s in steps]
+                ax.plot(rates, [s["server_cpu_us_per_msg"] for s in steps], style, label=name)
+        ax.axhline(CPU_US_TARGET, color="red", lw=0.8, ls=":", label="target")
+        ax.set_yscale("log")
+        ax.set_xlabel("offered rate (msg/s)")
+        ax.set_ylabel("server CPU per message (µs)")
+        ax.set_title("Server CPU per DM vs rate (envelopes, plaintext, transport baseline)")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(out / "cpu_vs_rate.png", dpi=110)
+        plt.close(fig)
+        made.append("cpu_vs_rate.png")
 
     steps = _steps(results, "idle")
     if steps:
@@ -270,6 +298,84 @@ def _dm_rows(results: dict[str, Any]) -> list[str]:
     return rows
 
 
+def envelope_vs_plain(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The DM ladder with real envelopes (`dm`) and its plaintext twin (`dm_plain`), rate by
+    rate: what the envelope costs the server per message."""
+    env = {s["rate"]: s for s in _steps(results, "dm")}
+    plain = {s["rate"]: s for s in _steps(results, "dm_plain")}
+    if not plain:
+        return []
+    rows = []
+    for rate in sorted(env.keys() | plain.keys()):
+        e, p = env.get(rate, {}), plain.get(rate, {})
+        ue, up = e.get("server_cpu_us_per_msg"), p.get("server_cpu_us_per_msg")
+        rows.append(
+            {
+                "rate": rate,
+                "envelope": {k: e.get(k) for k in _COMPARED},
+                "plain": {k: p.get(k) for k in _COMPARED},
+                "server_cpu_us_per_msg_delta": round(ue - up, 1) if ue and up else None,
+                "server_cpu_ratio": round(ue / up, 3) if ue and up else None,
+            }
+        )
+    return rows
+
+
+_COMPARED = (
+    "delivered_rate",
+    "p50_ms",
+    "p99_ms",
+    "lost",
+    "unacked",
+    "errors",
+    "server_cpu_us_per_msg",
+)
+
+
+def _missing(step: dict[str, Any]) -> str:
+    if step.get("lost") is None or step.get("unacked") is None:
+        return "–"
+    return str(step["lost"] + step["unacked"])
+
+
+def _envelope_rows(results: dict[str, Any]) -> list[str]:
+    rows = _head(
+        "rate",
+        "delivered/s env / plain",
+        "p50 ms env / plain",
+        "p99 ms env / plain",
+        "lost+unacked env / plain",
+        "server µs/msg env",
+        "server µs/msg plain",
+        "envelope Δ µs/msg",
+        "ratio",
+    )
+    for c in envelope_vs_plain(results):
+        e, p = c["envelope"], c["plain"]
+        rows.append(
+            _row(
+                _fmt(c["rate"]),
+                f"{_fmt(e['delivered_rate'])} / {_fmt(p['delivered_rate'])}",
+                f"{_fmt(e['p50_ms'])} / {_fmt(p['p50_ms'])}",
+                f"{_fmt(e['p99_ms'])} / {_fmt(p['p99_ms'])}",
+                f"{_missing(e)} / {_missing(p)}",
+                _fmt(e["server_cpu_us_per_msg"]),
+                _fmt(p["server_cpu_us_per_msg"]),
+                _fmt(c["server_cpu_us_per_msg_delta"]),
+                _fmt(c["server_cpu_ratio"], 2) + "×" if c["server_cpu_ratio"] else "–",
+            )
+        )
+    plain = results["scenarios"].get("dm_plain") or {}
+    rows += [
+        "",
+        "`dm`: real envelopes (sealed by each sender's certified device under its DM's key set, "
+        "before each step). `dm_plain`: the same pairs, rates and send path with text bodies of "
+        f"{_fmt(plain.get('body_chars'))} characters (the envelopes' base64 length), in "
+        "two-member public rooms (private conversations take envelopes only).",
+    ]
+    return rows
+
+
 def _idle_rows(results: dict[str, Any]) -> list[str]:
     rows = _head(
         "connections",
@@ -389,6 +495,7 @@ def summary(results: dict[str, Any]) -> str:
     ]
     sections = (
         ("DM ladder (1 node, PostgreSQL) and the transport baseline", ("dm", "baseline"), _dm_rows),
+        ("DMs: real envelopes vs plaintext bodies (same rates)", ("dm_plain",), _envelope_rows),
         ("Idle connections (1 process)", ("idle",), _idle_rows),
         ("Public room", ("room",), _room_rows),
         ("Cross-node DMs (2 nodes + Redis)", ("crossnode",), _cross_rows),
@@ -413,5 +520,6 @@ def write(results: dict[str, Any], out: Path) -> None:
     except Exception as exc:  # a plotting failure must not lose the figures
         results["plots"] = []
         results.setdefault("errors", {})["plots"] = repr(exc)
+    results["dm_envelope_vs_plain"] = envelope_vs_plain(results)
     (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
     (out / "summary.md").write_text(summary(results))

@@ -18,7 +18,7 @@ from bench import accounts, report, scenarios
 from bench.common import REPO, cpu_plan, loadavg, machine_info, pin, set_nofile_max
 from bench.servers import BENCH_ENV, recreate_database
 
-ALL = ["idle", "dm", "room", "baseline", "crossnode"]
+ALL = ["idle", "dm", "dm_plain", "room", "baseline", "crossnode"]
 RESULTS = REPO / "bench" / "results"
 
 
@@ -35,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
         help="run py-spy on the server during the dm step at this rate",
     )
     parser.add_argument(
+        "--dm-rates",
+        default=None,
+        help="comma-separated msg/s for the DM ladders (dm, dm_plain, baseline), e.g. 200,500",
+    )
+    parser.add_argument(
         "--keep-as",
         default=None,
         help="also copy the results dir to bench/results/<name> (e.g. latest-quick)",
@@ -45,6 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown scenarios: {sorted(unknown)}")
     plan = scenarios.Plan.make(quick=not args.full)
+    if args.dm_rates:
+        try:
+            plan.dm_rates = [int(r) for r in args.dm_rates.split(",") if r.strip()]
+        except ValueError:
+            parser.error("--dm-rates: comma-separated integers")
+        if not plan.dm_rates or min(plan.dm_rates) <= 0:
+            parser.error("--dm-rates: at least one rate, every rate > 0")
     started = dt.datetime.now(dt.UTC)
     out = RESULTS / started.strftime("%Y%m%dT%H%M%SZ")
     out.mkdir(parents=True, exist_ok=True)
@@ -72,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     ctx: scenarios.Context | None = None
     try:
-        needs_db = any(s in chosen for s in ("idle", "dm", "room", "crossnode"))
+        needs_db = any(s in chosen for s in ("idle", "dm", "dm_plain", "room", "crossnode"))
         if needs_db:
             print("bench: recreating database hushroom_bench", flush=True)
             url = recreate_database()

@@ -1,5 +1,6 @@
-"""The scenarios: idle connections, DMs (Hushroom and the transport baseline), a public room and
-cross-node DMs. Each returns a JSON-ready dict; every loop is bounded in count and time."""
+"""The scenarios: idle connections, DMs (Hushroom with real envelopes, its plaintext twin and the
+transport baseline), a public room and cross-node DMs. Each returns a JSON-ready dict; every loop
+is bounded in count and time."""
 
 from __future__ import annotations
 
@@ -212,9 +213,12 @@ def _send_ladder(
     duration: float,
     drain_s: float,
     profile: tuple[int, Path] | None = None,
+    kind: str = "envelope",
+    body_chars: int | None = None,
 ) -> list[dict[str, Any]]:
     # Senders seal every envelope of a step before it starts: leave them the time (measured
-    # now, with room to spare; a late start shows as generator lag).
+    # now, with room to spare; a late start shows as generator lag). Plaintext sends wait the
+    # same, so the server's (idle) CPU over the wait counts alike on both ladders.
     seal_s = seal_seconds() * 2
     # Warm-up (not recorded): connection pools, statement caches.
     call_all(
@@ -225,7 +229,8 @@ def _send_ladder(
                 "rate": 50,
                 "duration": 2,
                 "start_ns": now_ns() + 200_000_000 + int(100 / len(gens) * seal_s * 1e9),
-                "kind": "envelope",
+                "kind": kind,
+                "body_chars": body_chars,
                 "drain_s": 3,
             }
         ]
@@ -241,7 +246,8 @@ def _send_ladder(
             "rate": per_gen,
             "duration": duration,
             "start_ns": start,
-            "kind": "envelope",
+            "kind": kind,
+            "body_chars": body_chars,
             "drain_s": drain_s,
         }
         spy = None
@@ -328,33 +334,68 @@ def _pairs(n: int, rates: list[int]) -> int:
 
 
 def dm(ctx: Context) -> dict[str, Any]:
+    """The DM ladder: each sender seals real envelopes (its certified device, the DM's key set,
+    a counter) before each step; the server checks every envelope's header (decision 0005)."""
+    return _dm_ladder(ctx, "dm", plain=False)
+
+
+def dm_plain(ctx: Context) -> dict[str, Any]:
+    """The DM ladder's plaintext twin, for the envelope's cost on the server: the same pairs,
+    rates and send path, with text bodies as long as the envelopes' base64. Private
+    conversations take envelopes only, so each pair shares a two-member public room."""
+    return _dm_ladder(ctx, "dm_plain", plain=True)
+
+
+def _dm_ladder(ctx: Context, label: str, plain: bool) -> dict[str, Any]:
     plan = ctx.plan
     n_pairs = _pairs(len(ctx.users), plan.dm_rates)
     users = ctx.users[: 2 * n_pairs]
-    server = ctx.server("dm")
+    server = ctx.server(label)
+    size = envelope_bytes()
+    body_chars = -(-size * 4 // 3) if plain else None  # unpadded base64 of the envelope
     try:
         pairs = [(users[2 * i], users[2 * i + 1]) for i in range(n_pairs)]
-        convs = accounts.open_dms(server.base_url, pairs)
         specs = []
-        for (a, b), (conv, seal) in zip(pairs, convs, strict=True):
-            specs += [_conn(server, a, "send", conv, seal), _conn(server, b, "recv", conv)]
-        gens = [Gen("dm", specs, ctx.gen_cpus)]
+        if plain:
+            rooms = accounts.open_pair_rooms(server.base_url, pairs)
+            for (a, b), conv in zip(pairs, rooms, strict=True):
+                specs += [_conn(server, a, "send", conv), _conn(server, b, "recv", conv)]
+        else:
+            convs = accounts.open_dms(server.base_url, pairs)
+            for (a, b), (conv, seal) in zip(pairs, convs, strict=True):
+                specs += [_conn(server, a, "send", conv, seal), _conn(server, b, "recv", conv)]
+        gens = [Gen(label, specs, ctx.gen_cpus)]
         try:
             call_all(gens, "grow", [{"target": len(specs)}], 300)
             profile = (
-                (ctx.profile_rate, ctx.out_dir / "profile-dm.folded.txt")
+                (ctx.profile_rate, ctx.out_dir / f"profile-{label}.folded.txt")
                 if ctx.profile_rate
                 else None
             )
             steps = _send_ladder(
-                "dm", [server], gens, plan.dm_rates, plan.dm_duration, plan.drain_s, profile
+                label,
+                [server],
+                gens,
+                plan.dm_rates,
+                plan.dm_duration,
+                plan.drain_s,
+                profile,
+                kind="body" if plain else "envelope",
+                body_chars=body_chars,
             )
         finally:
             for g in gens:
                 g.close()
     finally:
         server.stop()
-    return {"pairs": n_pairs, "envelope_bytes": envelope_bytes(), "steps": steps}
+    if plain:
+        return {
+            "pairs": n_pairs,
+            "conversations": "two-member public rooms (text bodies)",
+            "body_chars": body_chars,
+            "steps": steps,
+        }
+    return {"pairs": n_pairs, "envelope_bytes": size, "steps": steps}
 
 
 def baseline(ctx: Context) -> dict[str, Any]:

@@ -1,64 +1,116 @@
-"""In-process profile of one DM send path (MessageService.send) on the bench database, with no
-sockets: CPU per send, statements per send, and the top cProfile costs.
+"""In-process profile of the DM send path (MessageService.send) on the bench database, with no
+sockets: CPU per send, statements per send, and the top cProfile costs; for real envelopes into
+DMs, for plaintext bodies of the same length into two-member public rooms (the DM ladder's
+plaintext twin), or both, one after the other, with the difference.
 
-Run after a bench run has filled `hushroom_bench` (it picks an existing DM):
-`uv run python -m bench.send_profile [--n 2000] [--concurrency 50]`.
+`uv run --group bench python -m bench.send_profile [--mode envelope,plain] [--n 2000]
+[--concurrency 50]`. It starts a `hushroom serve` on `hushroom_bench` (created if missing) only to
+register `2 × concurrency` accounts with real keys and open their DMs (with a key set each) or
+rooms, then sends in-process. Envelopes are sealed before the timed rounds, as the load
+generators do. Not measured here: the gateway (frame parsing, base64 of the ciphertext) and
+writing frames to sockets.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import cProfile
 import io
 import os
 import pstats
-import secrets
+import tempfile
 import time
 import uuid
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
 
-from bench.servers import BENCH_ENV, pg_url
+from bench import accounts
+from bench.common import ENVELOPE_PLAINTEXT, Sealer, envelope_bytes, make_cmid, now_ns
+from bench.servers import BENCH_DB, BENCH_ENV, PG_ADMIN_DSN, hushroom_server, pg_url
 from hushroom.config import Settings
 from hushroom.container import Container
 from hushroom.principal import Principal
 from hushroom.services.messages import SendCommand
 
-
-async def _pick(container: Container, n: int) -> list[tuple[Principal, uuid.UUID]]:
-    """`n` (sender, DM) pairs, each its own DM where the bench made enough."""
-    from sqlalchemy import text
-
-    async with container.db.read() as conn:
-        rows = (
-            await conn.execute(
-                text(
-                    "SELECT DISTINCT ON (m.conversation_id) m.conversation_id, m.user_id, d.id "
-                    "FROM members m JOIN conversations c ON c.id = m.conversation_id "
-                    "JOIN devices d ON d.user_id = m.user_id "
-                    "WHERE c.kind = 'dm' LIMIT :n"
-                ),
-                {"n": n},
-            )
-        ).all()
-    if not rows:
-        raise SystemExit("no DM in hushroom_bench: run `python -m bench.run --scenarios dm` first")
-    return [
-        (
-            Principal(rows[i % len(rows)][1], rows[i % len(rows)][2], uuid.uuid4()),
-            rows[i % len(rows)][0],
-        )
-        for i in range(n)
-    ]
+WARMUP_ROUNDS = 20
 
 
-async def run(n: int, concurrency: int) -> None:
-    for k, v in BENCH_ENV.items():
-        os.environ.setdefault(k, v)
-    settings = Settings(database_url=pg_url(), jwt_secret="bench-secret-" + "z" * 40)
-    container = Container(settings)
-    await container.start()
+async def _ensure_database() -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", BENCH_DB):
+            await conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    finally:
+        await conn.close()
+
+
+# One sender as the send path sees it: who, into which conversation, and how to make its sends.
+Sender = tuple[Principal, uuid.UUID, Sealer | None]
+
+
+def _setup(concurrency: int, modes: list[str]) -> dict[str, list[Sender]]:
+    """Accounts, DMs with a key set each, two-member rooms: over HTTP, as the load bench does."""
+    asyncio.run(_ensure_database())
+    log_dir = Path(tempfile.mkdtemp(prefix="send-profile-"))
+    server = hushroom_server("send-profile-setup", pg_url(), log_dir, set())
+    server.start()
+    try:
+        users = accounts.create_users(server.base_url, 2 * concurrency)
+        pairs = [(users[2 * i], users[2 * i + 1]) for i in range(concurrency)]
+        out: dict[str, list[Sender]] = {}
+        if "envelope" in modes:
+            out["envelope"] = [
+                (_principal(a), uuid.UUID(conv), Sealer(seal))
+                for (a, _b), (conv, seal) in zip(
+                    pairs, accounts.open_dms(server.base_url, pairs), strict=True
+                )
+            ]
+        if "plain" in modes:
+            out["plain"] = [
+                (_principal(a), uuid.UUID(room), None)
+                for (a, _b), room in zip(
+                    pairs, accounts.open_pair_rooms(server.base_url, pairs), strict=True
+                )
+            ]
+        return out
+    finally:
+        server.stop()
+
+
+def _principal(user: dict[str, Any]) -> Principal:
+    return Principal(uuid.UUID(user["user_id"]), uuid.UUID(user["device_id"]), uuid.uuid4())
+
+
+def _commands(senders: list[Sender], rounds: int, body_chars: int) -> list[list[SendCommand]]:
+    """Every round's sends, made before anything is timed (envelopes sealed, ids unique)."""
+    plaintext = os.urandom(ENVELOPE_PLAINTEXT)
+    salt = int.from_bytes(os.urandom(4)) << 32
+    body = base64.urlsafe_b64encode(os.urandom(body_chars)).decode()[:body_chars]
+    out = []
+    k = 0
+    for _ in range(rounds):
+        row = []
+        for _p, conv, sealer in senders:
+            k += 1
+            cmid = make_cmid(now_ns(), salt + k)
+            if sealer is None:
+                row.append(SendCommand(conv, cmid, body=body))
+            else:
+                envelope = sealer.seal(cmid, time.time_ns() // 1_000_000, plaintext)
+                row.append(SendCommand(conv, cmid, None, sealer.key.generation, envelope))
+        out.append(row)
+    return out
+
+
+async def _profile(
+    container: Container, mode: str, senders: list[Sender], n: int, body_chars: int
+) -> float:
     statements = 0
 
     @event.listens_for(container.db.engine.sync_engine, "before_cursor_execute")
@@ -66,52 +118,87 @@ async def run(n: int, concurrency: int) -> None:
         nonlocal statements
         statements += 1
 
-    senders = await _pick(container, concurrency)
-    blob = secrets.token_bytes(300)
-
-    async def send_one(principal: Principal, conv: uuid.UUID) -> None:
-        await container.messages.send(
-            principal, SendCommand(conv, secrets.token_hex(16), None, 0, blob)
-        )
+    concurrency = len(senders)
+    rounds = max(1, n // concurrency)
+    profile_rounds = max(1, min(n, 500) // concurrency)
+    todo = iter(_commands(senders, WARMUP_ROUNDS + rounds + profile_rounds, body_chars))
 
     async def send() -> None:
         # `concurrency` senders at once: they share transactions (group commit).
-        await asyncio.gather(*(send_one(p, c) for p, c in senders))
+        row = next(todo)
+        await asyncio.gather(
+            *(
+                container.messages.send(p, cmd)
+                for (p, _c, _s), cmd in zip(senders, row, strict=True)
+            )
+        )
 
-    for _ in range(20):  # warm-up: pool, statement caches
-        await send()
-    statements = 0
-    rounds = max(1, n // concurrency)
-    t0, wall0 = os.times(), time.perf_counter()
-    for _ in range(rounds):
-        await send()
-    t1, wall = os.times(), time.perf_counter() - wall0
-    n = rounds * concurrency
-    user, system = (t1.user - t0.user) / n * 1e6, (t1.system - t0.system) / n * 1e6
-    print(
-        f"{n} sends, {concurrency} at a time: {user + system:.0f} µs CPU each "
-        f"({user:.0f} user, {system:.0f} system), {wall / n * 1e3:.2f} ms wall, "
-        f"{statements / n:.1f} SQL statements each (plus BEGIN, COMMIT), load {os.getloadavg()}"
-    )
-    prof = cProfile.Profile(time.process_time)  # CPU time, not wall time
-    prof.enable()
-    for _ in range(max(1, min(n, 500) // concurrency)):
-        await send()
-    prof.disable()
+    try:
+        for _ in range(WARMUP_ROUNDS):  # pool, statement caches
+            await send()
+        statements = 0
+        t0, wall0 = os.times(), time.perf_counter()
+        for _ in range(rounds):
+            await send()
+        t1, wall = os.times(), time.perf_counter() - wall0
+        sends = rounds * concurrency
+        user = (t1.user - t0.user) / sends * 1e6
+        system = (t1.system - t0.system) / sends * 1e6
+        print(
+            f"{mode}: {sends} sends, {concurrency} at a time: {user + system:.0f} µs CPU each "
+            f"({user:.0f} user, {system:.0f} system), {wall / sends * 1e3:.2f} ms wall, "
+            f"{statements / sends:.1f} SQL statements each (plus BEGIN, COMMIT), "
+            f"load {os.getloadavg()}"
+        )
+        prof = cProfile.Profile(time.process_time)  # CPU time, not wall time
+        prof.enable()
+        for _ in range(profile_rounds):
+            await send()
+        prof.disable()
+    finally:
+        event.remove(container.db.engine.sync_engine, "before_cursor_execute", _count)
     out = io.StringIO()
     pstats.Stats(prof, stream=out).sort_stats(
         os.environ.get("PROFILE_SORT", "tottime")
     ).print_stats(int(os.environ.get("PROFILE_TOP", "30")))
     print(out.getvalue())
-    await container.stop()
+    return user + system
+
+
+async def run(n: int, concurrency: int, modes: list[str], senders: dict[str, list[Sender]]) -> None:
+    for k, v in BENCH_ENV.items():
+        os.environ.setdefault(k, v)
+    settings = Settings(database_url=pg_url(), jwt_secret="bench-secret-" + "z" * 40)
+    container = Container(settings)
+    await container.start()
+    body_chars = -(-envelope_bytes() * 4 // 3)  # as long as the envelope's base64, as dm_plain
+    try:
+        cpu = {m: await _profile(container, m, senders[m], n, body_chars) for m in modes}
+    finally:
+        await container.stop()
+    if len(cpu) == 2:
+        print(
+            f"envelope − plain: {cpu['envelope'] - cpu['plain']:+.0f} µs CPU per send "
+            f"({cpu['envelope'] / cpu['plain']:.2f}×) at {concurrency} sends at a time"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=1, help="sends in flight at once")
+    parser.add_argument(
+        "--mode",
+        default="envelope,plain",
+        help="envelope (real envelopes into DMs), plain (text bodies into two-member rooms), "
+        "or both in the order given (default envelope,plain)",
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.n, args.concurrency))
+    modes = [m.strip() for m in args.mode.split(",") if m.strip()]
+    if not modes or set(modes) - {"envelope", "plain"} or len(set(modes)) != len(modes):
+        parser.error("--mode: envelope, plain, or both comma-separated")
+    senders = _setup(args.concurrency, modes)
+    asyncio.run(run(args.n, args.concurrency, modes, senders))
 
 
 if __name__ == "__main__":

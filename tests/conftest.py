@@ -15,7 +15,7 @@ from hushroom.clock import FakeClock
 from hushroom.config import Settings
 from hushroom.container import Container
 from tests.support import databases
-from tests.support.server import ServerProcess
+from tests.support.server import METRICS_TOKEN, ServerProcess
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -52,7 +52,11 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         database_url=database_url,
         data_dir=tmp_path / "data",
         jwt_secret="test-secret-" + "x" * 40,  # type: ignore[arg-type]
+        metrics_token=METRICS_TOKEN,  # type: ignore[arg-type]
         log_json=True,
+        # Tests log in and register many times from one address; tests/api/test_abuse_limits.py
+        # runs the defaults.
+        rate_limit_scale=1000,
     )
 
 

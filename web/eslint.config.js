@@ -103,6 +103,24 @@ export default tseslint.config(
     languageOptions: { globals: { ...globals.node } },
   },
   {
+    // Every scenario runs under the CSP-violation watch (e2e/fixtures.ts).
+    files: ["e2e/**/*.spec.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          paths: [
+            {
+              name: "@playwright/test",
+              importNames: ["test", "expect"],
+              message: "Import test and expect from ./fixtures (it fails a test on any CSP violation).",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The benchmark reuses the e2e server and steps (../e2e/), outside the '@/' alias.
     files: ["bench/**/*.ts"],
     rules: { "no-restricted-imports": "off" },

@@ -15,7 +15,14 @@ export default defineConfig({
     alias: { "@": fileURLToPath(new URL("./src", import.meta.url)) },
   },
   worker: { format: "es" },
-  build: { target: "es2022", sourcemap: true, chunkSizeWarningLimit: 800 },
+  build: {
+    target: "es2022",
+    // No source maps in production builds (they publish the source; docs/security.md).
+    sourcemap: false,
+    // Every supported browser has <link rel="modulepreload">: no polyfill script in the entry.
+    modulePreload: { polyfill: false },
+    chunkSizeWarningLimit: 800,
+  },
   server: {
     proxy: {
       "/api": { target: backend },

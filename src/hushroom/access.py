@@ -7,6 +7,8 @@ One condition per line, so coverage shows every branch is exercised (Zulip's acc
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection, Mapping
+from typing import Any
 
 from hushroom.crypto.device import DeviceCertificate
 from hushroom.errors import (
@@ -16,6 +18,7 @@ from hushroom.errors import (
     NotAMember,
     NotARequest,
     NotFound,
+    OriginForbidden,
     UserBlocked,
     ValidationFailed,
 )
@@ -260,3 +263,31 @@ def require_other_account(admin: UserRecord, user_id: uuid.UUID) -> None:
     """Disabling: another account (an admin who disabled themself would lock themself out)."""
     if admin.id == user_id:
         raise ValidationFailed("you cannot disable your own account", field="user_id")
+
+
+def _header(scope: Mapping[str, Any], name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def origin_allowed(scope: Mapping[str, Any], allowed: Collection[str]) -> bool:
+    """WebSocket handshakes and cookie-authenticated requests: browsers always send Origin, and
+    it must be one of ours. Non-browser clients (SDK, bots) send none and authenticate with
+    something a page of another origin cannot make the browser send (a ticket, a token)."""
+    # Read from the scope: Starlette's `headers` and `url` would stay cached on a socket.
+    origin = _header(scope, b"origin")
+    if origin is None:
+        return True
+    if origin in allowed:
+        return True
+    # The server's own origin (whatever host name it is reached by) is always allowed.
+    host = _header(scope, b"host")
+    scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
+    return host is not None and origin == f"{scheme}://{host}"
+
+
+def require_origin(scope: Mapping[str, Any], allowed: Collection[str]) -> None:
+    if not origin_allowed(scope, allowed):
+        raise OriginForbidden()

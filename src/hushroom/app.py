@@ -24,6 +24,7 @@ from hushroom.api import (
     users,
     web,
 )
+from hushroom.api.edges import RequestEdges
 from hushroom.config import Settings
 from hushroom.container import Container
 from hushroom.gateway import routes as gateway_routes
@@ -31,6 +32,7 @@ from hushroom.gateway import wire
 from hushroom.gateway.connection import ConnectionRegistry
 from hushroom.gc_pauses import GcPauses
 from hushroom.metrics import Metrics
+from hushroom.security_headers import install as install_security_headers
 
 log = logging.getLogger("hushroom.http")
 
@@ -76,11 +78,19 @@ def create_app(
         version="0.1.0",
         summary="Self-hostable, end-to-end encrypted web chat",
         lifespan=lifespan,
+        # Operator-only (HUSHROOM_API_DOCS); `app.openapi()` works either way.
+        openapi_url="/openapi.json" if container.settings.api_docs else None,
+        docs_url=None,
+        redoc_url=None,
     )
     connections = ConnectionRegistry(container)
     app.state.container = container
     app.state.connections = connections
     problems.install(app)
+    # Body limit and request-target checks, inside the request log (which records the 413s).
+    app.add_middleware(RequestEdges, max_body_bytes=container.settings.max_request_body_bytes)
+    # Outermost, around ServerErrorMiddleware too: every response carries the headers.
+    install_security_headers(app, container.settings)
 
     @app.middleware("http")
     async def request_context(

@@ -4,12 +4,14 @@ reset-account."""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+import ssl
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import uvicorn
 
-from hushroom import logs
+from hushroom import logs, tls
 from hushroom.config import Settings
 from hushroom.gateway import wire
 from hushroom.storage import migrate
@@ -33,15 +35,45 @@ def serve(
     workers: int = typer.Option(
         1, min=1, help="Worker processes, one per core (more than 1 needs HUSHROOM_REDIS_URL)"
     ),
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            help="Serve HTTPS with this PEM certificate chain, leaf first "
+            "(default: HUSHROOM_TLS_CERT)"
+        ),
+    ] = None,
+    tls_key: Annotated[
+        Path | None,
+        typer.Option(help="The certificate's PEM private key (default: HUSHROOM_TLS_KEY)"),
+    ] = None,
+    http_redirect_port: int | None = typer.Option(
+        None,
+        min=1,
+        max=65535,
+        help="With TLS: also listen for plain HTTP on this port, answering every request with "
+        "a redirect to https (default: HUSHROOM_HTTP_REDIRECT_PORT)",
+    ),
 ) -> None:
     """Serve the API, the WebSocket gateway and the web client on one port.
 
     On SIGTERM the node stops accepting, closes every WebSocket with 1012 (clients reconnect,
     to another node behind the load balancer), lets in-flight requests and commits finish
     (up to 10 s), then exits.
+
+    With --tls-cert (and --tls-key) it speaks HTTPS only, TLS 1.2 and 1.3 on Mozilla's
+    "intermediate" profile (hushroom/tls.py); --http-redirect-port adds a plain-HTTP listener
+    that only redirects to it. Behind nginx, leave TLS to nginx (docs/operations.md § TLS).
     """
     settings = Settings()
     logs.configure(settings.log_level, settings.log_json)
+    bind_host = host or settings.host
+    bind_port = port or settings.port
+    tls_options = _tls_options(
+        tls_cert or settings.tls_cert,
+        tls_key or settings.tls_key,
+        http_redirect_port or settings.http_redirect_port,
+        bind_port,
+    )
     if workers > 1 and not settings.redis_url:
         typer.echo(
             f"--workers {workers} needs Redis: each worker is a separate process, and only "
@@ -54,12 +86,16 @@ def serve(
         asyncio.run(_upgrade(settings))
     # Generate the secret once here, so workers never race to create it.
     settings.resolved_jwt_secret()
+    redirect_port = http_redirect_port or settings.http_redirect_port
+    if tls_options and redirect_port:
+        tls.RedirectListener(bind_host, redirect_port, tls_port=bind_port).start()
     uvicorn.run(
         "hushroom.cli:worker_app",
         factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=bind_host,
+        port=bind_port,
         workers=workers,
+        **tls_options,
         # uvicorn's websockets-sansio protocol plus direct frame writes (gateway/wire.py).
         ws=wire.uvicorn_ws_protocol(),
         ws_max_size=settings.max_ws_frame_bytes,
@@ -68,6 +104,10 @@ def serve(
         ws_per_message_deflate=False,
         ws_ping_interval=settings.ws_ping_interval_s,
         ws_ping_timeout=settings.ws_ping_interval_s,
+        # X-Forwarded-For and -Proto are believed only from the configured proxies (none by
+        # default): the client address keys the abuse limits (services/rate_limits.py).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
         log_config=None,
         access_log=False,
         server_header=False,
@@ -77,6 +117,36 @@ def serve(
         # and respawn workers forever.
         timeout_worker_healthcheck=60,
     )
+
+
+def _tls_options(
+    cert: Path | None, key: Path | None, redirect_port: int | None, port: int
+) -> dict[str, Any]:
+    """uvicorn's TLS arguments ({} without a certificate), after checking the files load; exits
+    with status 2 on a bad combination or unusable files."""
+    if cert is None:
+        if key is not None or redirect_port is not None:
+            typer.echo(
+                "--tls-key and --http-redirect-port need --tls-cert (HUSHROOM_TLS_CERT)", err=True
+            )
+            raise typer.Exit(code=2)
+        return {}
+    if redirect_port == port:
+        typer.echo(f"--http-redirect-port {redirect_port} is the HTTPS port", err=True)
+        raise typer.Exit(code=2)
+    try:
+        # Fail here, before migrations and workers, with a message an operator can act on.
+        tls.server_context(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        typer.echo(f"cannot use the TLS certificate {cert} / key {key}: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    return {
+        "ssl_certfile": str(cert),
+        "ssl_keyfile": str(key) if key is not None else None,
+        "ssl_ciphers": tls.MOZILLA_INTERMEDIATE_CIPHERS,
+        # uvicorn's context, hardened: TLS 1.2+, no tickets, no renegotiation (hushroom/tls.py).
+        "ssl_context_factory": tls.uvicorn_context_factory,
+    }
 
 
 def worker_app() -> FastAPI:

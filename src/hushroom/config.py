@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     redis_prefix: str = "hushroom:"
     host: str = "127.0.0.1"
     port: int = 8000
+    # HTTPS for a single node without a reverse proxy (src/hushroom/tls.py, docs/operations.md
+    # § TLS): PEM certificate chain (leaf first) and its private key. Unset: plain HTTP.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # With TLS on: a second, plain-HTTP listener on this port that answers every request with
+    # a 308 redirect to https on `port` (e.g. 80 next to 443). Unset: no plain listener.
+    http_redirect_port: int | None = Field(default=None, ge=1, le=65535)
     # Origins allowed to open WebSockets; the server's own origin is always allowed.
     allowed_origins: list[str] = Field(
         default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"]
@@ -47,11 +54,25 @@ class Settings(BaseSettings):
     # (docs/decisions/0004).
     auth_hash_memory_kib: int = 19 * 1024
     auth_hash_time_cost: int = 2
+    # Abuse limits (services/rate_limits.py, docs/security.md § Abuse limits): rule name ->
+    # "N/period" items joined by ";" (the `limits` library's notation, e.g. "10/15minutes").
+    # Given rules replace the defaults of the same name; the others keep theirs.
+    rate_limits: dict[str, str] = Field(default_factory=dict)
+    # Multiplies every limit. For test and benchmark rigs that log in from one address; keep 1.
+    rate_limit_scale: float = Field(default=1.0, gt=0)
+    # Addresses or networks of the reverse proxies whose X-Forwarded-For and X-Forwarded-Proto
+    # are believed (e.g. ["127.0.0.1"] with nginx on the same host). Empty: no proxy is
+    # trusted, and the client address is the socket peer.
+    trusted_proxies: list[str] = Field(default_factory=list)
     # Limits, documented in docs/protocol.md.
     max_text_chars: int = 8000
     max_ciphertext_bytes: int = 64 * 1024
     max_vault_bytes: int = 256 * 1024
     max_ws_frame_bytes: int = 128 * 1024
+    # Largest HTTP request body, refused with 413 before it is read (api/edges.py). The largest
+    # legitimate one is a key set for a 1,000-member group (≈ 1.6 MB of JSON, ≤ 1.9 MB by
+    # schema); keep it above that and above max_vault_bytes × 4/3 if you raise those.
+    max_request_body_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024)
     ws_frames_per_second: float = 30.0
     ws_frame_burst: int = 60
     ws_send_queue: int = 1000
@@ -73,6 +94,15 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     web_dist: Path | None = None
+    # Operator-only endpoints (docs/security.md). `/metrics` answers only a request with
+    # `Authorization: Bearer <metrics_token>`; unset, it answers 404.
+    metrics_token: SecretStr | None = None
+    # `/openapi.json` (the machine-readable API); off by default. No Swagger UI or ReDoc page.
+    api_docs: bool = False
+    # Strict-Transport-Security on HTTPS requests (TLS here, or a trusted proxy's
+    # X-Forwarded-Proto: https); 0 sends none.
+    hsts_max_age_s: int = Field(default=365 * 24 * 3600, ge=0)
+    hsts_include_subdomains: bool = True
 
     @classmethod
     def settings_customise_sources(

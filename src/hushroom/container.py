@@ -22,6 +22,8 @@ from hushroom.services.membership import MembershipService
 from hushroom.services.messages import MessageLimits, MessageService
 from hushroom.services.moderation import ModerationService
 from hushroom.services.presence import PresenceService
+from hushroom.services.rate_limits import RateLimits
+from hushroom.services.revocations import Revocations
 from hushroom.services.rooms import RoomService
 from hushroom.services.sessions import SessionService
 from hushroom.services.tokens import TokenService
@@ -51,13 +53,29 @@ class Container:
         else:
             self.fanout, self.presence_backend = MemoryFanout(), MemoryPresence()
         self.events = EventPublisher(self.fanout)
-        self.tokens = TokenService(
-            settings.resolved_jwt_secret(), self.clock, settings.access_token_ttl_s
+        secret = settings.resolved_jwt_secret()
+        self.tokens = TokenService(secret, self.clock, settings.access_token_ttl_s)
+        # Abuse limits: in Redis when configured (shared by every node), memory otherwise.
+        self.limits = RateLimits(settings)
+        # Ended sessions, refused on every route at once (services/revocations.py).
+        self.revocations = Revocations(
+            self.storage,
+            self.fanout,
+            self.clock,
+            token_ttl_s=settings.access_token_ttl_s,
+            secret=secret,
         )
         hasher = AuthHasher(settings)
         self.accounts = AccountService(self.storage, hasher, self.clock, settings)
         self.sessions = SessionService(
-            self.storage, self.tokens, hasher, self.events, self.clock, settings
+            self.storage,
+            self.tokens,
+            hasher,
+            self.events,
+            self.clock,
+            settings,
+            limits=self.limits,
+            revocations=self.revocations,
         )
         self.keys = KeyService(self.storage, hasher, self.sessions, self.clock, settings)
         self.key_sets = KeySetService(self.storage, self.clock)
@@ -90,9 +108,12 @@ class Container:
         await self.fanout.start()
         if self._redis_presence is not None:
             await self._redis_presence.start()
+        await self.revocations.start()
 
     async def stop(self) -> None:
+        await self.revocations.stop()
         if self._redis_presence is not None:
             await self._redis_presence.stop()
         await self.fanout.stop()
+        await self.limits.stop()
         await self.db.dispose()

@@ -92,6 +92,14 @@ class AccountDisabled(Forbidden):
     )
 
 
+class OriginForbidden(Forbidden):
+    """A browser request from a page of another origin to a route that trusts the refresh
+    cookie (docs/security.md § Edges)."""
+
+    code = "origin_forbidden"
+    title = "Requests from this origin are not allowed"
+
+
 class NotFound(HushroomError):
     status = 404
     code = "not_found"

@@ -6,6 +6,7 @@ import httpx
 
 from tests.api.test_messages import make_room, send
 from tests.support.accounts import register_and_login
+from tests.support.server import METRICS_AUTH
 
 
 async def test_readyz_reports_ready_on_migrated_database(client: httpx.AsyncClient) -> None:
@@ -31,7 +32,7 @@ async def test_metrics_count_messages_and_errors(client: httpx.AsyncClient) -> N
     ana = await register_and_login(client, "Ana")
     room = await make_room(client, ana)
     assert (await send(client, ana, room, "hi")).status_code == 201
-    text = (await client.get("/metrics")).text
+    text = (await client.get("/metrics", headers=METRICS_AUTH)).text
     assert 'hushroom_messages_sent_total{kind="text"} 1.0' in text
     assert "hushroom_send_seconds_count 1.0" in text
     assert "hushroom_ws_connections 0.0" in text
@@ -39,5 +40,5 @@ async def test_metrics_count_messages_and_errors(client: httpx.AsyncClient) -> N
 
 async def test_metrics_show_gc_pauses(client: httpx.AsyncClient) -> None:
     gc.collect()
-    text = (await client.get("/metrics")).text
+    text = (await client.get("/metrics", headers=METRICS_AUTH)).text
     assert 'hushroom_gc_pause_seconds_count{generation="2"}' in text

@@ -23,11 +23,12 @@ from tests.support.e2ee import (
     new_key,
     send_sealed,
 )
+from tests.support.server import METRICS_AUTH
 
 
 async def batch_counts(client: httpx.AsyncClient) -> tuple[float, float]:
     """(transactions, sends) from the group-commit histogram."""
-    text = (await client.get("/metrics")).text
+    text = (await client.get("/metrics", headers=METRICS_AUTH)).text
     count = re.search(r"^hushroom_send_batch_size_count (\S+)$", text, re.M)
     total = re.search(r"^hushroom_send_batch_size_sum (\S+)$", text, re.M)
     assert count is not None

@@ -119,7 +119,11 @@ async def test_api_and_operations_paths_never_fall_back(client: httpx.AsyncClien
         assert r.status_code == 404, path
         assert r.json()["code"] == "not_found"
     assert (await client.get("/healthz")).status_code == 200
-    assert (await client.get("/openapi.json")).headers["content-type"] == "application/json"
+    # Operator-only paths, off by default (HUSHROOM_API_DOCS), are 404s, never index.html.
+    for path in ["/openapi.json", "/docs", "/redoc"]:
+        r = await client.get(path, headers=HTML)
+        assert r.status_code == 404, path
+        assert r.json()["code"] == "not_found"
     r = await client.get("/api/v1/conversations", headers=HTML)
     assert r.status_code == 401  # the API route wins over the web client
 

@@ -76,8 +76,13 @@ def _delete_prefix(prefix: str, url: str) -> None:
 
 @contextmanager
 def running_cluster(
-    database_url: str, directory: Path, nodes: int = 2, redis_url: str = REDIS_URL
+    database_url: str,
+    directory: Path,
+    nodes: int = 2,
+    redis_url: str = REDIS_URL,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Cluster]:
+    """`env`: more settings for every node (e.g. HUSHROOM_RATE_LIMIT_SCALE="1")."""
     require_redis(redis_url)
     prefix = f"hushroom-test:{secrets.token_hex(6)}:"
     nginx = NginxProcess(directory / "nginx", [])
@@ -87,6 +92,7 @@ def running_cluster(
             directory / f"node{i}",
             HUSHROOM_REDIS_URL=redis_url,
             HUSHROOM_REDIS_PREFIX=prefix,
+            **(env or {}),
         )
         for i in range(nodes)
     ]

@@ -18,7 +18,7 @@ from hushroom.client import (
     Realtime,
     ServerEvent,
 )
-from tests.support.server import ServerProcess
+from tests.support.server import METRICS_AUTH, ServerProcess
 
 PASSWORD = "correct horse battery staple"
 WAIT_S = 30.0
@@ -86,6 +86,6 @@ def percentile(values: list[float], q: float) -> float:
 async def metric(node: ServerProcess, name: str) -> float:
     """One unlabelled sample from the node's /metrics (0 when absent)."""
     async with httpx.AsyncClient(timeout=5) as http:
-        text = (await http.get(f"{node.base_url}/metrics")).text
+        text = (await http.get(f"{node.base_url}/metrics", headers=METRICS_AUTH)).text
     match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
     return float(match.group(1)) if match else 0.0

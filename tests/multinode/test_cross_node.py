@@ -159,13 +159,14 @@ async def test_presence_and_typing_cross_nodes(cluster: Cluster) -> None:
 
 async def test_nginx_body_limit_and_upgrade_headers(cluster: Cluster) -> None:
     async with httpx.AsyncClient(base_url=cluster.nginx.base_url, timeout=10) as http:
-        # Over 1 MiB: refused by nginx itself, before any node.
-        r = await http.post("/api/v1/auth/register", content=b"x" * (1024 * 1024 + 1))
+        # Over 4 MiB: refused by nginx itself, before any node.
+        r = await http.post("/api/v1/auth/register", content=b"x" * (4 * 1024 * 1024 + 1))
         assert r.status_code == 413
-        # A vault-sized body (~450 KiB) goes through to a node (which judges it).
+        # A body the size of a 1,000-member key set (~1.9 MB) goes through to a node (which
+        # judges it).
         r = await http.post(
             "/api/v1/auth/register",
-            content=b"x" * (450 * 1024),
+            content=b"x" * (1900 * 1024),
             headers={"content-type": "application/json"},
         )
         assert r.status_code != 413

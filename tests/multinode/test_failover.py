@@ -22,14 +22,14 @@ from tests.integration.helpers import quiet_events
 from tests.multinode.conftest import Cluster, MakeCluster
 from tests.multinode.helpers import clients, next_messages
 from tests.support.load import SendLoad
-from tests.support.server import ServerProcess
+from tests.support.server import METRICS_AUTH, ServerProcess
 
 pytestmark = pytest.mark.timeout(300)
 
 
 async def ws_connections(node: ServerProcess) -> int:
     async with httpx.AsyncClient(timeout=5) as http:
-        text = (await http.get(f"{node.base_url}/metrics")).text
+        text = (await http.get(f"{node.base_url}/metrics", headers=METRICS_AUTH)).text
     match = re.search(r"^hushroom_ws_connections (\S+)$", text, re.MULTILINE)
     return int(float(match.group(1))) if match else 0
 

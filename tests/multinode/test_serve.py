@@ -22,7 +22,7 @@ from cryptography.x509.oid import NameOID
 
 from tests.multinode.conftest import REDIS_URL, START_TIMEOUT_S, _truncate, require_redis
 from tests.multinode.helpers import clients, next_messages
-from tests.support.nginx import DEPLOY_CONF, LOCATIONS, nginx_binary
+from tests.support.nginx import DEPLOY_CONF, LOCATIONS, link_snippets, nginx_binary
 from tests.support.server import free_port
 
 pytestmark = pytest.mark.timeout(240)
@@ -160,6 +160,7 @@ def test_shipped_nginx_config_is_valid(tmp_path: Path) -> None:
         text = text.replace(old, new)
     site = tmp_path / "hushroom.conf"
     site.write_text(text)
+    link_snippets(tmp_path)
     main = tmp_path / "nginx.conf"
     main.write_text(
         f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"

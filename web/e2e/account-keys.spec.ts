@@ -4,7 +4,9 @@
  * revoke with a re-key), password change, "forgot password", and two tabs refreshing at once.
  * Serial: each step builds on the previous one.
  */
-import { expect, test, type Page } from "@playwright/test";
+import type { Page } from "@playwright/test";
+
+import { expect, test } from "./fixtures";
 
 import { expectSignInRefused, fresh, openSettings, register, signIn, type Fresh } from "./account-steps";
 import { confirmRecoveryCode } from "./recovery-code";

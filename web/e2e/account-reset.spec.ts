@@ -5,7 +5,9 @@
  * identity, a new password and a new recovery code; the old password and the spent code fail.
  * Serial: each step builds on the previous one.
  */
-import { expect, test, type Page } from "@playwright/test";
+import type { Page } from "@playwright/test";
+
+import { expect, test } from "./fixtures";
 
 import { expectSignInRefused, fresh, openSettings, register, signIn, type Fresh } from "./account-steps";
 import { confirmRecoveryCode } from "./recovery-code";

@@ -5,7 +5,9 @@
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 
-import { expect, test, type Browser, type BrowserContext, type Page } from "@playwright/test";
+import type { Browser, BrowserContext, Page } from "@playwright/test";
+
+import { expect, test } from "./fixtures";
 
 import { confirmRecoveryCode } from "./recovery-code";
 import { restartServer } from "./server";

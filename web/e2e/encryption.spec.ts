@@ -12,7 +12,9 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 
-import { expect, test, type Browser, type BrowserContext, type Page } from "@playwright/test";
+import type { Browser, BrowserContext, Page } from "@playwright/test";
+
+import { expect, test } from "./fixtures";
 
 import { fresh, signIn } from "./account-steps";
 import { confirmRecoveryCode } from "./recovery-code";

@@ -8,7 +8,9 @@
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 
-import { expect, test, type Browser, type BrowserContext, type Locator, type Page } from "@playwright/test";
+import type { Browser, BrowserContext, Locator, Page } from "@playwright/test";
+
+import { expect, test } from "./fixtures";
 
 import { confirmRecoveryCode } from "./recovery-code";
 

@@ -5,7 +5,9 @@
  * Bob resets his account, yet another fresh browser of Alice's — with no pin of Bob's old key —
  * still blocks sending to him until she accepts the new key.
  */
-import { expect, test, type Browser, type BrowserContext, type Page } from "@playwright/test";
+import type { Browser, BrowserContext, Page } from "@playwright/test";
+
+import { expect, test } from "./fixtures";
 
 import { fresh, signIn } from "./account-steps";
 import { confirmRecoveryCode } from "./recovery-code";

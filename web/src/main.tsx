@@ -1,3 +1,5 @@
+// First: the Trusted Types policy must exist before anything reaches a script-URL sink.
+import "@/lib/trusted-types";
 import "@/app/styles.css";
 
 import { StrictMode } from "react";

@@ -14,10 +14,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 from starlette.datastructures import MutableHeaders
 
+from hushroom.api.abuse import AddressDep, Limit, LimitUser
 from hushroom.api.b64 import B64Url, decode_b64url
-from hushroom.api.deps import ContainerDep, PrincipalDep
+from hushroom.api.deps import ContainerDep, PrincipalDep, SameOrigin
 from hushroom.api.schemas import Strict
 from hushroom.errors import Unauthenticated
+from hushroom.principal import Principal
 from hushroom.services.accounts import Registration
 from hushroom.services.key_material import KeyUpload, NewIdentity
 from hushroom.services.keys import AccountReset, NewPassword
@@ -225,13 +227,16 @@ def _clear_refresh_cookie(response: Response) -> None:
     response.delete_cookie(REFRESH_COOKIE, path="/", secure=True, httponly=True, samesite="strict")
 
 
-@router.post("/prelogin", response_model=PreloginOut)
+# Abuse limits (api/abuse.py): counted before the route runs, so before any Argon2 hash.
+@router.post("/prelogin", response_model=PreloginOut, dependencies=[Limit("prelogin")])
 async def prelogin(c: ContainerDep, body: PreloginIn) -> dict[str, Any]:
     result = await c.accounts.prelogin(body.email)
     return {"kdf": result.kdf}
 
 
-@router.post("/register", status_code=201, response_model=RegisterOut)
+@router.post(
+    "/register", status_code=201, response_model=RegisterOut, dependencies=[Limit("register")]
+)
 async def register(c: ContainerDep, body: RegisterIn) -> dict[str, Any]:
     user, device = await c.accounts.register(
         Registration(user_id=body.user_id, display_name=body.display_name, identity=body.identity())
@@ -239,13 +244,19 @@ async def register(c: ContainerDep, body: RegisterIn) -> dict[str, Any]:
     return {"user_id": str(user.id), "device_id": str(device.id)}
 
 
-@router.post("/login", response_model=LoginOut, response_model_exclude_none=True)
-async def login(c: ContainerDep, body: LoginIn, response: Response) -> dict[str, Any]:
+# The routes that set or read the refresh cookie refuse pages of other origins (SameOrigin).
+@router.post(
+    "/login", response_model=LoginOut, response_model_exclude_none=True, dependencies=[SameOrigin]
+)
+async def login(
+    c: ContainerDep, body: LoginIn, response: Response, addr: AddressDep
+) -> dict[str, Any]:
     result = await c.sessions.login(
         body.email,
         decode_b64url(body.auth_secret),
         body.device_name,
         body.device_id,
+        address=addr,
     )
     _set_refresh_cookie(response, result.tokens)
     return {
@@ -255,7 +266,12 @@ async def login(c: ContainerDep, body: LoginIn, response: Response) -> dict[str,
     }
 
 
-@router.post("/refresh", response_model=TokensOut, response_model_exclude_none=True)
+@router.post(
+    "/refresh",
+    response_model=TokensOut,
+    response_model_exclude_none=True,
+    dependencies=[SameOrigin, Limit("refresh")],
+)
 async def refresh(
     c: ContainerDep, request: Request, response: Response, body: RefreshIn | None = None
 ) -> dict[str, Any]:
@@ -284,10 +300,12 @@ async def logout_all(c: ContainerDep, p: PrincipalDep) -> Response:
 
 
 @router.post("/recovery/vault", response_model=VaultOut, response_model_exclude_none=True)
-async def recovery_vault(c: ContainerDep, body: RecoveryIn, response: Response) -> dict[str, Any]:
+async def recovery_vault(
+    c: ContainerDep, body: RecoveryIn, response: Response, addr: AddressDep
+) -> dict[str, Any]:
     """Forgot password: the sealed vault and its recovery wrapping, only for the recovery
     authenticator (never the password wrapping: it would allow offline guessing)."""
-    v = await c.keys.recovery_vault(body.email, decode_b64url(body.recovery_auth))
+    v = await c.keys.recovery_vault(body.email, decode_b64url(body.recovery_auth), address=addr)
     _no_store(response.headers)
     return {
         "user_id": str(v.user_id),
@@ -298,7 +316,7 @@ async def recovery_vault(c: ContainerDep, body: RecoveryIn, response: Response) 
 
 
 @router.post("/recovery/reset-password", status_code=204)
-async def recovery_reset(c: ContainerDep, body: RecoveryResetIn) -> Response:
+async def recovery_reset(c: ContainerDep, body: RecoveryResetIn, addr: AddressDep) -> Response:
     await c.keys.recover(
         body.email,
         decode_b64url(body.recovery_auth),
@@ -306,6 +324,7 @@ async def recovery_reset(c: ContainerDep, body: RecoveryResetIn) -> Response:
         decode_b64url(body.recovery_wrapping),
         decode_b64url(body.new_recovery_auth),
         body.vault_version,
+        address=addr,
     )
     response = Response(status_code=204)
     _clear_refresh_cookie(response)
@@ -326,14 +345,17 @@ class ResetIn(NewAccountIn):
 
 
 @router.post("/reset-account/start", response_model=ResetStartOut)
-async def reset_account_start(c: ContainerDep, body: ResetStartIn) -> dict[str, Any]:
-    return {"user_id": str(await c.keys.reset_start(body.email, body.reset_code))}
+async def reset_account_start(
+    c: ContainerDep, body: ResetStartIn, addr: AddressDep
+) -> dict[str, Any]:
+    user_id = await c.keys.reset_start(body.email, body.reset_code, address=addr)
+    return {"user_id": str(user_id)}
 
 
 @router.post("/reset-account", response_model=RegisterOut)
-async def reset_account(c: ContainerDep, body: ResetIn) -> Response:
+async def reset_account(c: ContainerDep, body: ResetIn, addr: AddressDep) -> Response:
     user_id, device_id = await c.keys.reset_account(
-        AccountReset(reset_code=body.reset_code, identity=body.identity())
+        AccountReset(reset_code=body.reset_code, identity=body.identity()), address=addr
     )
     response = JSONResponse({"user_id": str(user_id), "device_id": str(device_id)})
     _clear_refresh_cookie(response)
@@ -341,7 +363,9 @@ async def reset_account(c: ContainerDep, body: ResetIn) -> Response:
 
 
 @ticket_router.post("/ws-ticket", response_model=TicketOut)
-async def ws_ticket(c: ContainerDep, p: PrincipalDep, response: Response) -> dict[str, Any]:
+async def ws_ticket(
+    c: ContainerDep, p: Annotated[Principal, LimitUser("ws_ticket")], response: Response
+) -> dict[str, Any]:
     ticket = await c.sessions.issue_ticket(p)
     _no_store(response.headers)
     return {"ticket": ticket.ticket, "expires_in": ticket.expires_in}

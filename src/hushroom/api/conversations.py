@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
+from hushroom.api.abuse import LimitUser
 from hushroom.api.b64 import B64Url, decode_b64url
 from hushroom.api.deps import ContainerDep, PrincipalDep
 from hushroom.api.schemas import (
@@ -185,6 +186,7 @@ async def history(
     "/conversations/{conversation_id}/messages",
     response_model=SendAck,
     status_code=201,
+    dependencies=[LimitUser("send")],
     responses={200: {"model": SendAck, "description": "a retry: the original ack"}},
 )
 async def send_message(

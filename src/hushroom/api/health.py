@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+import hmac
+
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hushroom.api.deps import ContainerDep
@@ -40,5 +42,19 @@ async def readyz(c: ContainerDep) -> Response:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(c: ContainerDep) -> Response:
+async def metrics(request: Request, c: ContainerDep) -> Response:
+    """Operator-only: `Authorization: Bearer <HUSHROOM_METRICS_TOKEN>`; without the setting,
+    there is no /metrics (404)."""
+    token = c.settings.metrics_token
+    if token is None or not token.get_secret_value():
+        return problem(404, "not_found", "Not Found")
+    expected = f"Bearer {token.get_secret_value()}".encode()
+    given = request.headers.get("authorization", "").encode()
+    if not hmac.compare_digest(given, expected):
+        return problem(
+            401,
+            "unauthenticated",
+            "The metrics token is missing or wrong",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return Response(generate_latest(c.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
+from hushroom.api.abuse import LimitUser
 from hushroom.api.deps import ContainerDep, PrincipalDep
 from hushroom.api.schemas import ConversationOut, Strict
 from hushroom.services.views import conversation_view
@@ -34,7 +35,9 @@ async def search_rooms(
     return [conversation_view(r) for r in await c.rooms.search(q, limit, after)]
 
 
-@router.post("", status_code=201, response_model=ConversationOut)
+@router.post(
+    "", status_code=201, response_model=ConversationOut, dependencies=[LimitUser("room_create")]
+)
 async def create_room(c: ContainerDep, p: PrincipalDep, body: RoomCreate) -> dict[str, object]:
     return conversation_view(await c.rooms.create(p, body.name, body.topic))
 

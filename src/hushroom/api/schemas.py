@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
+
+
+def _refuse_nul(value: Any) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _refuse_nul(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(key)
+            _refuse_nul(item)
 
 
 class Strict(BaseModel):
+    """Base of every request body. No field of any of them takes a NUL character: PostgreSQL
+    refuses NUL in text and SQLite stores it, so it is refused here, once, with the same 422
+    `validation_failed` on both (docs/security.md § Edges; URLs: api/edges.py)."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        _refuse_nul(value)
+        return value
 
 
 class ConversationOut(BaseModel):

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from hushroom.api.abuse import LimitUser
 from hushroom.api.auth import Kdf
 from hushroom.api.deps import ContainerDep, PrincipalDep
 from hushroom.principal import Principal
@@ -63,7 +64,8 @@ async def me(c: ContainerDep, p: PrincipalDep) -> dict[str, Any]:
     return me_view(await c.accounts.me(p), p)
 
 
-@router.get("/users", response_model=list[PublicUserOut])
+# Exact-email lookup finds accounts: limited per user (docs/security.md § Enumeration).
+@router.get("/users", response_model=list[PublicUserOut], dependencies=[LimitUser("user_search")])
 async def search_users(
     c: ContainerDep,
     _p: PrincipalDep,

@@ -88,13 +88,28 @@ def _file(path: Path, cache_control: str) -> FileResponse:
     )
 
 
+# Longest path this serves: the build's files have short names; anything longer is a 404
+# without asking the file system (which would refuse it with ENAMETOOLONG).
+MAX_FILE_PATH_CHARS = 1024
+MAX_FILE_NAME_CHARS = 255
+
+
 def _inside(root: Path, relative: str) -> Path | None:
-    """`root/relative` if it is a regular file inside root (no traversal, no dotfiles)."""
-    parts = [p for p in relative.split("/") if p]
-    if any(p in (".", "..") or p.startswith(".") or "\\" in p for p in parts):
+    """`root/relative` if it is a regular file inside root (no traversal, no dotfiles, no NUL,
+    nothing the file system would refuse)."""
+    if len(relative) > MAX_FILE_PATH_CHARS or "\x00" in relative:
         return None
-    candidate = root.joinpath(*parts).resolve() if parts else root
-    if not candidate.is_relative_to(root) or not candidate.is_file():
+    parts = [p for p in relative.split("/") if p]
+    if any(
+        p in (".", "..") or p.startswith(".") or "\\" in p or len(p) > MAX_FILE_NAME_CHARS
+        for p in parts
+    ):
+        return None
+    try:
+        candidate = root.joinpath(*parts).resolve() if parts else root
+        if not candidate.is_relative_to(root) or not candidate.is_file():
+            return None
+    except (OSError, ValueError):  # whatever else the file system refuses: not ours to serve
         return None
     return candidate
 

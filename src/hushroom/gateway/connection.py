@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from hushroom.access import origin_allowed
 from hushroom.container import Container
 from hushroom.errors import HushroomError
 from hushroom.events.event import Event
@@ -23,33 +24,12 @@ from hushroom.gateway import protocol as p
 from hushroom.gateway.wire import WIRE_EXTENSION, WireProtocol, text_frame
 from hushroom.principal import Principal
 from hushroom.services.messages import SendCommand
+from hushroom.services.revocations import SESSION_REVOKED
 from hushroom.services.views import message_view
 
 log = logging.getLogger("hushroom.gateway")
 
 _CLOSE = object()  # queue sentinel: flush what precedes, then close
-
-
-def origin_allowed(websocket: WebSocket, allowed: list[str]) -> bool:
-    """Browsers always send Origin; it must be one of ours. Non-browser clients (SDK, bots)
-    send none and authenticate with a ticket like everyone else."""
-    # Read from the scope: Starlette's `headers` and `url` would stay cached on the socket.
-    origin = _header(websocket.scope, b"origin")
-    if origin is None:
-        return True
-    if origin in allowed:
-        return True
-    # The server's own origin (whatever host name it is reached by) is always allowed.
-    host = _header(websocket.scope, b"host")
-    scheme = "https" if websocket.scope.get("scheme") == "wss" else "http"
-    return host is not None and origin == f"{scheme}://{host}"
-
-
-def _header(scope: Any, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key.lower() == name:
-            return str(value.decode("latin-1"))
-    return None
 
 
 class Connection:
@@ -240,6 +220,10 @@ class Connection:
         # database catch-up covers that case) until it is in effect.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.c.fanout.sync(), 2.0)
+        # Revoked between the ticket's redemption and the subscription: its event was missed.
+        if self.c.revocations.is_revoked(principal.session_id):
+            self.deliver(_revoked_event(principal))
+            return
         await self.c.presence.connected(principal, self.id)
 
     async def _resume(self, principal: Principal, positions: dict[uuid.UUID, int]) -> None:
@@ -352,6 +336,7 @@ class ConnectionRegistry:
         self._framed: bytes = b""
         self._by_user: dict[uuid.UUID, set[Connection]] = {}
         self._metrics = container.metrics
+        container.revocations.on_reloaded(self.end_sessions)
 
     def add(self, conn: Connection) -> None:
         self._by_user.setdefault(conn.user_id, set()).add(conn)
@@ -374,14 +359,30 @@ class ConnectionRegistry:
     def count(self, user_id: uuid.UUID) -> int:
         return len(self._by_user.get(user_id, ()))
 
+    def end_sessions(self, session_ids: set[uuid.UUID]) -> None:
+        """Close the sockets of sessions found revoked by a reload (ended while this node
+        could not hear of it: services/revocations.py)."""
+        for conns in list(self._by_user.values()):
+            for conn in list(conns):
+                if conn.principal is not None and conn.principal.session_id in session_ids:
+                    conn.deliver(_revoked_event(conn.principal))
+
     def shutdown_all(self) -> None:
         for conns in list(self._by_user.values()):
             for conn in list(conns):
                 conn.shutdown()
 
 
+def _revoked_event(principal: Principal) -> Event:
+    return Event(
+        type=SESSION_REVOKED,
+        payload={"user_id": str(principal.user_id), "session_ids": [str(principal.session_id)]},
+        recipients=frozenset({principal.user_id}),
+    )
+
+
 async def handle(websocket: WebSocket, container: Container, registry: ConnectionRegistry) -> None:
-    if not origin_allowed(websocket, container.settings.allowed_origins):
+    if not origin_allowed(websocket.scope, container.settings.allowed_origins):
         # Closing before accept refuses the handshake (HTTP 403).
         await websocket.close(code=1008)
         return

@@ -28,6 +28,7 @@ from hushroom.services.account_input import (
 )
 from hushroom.services.auth_hash import AuthHasher
 from hushroom.services.key_material import NewIdentity, check_new_identity
+from hushroom.services.seen_recently import SeenRecently
 from hushroom.storage.accounts import DeviceRecord, UserRecord
 from hushroom.storage.unit import Storage
 
@@ -57,6 +58,7 @@ class AccountService:
         self._hasher = hasher
         self._clock = clock
         self._settings = settings
+        self._existing = SeenRecently[uuid.UUID](clock, ttl_s=60.0, max_size=65_536)
         # Key for fake prelogin salts, derived from the server secret with its own label.
         self._salt_key = hmac.new(
             settings.resolved_jwt_secret().encode("utf-8"),
@@ -120,6 +122,16 @@ class AccountService:
         """The operator's `hushroom create-admin`: False when no user has that email."""
         async with self._storage.write() as tx:
             return await tx.users.set_admin(normalize_email(email))
+
+    async def require_exists(self, user_id: uuid.UUID) -> None:
+        """TokenInvalid for a validly signed token whose user no longer exists (deleted, or a
+        database restored from an older backup); a user seen lately costs no read."""
+        if not await self._existing.which({user_id}, self._existing_among):
+            raise TokenInvalid()
+
+    async def _existing_among(self, user_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        async with self._storage.read() as tx:
+            return {u for u in user_ids if await tx.users.exists(u)}
 
     async def me(self, principal: Principal) -> UserRecord:
         async with self._storage.read() as tx:

@@ -37,6 +37,7 @@ from hushroom.services.account_input import (
 )
 from hushroom.services.auth_hash import AuthHasher
 from hushroom.services.key_material import KeyUpload, NewIdentity
+from hushroom.services.rate_limits import UNKNOWN_ADDRESS
 from hushroom.services.sessions import SessionService, live_session
 from hushroom.storage.accounts import (
     AccountKeysRecord,
@@ -275,22 +276,25 @@ class KeyService:
                 )
         await self._sessions.publish_revoked(user.id, ended)
 
-    async def _recovering(self, email: str, recovery_auth: bytes) -> UserRecord:
+    async def _recovering(self, email: str, recovery_auth: bytes, address: str) -> UserRecord:
         """The account whose recovery authenticator this is; unknown emails and wrong codes
-        fail alike, and count toward the same per-email limit as logins."""
+        fail alike, and count toward the same limits as logins (per address and per
+        (address, email): services/rate_limits.py)."""
         email = normalize_email(email)
         presented = key_material.recovery_auth_hash(recovery_auth)
-        self._sessions.throttle.begin_attempt(email)
+        await self._sessions.limits.login_attempt(address, email)
         async with self._storage.read() as tx:
             user = await tx.users.get_by_email(email)
         stored = user.keys.recovery_auth_hash if user and user.keys else bytes(32)
         if not hmac.compare_digest(stored, presented) or user is None or user.keys is None:
             raise InvalidCredentials("the email or the recovery code is not correct")
-        self._sessions.throttle.reset(email)
+        await self._sessions.limits.login_succeeded(address, email)
         return user
 
-    async def recovery_vault(self, email: str, recovery_auth: bytes) -> Vault:
-        user = await self._recovering(email, recovery_auth)
+    async def recovery_vault(
+        self, email: str, recovery_auth: bytes, *, address: str = UNKNOWN_ADDRESS
+    ) -> Vault:
+        user = await self._recovering(email, recovery_auth, address)
         return Vault(user.id, _keys_of(user).vault, user.vault_version)
 
     async def recover(
@@ -301,10 +305,12 @@ class KeyService:
         recovery_wrapping: bytes,
         new_recovery_auth: bytes,
         vault_version: int,
+        *,
+        address: str = UNKNOWN_ADDRESS,
     ) -> None:
         """Forgotten password: a new password and a fresh recovery code over the same vault
         key; every session ends."""
-        user = await self._recovering(email, recovery_auth)
+        user = await self._recovering(email, recovery_auth, address)
         password = await self._password_hash(new)
         key_material.wrapping(recovery_wrapping, "recovery", "recovery_wrapping")
         vault = VaultRecord(_keys_of(user).vault.sealed, new.password_wrapping, recovery_wrapping)
@@ -336,12 +342,12 @@ class KeyService:
             )
         return code if issued else None
 
-    async def _pending_reset(self, email: str, code: str) -> tuple[uuid.UUID, bytes]:
+    async def _pending_reset(self, email: str, code: str, address: str) -> tuple[uuid.UUID, bytes]:
         """The account a valid, unexpired reset code is for; wrong codes and unknown emails
-        fail alike and count toward the per-email limit of logins."""
+        fail alike and count toward the limits of logins."""
         email = normalize_email(email)
         presented = reset_code_hash(code)
-        self._sessions.throttle.begin_attempt(email)
+        await self._sessions.limits.login_attempt(address, email)
         async with self._storage.read() as tx:
             pending = await tx.users.get_reset_code(email)
         stored = pending[1] if pending else bytes(32)
@@ -351,18 +357,22 @@ class KeyService:
             or pending[2] <= self._clock.now_ms()
         ):
             raise InvalidCredentials("the email or the reset code is not correct")
-        self._sessions.throttle.reset(email)
+        await self._sessions.limits.login_succeeded(address, email)
         return pending[0], presented
 
-    async def reset_start(self, email: str, code: str) -> uuid.UUID:
+    async def reset_start(
+        self, email: str, code: str, *, address: str = UNKNOWN_ADDRESS
+    ) -> uuid.UUID:
         """Check a reset code (without spending it) and name the account the new keys bind."""
-        user_id, _ = await self._pending_reset(email, code)
+        user_id, _ = await self._pending_reset(email, code, address)
         return user_id
 
-    async def reset_account(self, r: AccountReset) -> tuple[uuid.UUID, uuid.UUID]:
+    async def reset_account(
+        self, r: AccountReset, *, address: str = UNKNOWN_ADDRESS
+    ) -> tuple[uuid.UUID, uuid.UUID]:
         """New identity, PUK generation 1, vault, recovery code and password, in one step; every
         old device and session ends, old PUK certificates go. Returns (user id, new device id)."""
-        user_id, code_hash = await self._pending_reset(r.identity.email, r.reset_code)
+        user_id, code_hash = await self._pending_reset(r.identity.email, r.reset_code, address)
         now = self._clock.now_ms()
         new = await key_material.check_new_identity(
             r.identity, user_id, now, self._settings.max_vault_bytes, self._hasher

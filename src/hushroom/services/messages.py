@@ -32,6 +32,7 @@ from hushroom.events.publisher import EventPublisher
 from hushroom.metrics import Metrics
 from hushroom.principal import Principal
 from hushroom.services.group_commit import GroupCommit
+from hushroom.services.seen_recently import SeenRecently
 from hushroom.services.views import message_view
 from hushroom.storage.conversations import ConversationRecord, MessageRecord, NewMessage
 from hushroom.storage.unit import Storage
@@ -152,6 +153,8 @@ class MessageService:
         self._clock = clock
         self._limits = limits
         self._metrics = metrics or Metrics()
+        # The devices-table read was most of an envelope's extra cost (docs/performance.md).
+        self._certified = SeenRecently[uuid.UUID](clock, ttl_s=30.0, max_size=100_000)
         self._batches: GroupCommit[_Send, SendResult] = GroupCommit(
             self._store_batch,
             max_batch=limits.send_batch_max,
@@ -256,9 +259,10 @@ class MessageService:
             convs = {cid: lock.conversation for cid, lock in locked.items()}
             member_ids = {cid: set(lock.member_ids) for cid, lock in locked.items()}
             last_seqs = {cid: conv.last_seq for cid, conv in convs.items()}
-            # Envelopes come from certified devices only: one query for the batch's devices.
+            # Envelopes come from certified devices only: at most one query for the batch's
+            # devices, none when they were all seen certified moments ago.
             envelope_devices = {sends[i][0].device_id for i in fresh if sends[i][1].ciphertext}
-            certified = await tx.devices.certified_ids(envelope_devices)
+            certified = await self._certified.which(envelope_devices, tx.devices.certified_ids)
             rows: list[tuple[NewMessage, int]] = []
             accepted: list[int] = []
             for i in fresh:

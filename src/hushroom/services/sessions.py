@@ -29,12 +29,9 @@ from hushroom.services.account_input import (
     normalize_email,
 )
 from hushroom.services.auth_hash import AuthHasher
-from hushroom.services.login_throttle import (
-    FAILED_LOGIN_WINDOW_S,
-    MAX_FAILED_LOGINS,
-    MAX_THROTTLED_EMAILS,
-    LoginThrottle,
-)
+from hushroom.services.rate_limits import UNKNOWN_ADDRESS, RateLimits
+from hushroom.services.revocations import SESSION_REVOKED as SESSION_REVOKED
+from hushroom.services.revocations import Revocations
 from hushroom.services.tokens import TokenService
 from hushroom.storage.accounts import (
     DeviceRecord,
@@ -46,7 +43,6 @@ from hushroom.storage.accounts import (
 )
 from hushroom.storage.unit import Repos, Storage
 
-SESSION_REVOKED = "session.revoked"
 _SUCCESSOR_LABEL = b"hushroom/v1/refresh-successor"
 
 
@@ -119,6 +115,9 @@ class SessionService:
         events: EventPublisher,
         clock: Clock,
         settings: Settings,
+        *,
+        limits: RateLimits,
+        revocations: Revocations,
     ) -> None:
         self._storage = storage
         self._tokens = tokens
@@ -126,9 +125,8 @@ class SessionService:
         self._events = events
         self._clock = clock
         self._settings = settings
-        self.throttle = LoginThrottle(
-            clock, MAX_FAILED_LOGINS, FAILED_LOGIN_WINDOW_S, MAX_THROTTLED_EMAILS
-        )
+        self.limits = limits
+        self.revocations = revocations
 
     def __repr__(self) -> str:
         return "SessionService()"
@@ -139,18 +137,23 @@ class SessionService:
         auth_secret: bytes,
         device_name: str | None = None,
         device_id: uuid.UUID | None = None,
+        *,
+        address: str = UNKNOWN_ADDRESS,
     ) -> LoginResult:
+        """`address`: the client's (services/rate_limits.py); guesses count against it and
+        against (address, email), never against the email alone."""
         email = normalize_email(email)
         check_size(auth_secret, AUTH_SECRET_BYTES, "auth_secret")
-        # Counted before verifying, so parallel guesses cannot all slip under the limit.
-        self.throttle.begin_attempt(email)
+        # Counted before the Argon2 verification (a refused guess costs no hash), and as a
+        # failure until it succeeds, so parallel guesses cannot all slip under the limit.
+        await self.limits.login_attempt(address, email)
         async with self._storage.read() as tx:
             creds = await tx.users.get_credentials(email)
         # The same work on both paths: one small read, one Argon2 verification, the same error.
         if not await self._hasher.verify(creds.auth_hash if creds else None, auth_secret):
             raise InvalidCredentials()
         assert creds is not None
-        self.throttle.reset(email)
+        await self.limits.login_succeeded(address, email)
         new_hash = None
         if self._hasher.needs_rehash(creds.auth_hash):
             new_hash = await self._hasher.hash(auth_secret)
@@ -282,7 +285,10 @@ class SessionService:
     async def publish_revoked(
         self, user_id: uuid.UUID, session_ids: list[uuid.UUID], *, everywhere: bool = False
     ) -> None:
-        """Tell the user's sockets; those of the named sessions close (gateway/protocol.py)."""
+        """After the commit that revoked them: their access tokens are refused at once on
+        every node (services/revocations.py), and the user's sockets of the named sessions
+        close (gateway/protocol.py)."""
+        await self.revocations.revoked(user_id, session_ids)
         if not session_ids and not everywhere:
             return
         await self._events.publish(

@@ -9,6 +9,7 @@ writes concurrently and relies on row locks.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -61,6 +62,30 @@ class Database:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=10000")
             cursor.close()
+
+        @event.listens_for(engine.sync_engine, "before_cursor_execute", retval=True)
+        def _refuse_nul(
+            _conn: Any,
+            _cursor: Any,
+            statement: str,
+            parameters: Any,
+            _context: Any,
+            _executemany: bool,
+        ) -> tuple[str, Any]:
+            # PostgreSQL refuses NUL in text (SQLSTATE 22021) and SQLite stores it: refuse it
+            # here too, with the same error class, so both answer 422 (storage/unit.py) should
+            # input validation (api/schemas.py, gateway/frames.py) ever miss a field.
+            # One row (tuple or dict) or several (executemany; "insertmanyvalues" batches pass
+            # a flat tuple even then): look one level into whatever is a row.
+            for item in parameters.values() if isinstance(parameters, dict) else parameters or ():
+                if type(item) is str:
+                    if "\x00" in item:
+                        raise sqlite3.DataError("a text value contains a NUL character")
+                elif isinstance(item, tuple | list | dict):
+                    for value in item.values() if isinstance(item, dict) else item:
+                        if type(value) is str and "\x00" in value:
+                            raise sqlite3.DataError("a text value contains a NUL character")
+            return statement, parameters
 
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(conn: Any) -> None:

@@ -52,7 +52,11 @@ export function describeError(error: unknown): { title: string; detail: string }
           error.retryAfterS !== null && error.retryAfterS > 0
             ? ` Try again in ${describeWait(error.retryAfterS)}.`
             : " Wait a little and try again.";
-        return { title: "Too many attempts", detail: `For your safety we paused sign-ins.${wait}` };
+        // Sign-ins, sign-ups, searches, new rooms and sends all have limits (docs/security.md).
+        return {
+          title: "Too many attempts",
+          detail: `To keep accounts safe, the server limits how often this can be done.${wait}`,
+        };
       }
       case "email_taken":
         return {

@@ -56,6 +56,34 @@ describe("key_set.json: create", () => {
   }
 });
 
+describe("createKeySet pause", () => {
+  it("is awaited once per member's box and changes nothing in the key set", async () => {
+    const c = v.create[0]!;
+    const creator = person(people, c.creator);
+    const members = [...people.values()].filter((p) => p.userId !== "mallory");
+    let pauses = 0;
+    const [key, upload] = await createKeySet(
+      c.conversation_id,
+      c.generation,
+      creator.device,
+      creator.deviceCertificate,
+      members.map((p) => p.pukCertificate),
+      c.created_at,
+      scriptedRandom(hex(c.conversation_key)),
+      {
+        pause: async () => {
+          pauses += 1;
+          await Promise.resolve();
+        },
+      },
+    );
+    expect(pauses).toBe(members.length);
+    expect(upload.boxes.size).toBe(members.length);
+    expect(toHex(key.reveal())).toBe(c.conversation_key);
+    expect(toHex(upload.statement)).toBe(c.statement);
+  });
+});
+
 describe("key_set.json: verify", () => {
   for (const c of v.verify) {
     it(c.name, async () => {

@@ -169,6 +169,15 @@ export function decodeBox(box: Uint8Array): [string, Uint8Array] {
   return [record.ident(0), record.raw(1)];
 }
 
+export interface CreateKeySetOptions {
+  /**
+   * Awaited after each member's box is sealed (HPKE X-Wing, milliseconds each): the caller may
+   * let the page run there, so a big group's key set does not hold the main thread for a whole
+   * second. Time and scheduling stay with the caller.
+   */
+  readonly pause?: () => Promise<void>;
+}
+
 /**
  * Create generation `generation` for `members` (verified PUK certificates, one each).
  * Throws `NotAMember` if the creator is not among `members`.
@@ -181,6 +190,7 @@ export async function createKeySet(
   members: readonly PukCertificate[],
   createdAt: number,
   random: RandomSource,
+  options: CreateKeySetOptions = {},
 ): Promise<[ConversationKey, KeySetUpload]> {
   if (!Number.isSafeInteger(generation) || generation < 1) {
     throw new Malformed("generation must be >= 1");
@@ -226,6 +236,7 @@ export async function createKeySet(
     );
     const sealed = await hpkeSeal(certificate.publicKey, info, key.reveal(), random);
     boxes.set(entry.userId, encodeBox(entry.userId, sealed));
+    await options.pause?.();
   }
   return [key, new KeySetUpload(statement, boxes)];
 }

@@ -74,8 +74,13 @@ export type CofactorlessVerify = (
   signature: Uint8Array,
 ) => Promise<boolean>;
 
-/** Precompute a verifier's wNAF table from this many verifications on (≈30 ms once, then ~6× faster). */
-const PRECOMPUTE_AFTER = 2;
+/**
+ * Precompute a verifier's wNAF table from this many verifications on (≈30 ms once, then ~6×
+ * faster). Not sooner: a key checked only a few times (each member's identity key while a big
+ * group's key set is built) would pay the table without ever earning it back; a sender's device
+ * key, checked once per message, reaches it within a page of history.
+ */
+const PRECOMPUTE_AFTER = 8;
 const PRECOMPUTE_WINDOW = 6;
 
 /**

@@ -34,6 +34,13 @@ interface WorkerScope {
 // In a dedicated worker `globalThis` is the DedicatedWorkerGlobalScope.
 const scope = globalThis as unknown as WorkerScope;
 if (typeof scope.postMessage === "function" && !("document" in globalThis)) {
+  // A worker's Content-Security-Policy violations (e.g. WebAssembly refused) reach no document:
+  // name them on the console, where devtools and the e2e watch (e2e/fixtures.ts) see them.
+  globalThis.addEventListener("securitypolicyviolation", (event) => {
+    console.error(
+      `Content Security Policy violation in the Argon2 worker: ${event.effectiveDirective} blocked ${event.blockedURI}`,
+    );
+  });
   scope.onmessage = (event) => {
     void handleArgon2Request(event.data, (message, transfer) => {
       scope.postMessage(message, transfer ?? []);

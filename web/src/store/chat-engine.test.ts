@@ -204,3 +204,94 @@ describe("ChatEngine private conversations", () => {
     engine.stop();
   });
 });
+
+describe("ChatEngine history paging", () => {
+  /** A room of `total` messages; `pages` records each history request's `before`. */
+  function historyApi(total: number) {
+    const pages: (number | null)[] = [];
+    const api = new ApiClient((input) => {
+      const url = new URL(input, "http://localhost");
+      let body: unknown = null;
+      if (url.pathname.endsWith("/ws-ticket")) body = { ticket: "ticket", expires_in: 30 };
+      else if (url.pathname.endsWith(`/conversations/${ROOM}`)) body = { id: ROOM, kind: "room" };
+      else if (url.pathname.endsWith("/messages")) {
+        const before = url.searchParams.get("before");
+        const limit = Number(url.searchParams.get("limit"));
+        pages.push(before === null ? null : Number(before));
+        const end = before === null ? total : Number(before) - 1;
+        const start = Math.max(1, end - limit + 1);
+        const messages = [];
+        for (let seq = start; seq <= end; seq++) {
+          const frame = messageNew(seq);
+          if (frame.type === "message.new") messages.push(frame.message);
+        }
+        body = { messages, has_more_before: start > 1, last_seq: total };
+      } else if (url.pathname.endsWith("/read")) {
+        return Promise.resolve(new Response(null, { status: 204 }));
+      }
+      return Promise.resolve(
+        new Response(JSON.stringify(body), { status: 200, headers: { "Content-Type": "application/json" } }),
+      );
+    });
+    const engine = new ChatEngine(api, ME, {
+      conversationsChanged: () => undefined,
+      membersChanged: () => undefined,
+      authLost: () => undefined,
+    });
+    return { engine, pages };
+  }
+
+  const seqs = (engine: ChatEngine) => engine.store.conversation(ROOM).messages.map((m) => m.seq);
+
+  it("reads the next older page ahead once the reader pages back", async () => {
+    const { engine, pages } = historyApi(180);
+    await engine.open(ROOM);
+    expect(pages).toEqual([null]);
+
+    // 131–180 shown; the reader pages back: 81–130 now, 31–80 read ahead (fetched, opened).
+    expect(await engine.loadOlder(ROOM)).toBe(true);
+    expect(seqs(engine)).toHaveLength(100);
+    await vi.waitFor(() => {
+      expect(pages).toEqual([null, 131, 81]);
+    });
+
+    // Shown from the page read ahead, and the next one read ahead; then nothing left.
+    expect(await engine.loadOlder(ROOM)).toBe(true);
+    expect(seqs(engine)).toHaveLength(150);
+    expect(pages).toEqual([null, 131, 81, 31]);
+    expect(await engine.loadOlder(ROOM)).toBe(true);
+    expect(seqs(engine)).toEqual(Array.from({ length: 180 }, (_, i) => i + 1));
+    expect(engine.store.conversation(ROOM).hasMoreBefore).toBe(false);
+    expect(await engine.loadOlder(ROOM)).toBe(false);
+    expect(pages).toEqual([null, 131, 81, 31]);
+    engine.close(ROOM);
+  });
+
+  it("fetches again when a message was removed after the page was read ahead", async () => {
+    FakeSocket.all.length = 0;
+    vi.stubGlobal("WebSocket", FakeSocket);
+    const { engine, pages } = historyApi(180);
+    engine.start();
+    const socket = await vi.waitFor(() => {
+      const opened = FakeSocket.all.at(-1);
+      if (opened === undefined) throw new Error("no socket yet");
+      return opened;
+    });
+    socket.open();
+    socket.receive({ type: "ready", user_id: ME, device_id: ME, heartbeat_s: 20 });
+    await engine.open(ROOM);
+    await engine.loadOlder(ROOM);
+    await vi.waitFor(() => {
+      expect(pages).toEqual([null, 131, 81]);
+    });
+
+    // Its text may still be in the page read ahead: that page is not used.
+    socket.receive({ type: "message.removed", conversation_id: ROOM, seq: 50, message_id: 50 });
+    await engine.loadOlder(ROOM);
+    expect(pages.slice(0, 4)).toEqual([null, 131, 81, 81]);
+    await engine.loadOlder(ROOM);
+    expect(seqs(engine)).toHaveLength(180);
+    engine.stop();
+    vi.unstubAllGlobals();
+  });
+});

@@ -3,7 +3,7 @@
  * over HTTP, history paging, sending through the outbox, read receipts.
  */
 import type { ApiClient } from "@/api/client";
-import type { Message } from "@/api/types";
+import type { Message, MessagePage } from "@/api/types";
 import { keyring } from "@/session/unlocked-keys";
 import { browserE2eeStore } from "@/storage/local-crypto-store";
 import { ChatStore } from "@/store/chat-store";
@@ -21,6 +21,14 @@ export const TYPING_SHOWN_MS = 5000;
 export const READ_COALESCE_MS = 500;
 const PAGE = 50;
 const GAP_PAGE = 200;
+/** How long a history page read ahead may wait to be shown before it is fetched again. */
+const READ_AHEAD_MS = 30_000;
+
+/** A history page, fetched and opened. */
+interface OlderPage {
+  readonly page: MessagePage;
+  readonly messages: ChatMessage[];
+}
 
 export interface EngineEvents {
   /** Conversation list or membership changed (refetch). */
@@ -83,6 +91,12 @@ export class ChatEngine {
   readonly #readPending = new Map<string, number>();
   #readTimer: number | null = null;
   readonly #filling = new Set<string>();
+  /**
+   * Per conversation, the history page before the oldest one shown, fetched and opened ahead
+   * while the reader is paging back (so the next page is not a round trip and a decryption
+   * after the scroll that asks for it).
+   */
+  readonly #ahead = new Map<string, { readonly before: number; readonly at: number; readonly page: Promise<OlderPage> }>();
   readonly #typingTimers = new Map<string, number>();
   readonly #cleanup: (() => void)[] = [];
   readonly userId: string;
@@ -189,18 +203,51 @@ export class ChatEngine {
 
   close(id: string): void {
     if (this.store.getState().activeConversation === id) this.store.setActive(null);
+    this.#ahead.delete(id);
   }
 
+  /**
+   * The page before the oldest message shown. Once the reader pages back, the page before that
+   * one is read ahead (fetched and opened) for the next call.
+   */
   async loadOlder(id: string): Promise<boolean> {
     const c = this.store.conversation(id);
     const first = c.messages[0];
     if (!c.hasMoreBefore || first === undefined) return false;
-    const page = await this.#api.messages(id, { before: first.seq, limit: PAGE });
-    this.store.addMessages(id, await this.#decode(page.messages), {
+    const { page, messages } = await this.#olderPage(id, first.seq);
+    this.store.addMessages(id, messages, {
       hasMoreBefore: page.has_more_before,
       lastSeq: page.last_seq,
     });
+    const oldest = this.store.conversation(id).messages[0];
+    if (page.has_more_before && page.messages.length > 0 && oldest !== undefined && oldest.seq < first.seq) {
+      const ahead = this.#fetchOlder(id, oldest.seq);
+      ahead.catch(() => {
+        // Fetched again when asked for.
+        if (this.#ahead.get(id)?.page === ahead) this.#ahead.delete(id);
+      });
+      this.#ahead.set(id, { before: oldest.seq, at: Date.now(), page: ahead });
+    }
     return page.messages.length > 0;
+  }
+
+  /** The page before `before`: the one read ahead when it is that page and recent, else fetched. */
+  async #olderPage(id: string, before: number): Promise<OlderPage> {
+    const ahead = this.#ahead.get(id);
+    this.#ahead.delete(id);
+    if (ahead !== undefined && ahead.before === before && Date.now() - ahead.at < READ_AHEAD_MS) {
+      try {
+        return await ahead.page;
+      } catch {
+        // Fetched again below.
+      }
+    }
+    return this.#fetchOlder(id, before);
+  }
+
+  async #fetchOlder(id: string, before: number): Promise<OlderPage> {
+    const page = await this.#api.messages(id, { before, limit: PAGE });
+    return { page, messages: await this.#decode(page.messages) };
   }
 
   /** `kind` when the caller knows it (saves a lookup; a DM or group is never sent as text). */
@@ -326,9 +373,12 @@ export class ChatEngine {
         this.#events.conversationsChanged();
         break;
       case "message.removed":
+        // A page read ahead may hold it still with its text.
+        this.#ahead.delete(frame.conversation_id);
         this.store.markRemoved(frame.conversation_id, frame.seq);
         break;
       case "conversation.removed":
+        this.#ahead.delete(frame.conversation_id);
         this.store.forget(frame.conversation_id);
         this.#events.conversationsChanged();
         break;

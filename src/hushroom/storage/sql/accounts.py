@@ -524,6 +524,12 @@ class SqlSessionRepository:
         )
         return [r[0] for r in rows]
 
+    async def revoked_since(self, since: int) -> list[tuple[uuid.UUID, int]]:
+        rows = await self._conn.execute(
+            select(sessions.c.id, sessions.c.revoked_at).where(sessions.c.revoked_at >= since)
+        )
+        return [(r[0], r[1]) for r in rows]
+
     async def add_refresh_token(self, record: RefreshTokenRecord) -> None:
         await self._conn.execute(
             insert(refresh_tokens).values(

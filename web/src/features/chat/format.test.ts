@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { dayLabel, typingText } from "@/features/chat/format";
+import { dayLabel, timeLabel, typingText } from "@/features/chat/format";
 
 describe("format", () => {
   it("names who is typing", () => {
@@ -14,5 +14,14 @@ describe("format", () => {
     const now = new Date(2026, 10, 27, 12).getTime();
     expect(dayLabel(now - 3600_000, now)).toBe("Today");
     expect(dayLabel(now - 86_400_000, now)).toBe("Yesterday");
+  });
+
+  it("labels times as the locale does, the same for every moment of a minute", () => {
+    const at = new Date(2026, 10, 27, 9, 5, 0).getTime();
+    const locale = (ms: number) => new Date(ms).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+    for (const ms of [at, at + 59_999, at + 60_000, at + 13 * 3600_000 + 7 * 60_000]) {
+      expect(timeLabel(ms)).toBe(locale(ms));
+    }
+    expect(timeLabel(at + 30_000)).toBe(timeLabel(at));
   });
 });

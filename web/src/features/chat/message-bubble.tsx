@@ -93,10 +93,15 @@ export const MessageBubble = memo(function MessageBubble({ message, own, startsG
   );
 }, sameBubble);
 
+/** A pending bubble's `data-key` (a confirmed one's is its row key, `m-<seq>`). */
+export function pendingKey(clientMsgId: string): string {
+  return `p-${clientMsgId}`;
+}
+
 export function PendingBubble({ entry }: { entry: OutboxEntry }) {
   const engine = useEngine();
   return (
-    <div className="msg own pending" data-key={`p-${entry.clientMsgId}`}>
+    <div className="msg own pending" data-key={pendingKey(entry.clientMsgId)}>
       <div className="bubble">
         <p className="text">{entry.body}</p>
         <span className="meta">

@@ -17,12 +17,16 @@ export interface MessageScroll {
   readonly loadOlder: () => void;
 }
 
-/** `rows` and `pendingCount` change when rows are added: the view is adjusted after each. */
+/**
+ * `rows` and `pendingKeys` (the pending bubbles' `data-key`s) change when rows are added: the
+ * view is adjusted after each. Rows are told apart by key, not by walking the DOM: a history
+ * page adds 50 rows to a list of hundreds.
+ */
 export function useMessageScroll(
   id: string,
   hasMoreBefore: boolean,
   rows: readonly Row[],
-  pendingCount: number,
+  pendingKeys: readonly string[],
 ): MessageScroll {
   const engine = useEngine();
   const scroller = useRef<HTMLDivElement>(null);
@@ -35,6 +39,7 @@ export function useMessageScroll(
   useLayoutEffect(() => {
     const el = scroller.current;
     if (el === null) return;
+    const prepended = anchor.current !== null;
     if (anchor.current !== null) {
       // Older messages were prepended: keep the view where it was.
       el.scrollTop = el.scrollHeight - anchor.current.height + anchor.current.top;
@@ -42,20 +47,28 @@ export function useMessageScroll(
     } else if (atBottom.current) {
       el.scrollTop = el.scrollHeight;
     }
-    const fresh: Element[] = [];
-    let own = false;
-    for (const node of el.querySelectorAll<HTMLElement>("[data-key]")) {
-      const key = node.dataset.key ?? "";
-      if (!seen.current.has(key)) {
-        if (seen.current.size > 0) {
-          fresh.push(node);
-          own = node.classList.contains("own");
-        }
+    // Bubbles that arrived since the last commit. Not those of the first render, nor older ones
+    // (history pages, above the first bubble shown before): only new rows slide in.
+    const fresh = new Set<string>();
+    let older = true;
+    const note = (key: string) => {
+      if (seen.current.has(key)) {
+        older = false;
+      } else {
+        if (!older) fresh.add(key);
         seen.current.add(key);
       }
+    };
+    for (const row of rows) if (row.kind === "message") note(row.key);
+    for (const key of pendingKeys) note(key);
+    if (prepended || fresh.size === 0 || fresh.size >= 10) return;
+    const nodes: HTMLElement[] = [];
+    for (const node of el.querySelectorAll<HTMLElement>("[data-key]")) {
+      if (fresh.has(node.dataset.key ?? "")) nodes.push(node);
     }
-    if (fresh.length > 0 && fresh.length < 10) slideIn(fresh, own);
-  }, [rows, pendingCount]);
+    const last = nodes.at(-1);
+    if (last !== undefined) slideIn(nodes, last.classList.contains("own"));
+  }, [rows, pendingKeys]);
 
   const onScroll = () => {
     const el = scroller.current;

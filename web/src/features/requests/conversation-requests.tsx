@@ -3,6 +3,8 @@
  * the conversation is a request for the signed-in user, the "Message request" banner. Mounted by
  * the chat view with one line; everything else lives in this feature.
  */
+import type { ComponentProps } from "react";
+
 import { useConversations, useUser } from "@/api/queries";
 import type { ConversationSummary } from "@/api/types";
 import { ConversationMenu } from "@/features/requests/conversation-menu";
@@ -50,7 +52,6 @@ function PrivateConversationRequests({
 }) {
   const actions = useConsentActions(id);
   const blocks = useBlocks();
-  const partner = useUser(partnerId ?? "");
   const blocked =
     partnerId === undefined || blocks.data === undefined
       ? undefined
@@ -58,15 +59,22 @@ function PrivateConversationRequests({
   return (
     <div className="conversation-requests">
       <ConversationMenu kind={kind} partnerId={partnerId} blocked={blocked} actions={actions} onGone={onGone} />
-      {request && (
-        <RequestBanner
-          kind={kind}
-          partnerId={partnerId}
-          partnerName={partnerId === undefined ? undefined : partner.data?.display_name}
-          actions={actions}
-          onGone={onGone}
-        />
-      )}
+      {request &&
+        (partnerId === undefined ? (
+          // A group (or a DM whose partner is not known yet): no user to look up.
+          <RequestBanner kind={kind} actions={actions} onGone={onGone} />
+        ) : (
+          <PartnerRequestBanner kind={kind} partnerId={partnerId} actions={actions} onGone={onGone} />
+        ))}
     </div>
   );
+}
+
+/** A DM's request banner, named after its partner (looked up only here, never with an empty id). */
+function PartnerRequestBanner({
+  partnerId,
+  ...banner
+}: Omit<ComponentProps<typeof RequestBanner>, "partnerName"> & { readonly partnerId: string }) {
+  const partner = useUser(partnerId);
+  return <RequestBanner {...banner} partnerId={partnerId} partnerName={partner.data?.display_name} />;
 }

@@ -602,9 +602,11 @@ class Conn:
                 else:
                     self.server_frames["pong" if op == PONG else f"opcode:{op}"] += 1
         except asyncio.IncompleteReadError:
-            self.end = self.end or "eof"
+            self.end = self.end or ("after_our_close:eof" if self.we_closed else "eof")
         except (ConnectionResetError, BrokenPipeError):
-            self.end = self.end or "reset"
+            # After our own close, the server may close the socket on frames we wrote after
+            # it (the after_close plan): the reset can overtake its echo.
+            self.end = self.end or ("after_our_close:reset" if self.we_closed else "reset")
         finally:
             self.ready.set()  # never leave a waiter hanging
             self.closed.set()
@@ -672,6 +674,23 @@ class Runner:
         self.frames_sent += sum(out.frames.values())
         self.outcomes.append(out)
 
+    @staticmethod
+    async def _send(conn: Conn, writer: asyncio.StreamWriter, data: bytes) -> bool:
+        """Write one frame; a large one in 64 KiB pieces, stopping once the server closed (it
+        refuses an oversized frame from its header, then closes the socket: writing on would
+        reset the connection before its close frame is read)."""
+        if len(data) <= 65536:
+            return conn.write(data)
+        for at in range(0, len(data), 65536):
+            if conn.closed.is_set() or not conn.write(data[at : at + 65536]):
+                return at > 0
+            try:
+                await asyncio.wait_for(writer.drain(), 5)
+            except (TimeoutError, ConnectionError):
+                return True
+            await asyncio.sleep(0)
+        return True
+
     async def _run(self, plan: Plan, out: Outcome, i: int) -> None:
         ticket = await self.ticket(i) if plan.auth else None
         origin = self.origin if plan.origin_ok else "http://evil.example"
@@ -700,15 +719,15 @@ class Runner:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(conn.ready.wait(), 10)
                 for fr in step.frames:
-                    if conn.closed.is_set() and conn.close_code is not None and not conn.we_closed:
+                    if conn.closed.is_set():
                         break  # the server closed: what follows would not be read
-                    if not conn.write(fr.data):
+                    if not await self._send(conn, writer, fr.data):
                         break
                     out.frames[fr.category] += 1
                     if fr.category == "client_close":
                         conn.we_closed = True
                     # Give the reader a turn (and the kernel buffer a drain) now and then.
-                    if len(fr.data) > 65536 or out.frames.total() % 16 == 0:
+                    if out.frames.total() % 16 == 0:
                         try:
                             await asyncio.wait_for(writer.drain(), 5)
                         except (TimeoutError, ConnectionError):
@@ -760,11 +779,14 @@ def summarize(outcomes: list[Outcome]) -> dict[str, Any]:
     server_codes: Counter[str] = Counter()
     echo_codes: Counter[str] = Counter()
     other: Counter[str] = Counter()
+    after_ours: Counter[str] = Counter()
     for end, n in closes.items():
         if end.startswith("server:"):
             server_codes[end.split(":", 1)[1]] += n
         elif end.startswith("echo:"):
             echo_codes[end.split(":", 1)[1]] += n
+        elif end.startswith("after_our_close:"):
+            after_ours[end.split(":", 1)[1]] += n
         else:
             other[end] += n
     frames: Counter[str] = Counter()
@@ -781,6 +803,8 @@ def summarize(outcomes: list[Outcome]) -> dict[str, Any]:
             {k[len("text:error:") :]: n for k, n in o.server_frames.items() if "error:" in k}
         )
         code = o.close.split(":", 1)[1] if ":" in o.close else None
+        if code is not None and not code.isdigit():
+            code = None
         if o.handshake == 101 and o.expected and (code is None or int(code) not in o.expected):
             unexpected[f"{o.kind} → {o.close}"] += 1
     return {
@@ -791,6 +815,8 @@ def summarize(outcomes: list[Outcome]) -> dict[str, Any]:
         "server_close_codes": dict(sorted(server_codes.items())),
         "echoed_close_codes": dict(sorted(echo_codes.items())),
         "ends_without_close_frame": dict(other),
+        # We closed first (then wrote on, in after_close): the socket ended before the echo.
+        "ends_after_our_close_without_echo": dict(after_ours),
         "server_frames_received": dict(server_frames.most_common()),
         "closes_by_kind": {k: dict(v) for k, v in sorted(by_kind.items())},
         "error_frames_by_kind": {k: dict(v) for k, v in sorted(errors_by_kind.items())},
@@ -943,7 +969,8 @@ def print_summary(r: dict[str, Any], path: Path) -> None:
     print(f"  handshakes: {r['handshakes']}")
     print(
         f"  server close codes: {r['server_close_codes']}; echoed: {r['echoed_close_codes']}; "
-        f"without close frame: {r['ends_without_close_frame']}"
+        f"without close frame: {r['ends_without_close_frame']} "
+        f"(after our own close: {r['ends_after_our_close_without_echo']})"
     )
     print(f"  server frames: {dict(list(r['server_frames_received'].items())[:12])}")
     print(f"  plans ending otherwise than expected: {r['unexpected_close_for_plan']}")

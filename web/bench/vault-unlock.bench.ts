@@ -13,19 +13,12 @@
  * Writes bench/results/<UTC>-vault-unlock.json at the repository root and prints it.
  * Environment: BENCH_UNLOCK_RUNS (default 10), CHROMIUM (default /usr/bin/chromium).
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { expect, type Browser, type Page } from "@playwright/test";
 
-import { chromium, expect, type Browser, type Page } from "@playwright/test";
-
-import { CHROMIUM_ARGS } from "../e2e/chromium.ts";
 import { confirmRecoveryCode } from "../e2e/recovery-code.ts";
-import { startServer, stopServer } from "../e2e/server.ts";
+import { median, quantile, round, withServerAndBrowser, writeResult } from "./common.ts";
 
-const WEB = resolve(import.meta.dirname, "..");
-const RESULTS = resolve(WEB, "..", "bench", "results");
 const RUNS = Number(process.env.BENCH_UNLOCK_RUNS ?? "10");
-const EXECUTABLE = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const EMAIL = `unlock-bench-${Date.now().toString(36)}@example.com`;
 const PASSWORD = "velvet compass 58 drizzle";
 
@@ -35,22 +28,6 @@ interface Run {
   readonly open_ms: number;
   readonly ui_ms: number;
 }
-
-/** Nearest-rank quantile (with 10 runs, p95 is the slowest run). */
-function quantile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[index] ?? Number.NaN;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  if (sorted.length % 2 === 1) return sorted[mid] ?? Number.NaN;
-  return ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2;
-}
-
-const round = (ms: number) => Math.round(ms * 10) / 10;
 
 async function register(browser: Browser, base: string): Promise<void> {
   const context = await browser.newContext({ baseURL: base });
@@ -100,18 +77,7 @@ async function signIn(browser: Browser, base: string): Promise<Run> {
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(resolve(WEB, "dist", "index.html"))) {
-    throw new Error("web/dist is missing: run `npm run build` first (make bench does)");
-  }
-  const port = 20000 + Math.floor(Math.random() * 12000);
-  const base = `http://127.0.0.1:${String(port)}`;
-  rmSync(`/tmp/hushroom-e2e-${String(port)}`, { recursive: true, force: true });
-  const server = await startServer(port);
-  const browser = await chromium.launch({
-    executablePath: EXECUTABLE,
-    args: [...CHROMIUM_ARGS],
-  });
-  try {
+  await withServerAndBrowser(async ({ base, browser }) => {
     await register(browser, base);
     const runs: Run[] = [];
     for (let i = 0; i < RUNS; i++) {
@@ -120,7 +86,7 @@ async function main(): Promise<void> {
       process.stderr.write(`run ${String(i + 1)}/${String(RUNS)}: ${JSON.stringify(run)}\n`);
     }
     const unlock = runs.map((r) => r.unlock_ms);
-    const result = {
+    writeResult("vault-unlock", {
       benchmark: "vault-unlock",
       target_ms: 1000,
       browser: `chromium ${browser.version()}`,
@@ -131,17 +97,8 @@ async function main(): Promise<void> {
       open_ms: round(median(runs.map((r) => r.open_ms))),
       ui_median_ms: round(median(runs.map((r) => r.ui_ms))),
       runs,
-    };
-    const stamp = new Date().toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "");
-    mkdirSync(RESULTS, { recursive: true });
-    const out = resolve(RESULTS, `${stamp}-vault-unlock.json`);
-    writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n${out}\n`);
-  } finally {
-    await browser.close();
-    await stopServer(server.pid);
-    rmSync(server.dir, { recursive: true, force: true });
-  }
+    });
+  });
 }
 
 await main();

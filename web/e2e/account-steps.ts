@@ -1,6 +1,8 @@
 /** Shared e2e steps of the account specs: a fresh browser, registering, signing in, settings. */
 import { expect, type Browser, type BrowserContext, type Page } from "@playwright/test";
 
+import { confirmRecoveryCode } from "./recovery-code";
+
 export interface Fresh {
   context: BrowserContext;
   page: Page;
@@ -20,6 +22,33 @@ export async function register(page: Page, name: string, email: string, password
   await page.getByLabel("Password", { exact: true }).fill(password);
   await page.getByLabel("Confirm password").fill(password);
   await page.getByRole("button", { name: "Create account" }).click();
+}
+
+/** Register, confirm the recovery code and wait until the app shows. */
+export async function registerAndEnter(
+  page: Page,
+  who: { name: string; email: string },
+  password: string,
+): Promise<void> {
+  await register(page, who.name, who.email, password);
+  await confirmRecoveryCode(page, "Continue to Hushroom");
+  await expect(page.getByRole("link", { name: "Browse rooms" })).toBeVisible({ timeout: 30_000 });
+}
+
+/** A fresh browser whose latest bearer token (read off the app's own requests) the test can use. */
+export interface Person extends Fresh {
+  token: () => string;
+}
+
+export async function person(browser: Browser, contexts: BrowserContext[]): Promise<Person> {
+  const { context, page } = await fresh(browser);
+  contexts.push(context);
+  let token = "";
+  page.on("request", (request) => {
+    const auth = request.headers().authorization;
+    if (auth?.startsWith("Bearer ") === true) token = auth.slice("Bearer ".length);
+  });
+  return { context, page, token: () => token };
 }
 
 export async function signIn(page: Page, email: string, password: string): Promise<void> {

@@ -9,7 +9,7 @@ import type { Browser, BrowserContext, Page } from "@playwright/test";
 
 import { expect, test } from "./fixtures";
 
-import { confirmRecoveryCode } from "./recovery-code";
+import { registerAndEnter } from "./account-steps";
 import { restartServer } from "./server";
 
 test.describe.configure({ mode: "serial" });
@@ -43,15 +43,7 @@ async function person(browser: Browser): Promise<Person> {
 }
 
 async function register(page: Page, who: { name: string; email: string }): Promise<void> {
-  await page.goto("/register");
-  await page.getByLabel("Display name").fill(who.name);
-  await page.getByLabel("Email").fill(who.email);
-  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
-  await page.getByLabel("Confirm password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Create account" }).click();
-  // The recovery code is shown once and must be confirmed before entering the app.
-  await confirmRecoveryCode(page, "Continue to Hushroom");
-  await expect(page.getByRole("link", { name: "Browse rooms" })).toBeVisible({ timeout: 30_000 });
+  await registerAndEnter(page, who, PASSWORD);
 }
 
 function messages(page: Page) {

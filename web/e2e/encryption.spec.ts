@@ -16,7 +16,7 @@ import type { Browser, BrowserContext, Page } from "@playwright/test";
 
 import { expect, test } from "./fixtures";
 
-import { fresh, signIn } from "./account-steps";
+import { person as newPerson, registerAndEnter, signIn, type Person } from "./account-steps";
 import { confirmRecoveryCode } from "./recovery-code";
 import { readState, runCli } from "./server";
 
@@ -29,13 +29,6 @@ const RESET_PASSWORD = "granite willow 17 comet";
 const ALICE = { name: "Alice", email: `alice-e2ee-${RUN}@example.com` };
 const BOB = { name: "Bob", email: `bob-e2ee-${RUN}@example.com` };
 
-interface Person {
-  context: BrowserContext;
-  page: Page;
-  /** The latest bearer token the app used (read off its own requests). */
-  token: () => string;
-}
-
 let alice: Person;
 let bob: Person;
 let bob2: Person;
@@ -44,26 +37,11 @@ let bobId = "";
 let dmId = "";
 
 async function person(browser: Browser): Promise<Person> {
-  const { context, page } = await fresh(browser);
-  contexts.push(context);
-  let token = "";
-  page.on("request", (request) => {
-    const auth = request.headers().authorization;
-    if (auth?.startsWith("Bearer ") === true) token = auth.slice("Bearer ".length);
-  });
-  return { context, page, token: () => token };
+  return newPerson(browser, contexts);
 }
 
 async function register(p: Person, who: { name: string; email: string }): Promise<void> {
-  const { page } = p;
-  await page.goto("/register");
-  await page.getByLabel("Display name").fill(who.name);
-  await page.getByLabel("Email").fill(who.email);
-  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
-  await page.getByLabel("Confirm password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Create account" }).click();
-  await confirmRecoveryCode(page, "Continue to Hushroom");
-  await expect(page.getByRole("link", { name: "Browse rooms" })).toBeVisible({ timeout: 30_000 });
+  await registerAndEnter(p.page, who, PASSWORD);
 }
 
 /** An authenticated API call with the app's own token. */

@@ -12,7 +12,7 @@ import type { Browser, BrowserContext, Locator, Page } from "@playwright/test";
 
 import { expect, test } from "./fixtures";
 
-import { confirmRecoveryCode } from "./recovery-code";
+import { registerAndEnter } from "./account-steps";
 
 test.describe.configure({ mode: "serial" });
 
@@ -40,14 +40,7 @@ async function person(browser: Browser): Promise<Person> {
 }
 
 async function register(page: Page, who: { name: string; email: string }): Promise<void> {
-  await page.goto("/register");
-  await page.getByLabel("Display name").fill(who.name);
-  await page.getByLabel("Email").fill(who.email);
-  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
-  await page.getByLabel("Confirm password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Create account" }).click();
-  await confirmRecoveryCode(page, "Continue to Hushroom");
-  await expect(page.getByRole("button", { name: "New message" })).toBeVisible({ timeout: 30_000 });
+  await registerAndEnter(page, who, PASSWORD);
 }
 
 function sidebar(page: Page) {

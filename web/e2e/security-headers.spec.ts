@@ -8,9 +8,8 @@
  */
 import type { Browser, BrowserContext, Page, Response } from "@playwright/test";
 
-import { fresh, signIn } from "./account-steps";
+import { fresh, registerAndEnter, signIn } from "./account-steps";
 import { expect, test } from "./fixtures";
-import { confirmRecoveryCode } from "./recovery-code";
 
 test.describe.configure({ mode: "serial" });
 
@@ -57,14 +56,7 @@ function expectSecurityHeaders(response: Response | null): void {
 }
 
 async function register(page: Page, who: { name: string; email: string }): Promise<void> {
-  await page.goto("/register");
-  await page.getByLabel("Display name").fill(who.name);
-  await page.getByLabel("Email").fill(who.email);
-  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
-  await page.getByLabel("Confirm password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Create account" }).click();
-  await confirmRecoveryCode(page, "Continue to Hushroom");
-  await expect(page.getByRole("link", { name: "Browse rooms" })).toBeVisible({ timeout: 30_000 });
+  await registerAndEnter(page, who, PASSWORD);
 }
 
 function messages(page: Page) {

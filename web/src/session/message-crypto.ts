@@ -44,6 +44,9 @@ import {
 import type { UnlockedKeys } from "@/session/unlocked-keys";
 import type { E2eeStore } from "@/storage/local-crypto-store";
 import { type ChatMessage, decodePlain } from "@/store/pipeline";
+import { type CounterNotice, sameNotices } from "@/session/counter-notices";
+
+export type { CounterNotice } from "@/session/counter-notices";
 
 export const FAIL_SENDER = "Could not verify the sender";
 export const FAIL_ALTERED = "The server altered this message";
@@ -99,21 +102,6 @@ function publishOrder(missing: number, reordered: number): void {
   }
 }
 
-/**
- * What a conversation shows about one sender device's counters (docs/crypto.md §8.5), just
- * before the message at `seq`: `missing` counters the server never delivered there (`count` of
- * them), or a run of `count` messages that arrived after a later one of the same device
- * (`reordered`).
- */
-export interface CounterNotice {
-  readonly kind: "missing" | "reordered";
-  readonly conversationId: string;
-  readonly seq: number;
-  /** From the signed header. */
-  readonly senderId: string;
-  readonly senderDeviceId: string;
-  readonly count: number;
-}
 
 /** What was seen at one seq: a verified envelope's signed sender and counter, or nothing sure. */
 interface SeenAt {
@@ -263,22 +251,6 @@ export class CounterLedger {
 
 const NO_NOTICES: readonly CounterNotice[] = [];
 
-function sameNotices(a: readonly CounterNotice[], b: readonly CounterNotice[]): boolean {
-  return (
-    a.length === b.length &&
-    a.every((n, i) => {
-      const m = b[i];
-      return (
-        m !== undefined &&
-        n.kind === m.kind &&
-        n.seq === m.seq &&
-        n.count === m.count &&
-        n.senderDeviceId === m.senderDeviceId &&
-        n.senderId === m.senderId
-      );
-    })
-  );
-}
 
 export interface MessageCryptoOptions {
   readonly keys: () => UnlockedKeys | null;

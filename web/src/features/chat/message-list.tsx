@@ -12,7 +12,7 @@ import { CounterNoticeRow, useCounterNotices } from "@/features/chat/message-not
 import { buildRows, readersBySeq, type Row } from "@/features/chat/message-rows";
 import { useMessageScroll } from "@/features/chat/use-message-scroll";
 import { UserNames } from "@/features/chat/user-name";
-import type { CounterNotice } from "@/session/message-crypto";
+import { type CounterNotice, sameNotices } from "@/session/counter-notices";
 import { useSession } from "@/session/session";
 import { EMPTY_CONVERSATION } from "@/store/chat-store";
 import type { ChatMessage } from "@/store/pipeline";
@@ -108,22 +108,6 @@ const MessageRows = memo(function MessageRows({
   );
 });
 
-function sameNotices(a: readonly CounterNotice[], b: readonly CounterNotice[]): boolean {
-  return (
-    a.length === b.length &&
-    a.every((n, i) => {
-      const m = b[i];
-      return (
-        m !== undefined &&
-        n.kind === m.kind &&
-        n.seq === m.seq &&
-        n.count === m.count &&
-        n.senderId === m.senderId &&
-        n.senderDeviceId === m.senderDeviceId
-      );
-    })
-  );
-}
 
 /**
  * The notices placed at loaded messages (each page's opening works out notices for the whole

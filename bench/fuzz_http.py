@@ -342,8 +342,11 @@ def main(argv: list[str] | None = None) -> int:
 
         # The fuzzer's session survived (else most requests were 401s) and the server answers.
         with httpx.Client(base_url=server.base_url, timeout=30) as c:
-            me = c.get("/api/v1/me", headers=fuzzer.headers).status_code
-            ready = c.get("/readyz").status_code
+            try:
+                me = c.get("/api/v1/me", headers=fuzzer.headers).status_code
+                ready = c.get("/readyz").status_code
+            except httpx.HTTPError:
+                me = ready = 0
         alive = server.alive()
         metrics_after = server.metrics() if alive else {}
         merged = merge([w.stats() for w in workers])

@@ -58,7 +58,8 @@ class FuzzServer:
         else:
             url = databases.fresh_sqlite(databases.make_sqlite_template(root / "template"), root)
         self.database = database
-        self.process = ServerProcess(url, root / "server", **{**FUZZ_ENV, **env})
+        settings: dict[str, str] = {**FUZZ_ENV, **env}
+        self.process = ServerProcess(url, root / "server", **settings)  # type: ignore[arg-type]
         self._ps: psutil.Process | None = None
 
     def start(self) -> None:
@@ -91,7 +92,7 @@ class FuzzServer:
         if self._ps is None or not self.alive():
             return None
         t = self._ps.cpu_times()
-        return round(t.user + t.system, 2)
+        return round(float(t.user + t.system), 2)
 
     def log_size(self) -> int:
         path = self.process.log_path

@@ -382,7 +382,9 @@ def utf8_violations(rng: random.Random) -> list[tuple[str, list[Frame], set[int]
 
 
 def oversize(rng: random.Random) -> list[tuple[str, list[Frame], set[int]]]:
-    pad = lambda n: j({"type": "ping", "ref": "o"})[:-1] + b"," + b" " * n + b"}"  # noqa: E731
+    def pad(n: int) -> bytes:  # a valid ping, `n` spaces long
+        return j({"type": "ping", "ref": "o"})[:-1] + b" " * n + b"}"
+
     chunk = 60 * 1024
     return [
         ("just_over_limit", [f("oversize", TEXT, pad(LIMIT))], {1009}),
@@ -424,6 +426,7 @@ def make_plan(kind: str, rng: random.Random, room: str) -> tuple[Plan, set[int]]
     """A plan and the close codes it should end with."""
     invalid = invalid_app_frames(room)
     valid = valid_frames(room)
+    frames: list[Frame]
     if kind == "preauth_invalid":
         frames = [f(c, op, p) for c, op, p in rng.sample(invalid + valid, 4)]
         for fr in frames:
@@ -474,7 +477,7 @@ def make_plan(kind: str, rng: random.Random, room: str) -> tuple[Plan, set[int]]
         steps = [Step(wait_ready=True), Step(frames=lead), Step(frames=frames)]
         return Plan(f"{kind}:{name}", steps, auth=True), codes
     if kind == "app_invalid":
-        frames: list[Frame] = []
+        frames = []
         errors = 0
         while errors < 11:
             if rng.random() < 0.35:

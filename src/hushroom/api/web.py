@@ -56,8 +56,8 @@ MIME_TYPES = {
 
 STATUS_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Hushroom</title></head><body><h1>Hushroom</h1>
-<p>The server is running. API: <a href="/docs">/docs</a>,
-<a href="/openapi.json">/openapi.json</a>.</p>
+<p>The server is running. API: <code>/openapi.json</code> (with
+<code>HUSHROOM_API_DOCS=true</code>), described in docs/protocol.md.</p>
 <p>The web client is not built: run <code>make web-build</code> (or <code>make run</code>).</p>
 </body></html>"""
 

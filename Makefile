@@ -74,7 +74,7 @@ soak: install services ## Repeat the fault tests (Redis SIGKILL + restart, node 
 	  $(UV) run pytest -p no:randomly tests/multinode/test_redis_restart.py tests/multinode/test_failover.py || exit 1; \
 	done
 
-bench: install services ## Load benchmark, quick + crypto micro-benchmarks + 10,000 unable-to-decrypt sequences (~30 min) → bench/results/
+bench: install services ## Load benchmark, quick + crypto micro-benchmarks + 10,000 unable-to-decrypt sequences + browser benches + HTTP and WebSocket fuzz (~60 min) → bench/results/
 	$(UV) sync --frozen --group bench
 	$(UV) run --frozen --group bench python -m bench.run --quick
 	$(UV) run --frozen --group bench python -m bench.utd --sequences 10000 --out bench/results/latest-quick/utd.json

@@ -3,7 +3,7 @@ operation of /openapi.json against a real `hushroom serve`, until at least `--re
 (default 50,000) have been answered. Writes bench/results/<UTC>-fuzz-http.json and prints a
 summary; exit status 1 on any 5xx, network error, crash or traceback, or too few requests.
 
-    uv run --group bench python -m bench.fuzz_http [--requests 50000] [--workers 3]
+    uv run --group bench python -m bench.fuzz_http [--requests 50000] [--workers 4]
         [--database sqlite|postgres] [--seed N] [--max-minutes 14] [--out FILE]
 
 The same schemathesis as tests/api/test_openapi_fuzz.py (the dev group's), with its settings

@@ -679,14 +679,27 @@ class Runner:
 
     @staticmethod
     async def _send(conn: Conn, writer: asyncio.StreamWriter, data: bytes) -> bool:
-        """Write one frame; a large one in 64 KiB pieces, stopping once the server closed (it
-        refuses an oversized frame from its header, then closes the socket: writing on would
-        reset the connection before its close frame is read)."""
-        if len(data) <= 65536:
+        """Write one frame. One over 16 KiB goes out as its header and first 16 KiB, then (unless
+        the server closed within 1 s, as it does for a frame over the limit: it refuses it
+        from its header) the rest in 64 KiB pieces. The server fails such a connection and
+        closes its socket at once (RFC 6455 §7.1.7); bytes written after that would reset
+        the connection, and the reset can overtake its close frame."""
+        first = 16384
+        if len(data) <= first:
             return conn.write(data)
-        for at in range(0, len(data), 65536):
+        if not conn.write(data[:first]):
+            return False
+        try:
+            await asyncio.wait_for(writer.drain(), 5)
+            await asyncio.wait_for(conn.closed.wait(), 1.0)
+            return True  # refused: the rest would never be read
+        except TimeoutError:
+            pass
+        except ConnectionError:
+            return True
+        for at in range(first, len(data), 65536):
             if conn.closed.is_set() or not conn.write(data[at : at + 65536]):
-                return at > 0
+                return True
             try:
                 await asyncio.wait_for(writer.drain(), 5)
             except (TimeoutError, ConnectionError):

@@ -1,4 +1,4 @@
-/** Shared e2e steps of the account specs: a fresh browser, registering, signing in, settings. */
+/** Shared e2e steps: a fresh browser, registering, resetting, signing in, settings, and sending in a conversation. */
 import { expect, type Browser, type BrowserContext, type Page } from "@playwright/test";
 
 import { confirmRecoveryCode } from "./recovery-code";
@@ -49,6 +49,31 @@ export async function person(browser: Browser, contexts: BrowserContext[]): Prom
     if (auth?.startsWith("Bearer ") === true) token = auth.slice("Bearer ".length);
   });
   return { context, page, token: () => token };
+}
+
+/** On a fresh browser: reset the account with an operator's reset code, then enter the app. */
+export async function resetAccountAndEnter(page: Page, email: string, resetCode: string, password: string): Promise<void> {
+  await page.goto("/reset-account");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Reset code").fill(resetCode);
+  await page.getByLabel("New password", { exact: true }).fill(password);
+  await page.getByLabel("Confirm new password").fill(password);
+  await page.getByLabel("I understand my old private history will be gone").check();
+  await page.getByRole("button", { name: "Reset account" }).click();
+  await confirmRecoveryCode(page, "Continue to Hushroom");
+  await expect(page.getByRole("link", { name: "Browse rooms" })).toBeVisible({ timeout: 30_000 });
+}
+
+/** The conversation's message log. */
+export function messages(page: Page) {
+  return page.getByRole("log", { name: "Messages" });
+}
+
+/** Type `text` in the composer and press Enter. */
+export async function send(page: Page, text: string): Promise<void> {
+  const box = page.getByLabel("Message", { exact: true });
+  await box.fill(text);
+  await box.press("Enter");
 }
 
 export async function signIn(page: Page, email: string, password: string): Promise<void> {

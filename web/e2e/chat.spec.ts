@@ -9,7 +9,7 @@ import type { Browser, BrowserContext, Page } from "@playwright/test";
 
 import { expect, test } from "./fixtures";
 
-import { registerAndEnter } from "./account-steps";
+import { messages, registerAndEnter, send } from "./account-steps";
 import { restartServer } from "./server";
 
 test.describe.configure({ mode: "serial" });
@@ -44,16 +44,6 @@ async function person(browser: Browser): Promise<Person> {
 
 async function register(page: Page, who: { name: string; email: string }): Promise<void> {
   await registerAndEnter(page, who, PASSWORD);
-}
-
-function messages(page: Page) {
-  return page.getByRole("log", { name: "Messages" });
-}
-
-async function send(page: Page, text: string): Promise<void> {
-  const box = page.getByLabel("Message", { exact: true });
-  await box.fill(text);
-  await box.press("Enter");
 }
 
 async function openRoom(page: Page): Promise<void> {

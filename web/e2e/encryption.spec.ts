@@ -16,8 +16,7 @@ import type { Browser, BrowserContext, Page } from "@playwright/test";
 
 import { expect, test } from "./fixtures";
 
-import { person as newPerson, registerAndEnter, signIn, type Person } from "./account-steps";
-import { confirmRecoveryCode } from "./recovery-code";
+import { messages, type Person, person as newPerson, registerAndEnter, resetAccountAndEnter, send, signIn } from "./account-steps";
 import { readState, runCli } from "./server";
 
 test.describe.configure({ mode: "serial" });
@@ -57,20 +56,10 @@ async function api(p: Person, method: "GET" | "POST", path: string, data?: unkno
   return text === "" ? null : JSON.parse(text);
 }
 
-function messages(page: Page) {
-  return page.getByRole("log", { name: "Messages" });
-}
-
 async function openDm(p: Person): Promise<void> {
   await p.page.goto(`/c/${dmId}`);
   await expect(p.page.getByLabel("Message", { exact: true })).toBeVisible({ timeout: 30_000 });
   await expect(p.page.locator(".banner")).toBeHidden({ timeout: 30_000 });
-}
-
-async function send(page: Page, text: string): Promise<void> {
-  const box = page.getByLabel("Message", { exact: true });
-  await box.fill(text);
-  await box.press("Enter");
 }
 
 async function undecryptable(page: Page): Promise<number> {
@@ -317,15 +306,7 @@ test("Bob resets his account: Alice sees the key change and can't send until she
   const out = await runCli(["reset-account", BOB.email], 150_000);
   const resetCode = (out.trim().split("\n").at(-1) ?? "").trim();
   const reset = await person(browser);
-  await reset.page.goto("/reset-account");
-  await reset.page.getByLabel("Email").fill(BOB.email);
-  await reset.page.getByLabel("Reset code").fill(resetCode);
-  await reset.page.getByLabel("New password", { exact: true }).fill(RESET_PASSWORD);
-  await reset.page.getByLabel("Confirm new password").fill(RESET_PASSWORD);
-  await reset.page.getByLabel("I understand my old private history will be gone").check();
-  await reset.page.getByRole("button", { name: "Reset account" }).click();
-  await confirmRecoveryCode(reset.page, "Continue to Hushroom");
-  await expect(reset.page.getByRole("link", { name: "Browse rooms" })).toBeVisible({ timeout: 30_000 });
+  await resetAccountAndEnter(reset.page, BOB.email, resetCode, RESET_PASSWORD);
   await bob.context.close();
   bob = reset;
 

@@ -8,7 +8,7 @@
  */
 import type { Browser, BrowserContext, Page, Response } from "@playwright/test";
 
-import { fresh, registerAndEnter, signIn } from "./account-steps";
+import { fresh, messages, registerAndEnter, send, signIn } from "./account-steps";
 import { expect, test } from "./fixtures";
 
 test.describe.configure({ mode: "serial" });
@@ -57,16 +57,6 @@ function expectSecurityHeaders(response: Response | null): void {
 
 async function register(page: Page, who: { name: string; email: string }): Promise<void> {
   await registerAndEnter(page, who, PASSWORD);
-}
-
-function messages(page: Page) {
-  return page.getByRole("log", { name: "Messages" });
-}
-
-async function send(page: Page, text: string): Promise<void> {
-  const box = page.getByLabel("Message", { exact: true });
-  await box.fill(text);
-  await box.press("Enter");
 }
 
 async function connected(page: Page): Promise<void> {

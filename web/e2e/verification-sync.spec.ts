@@ -9,8 +9,7 @@ import type { Browser, BrowserContext } from "@playwright/test";
 
 import { expect, test } from "./fixtures";
 
-import { person as newPerson, registerAndEnter, signIn, type Person } from "./account-steps";
-import { confirmRecoveryCode } from "./recovery-code";
+import { person as newPerson, registerAndEnter, resetAccountAndEnter, signIn, type Person } from "./account-steps";
 import { runCli } from "./server";
 
 const RUN = Date.now().toString(36);
@@ -94,15 +93,7 @@ test("a verification made in one browser holds in every other, across a key chan
   const out = await runCli(["reset-account", BOB.email], 150_000);
   const resetCode = (out.trim().split("\n").at(-1) ?? "").trim();
   const reset = await person(browser);
-  await reset.page.goto("/reset-account");
-  await reset.page.getByLabel("Email").fill(BOB.email);
-  await reset.page.getByLabel("Reset code").fill(resetCode);
-  await reset.page.getByLabel("New password", { exact: true }).fill(RESET_PASSWORD);
-  await reset.page.getByLabel("Confirm new password").fill(RESET_PASSWORD);
-  await reset.page.getByLabel("I understand my old private history will be gone").check();
-  await reset.page.getByRole("button", { name: "Reset account" }).click();
-  await confirmRecoveryCode(reset.page, "Continue to Hushroom");
-  await expect(reset.page.getByRole("link", { name: "Browse rooms" })).toBeVisible({ timeout: 30_000 });
+  await resetAccountAndEnter(reset.page, BOB.email, resetCode, RESET_PASSWORD);
 
   // 4. Another fresh browser of Alice's never pinned Bob's old key, yet sending to him stops:
   //    the server's copy of her verifications says which key she verified.

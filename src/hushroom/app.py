@@ -21,6 +21,7 @@ from hushroom.api import (
     keys,
     problems,
     rooms,
+    sign_in,
     users,
     web,
 )
@@ -124,6 +125,7 @@ def create_app(
         auth.ticket_router,
         users.router,
         keys.router,
+        sign_in.router,
         rooms.router,
         conversations.router,
         consent.router,

@@ -5,14 +5,49 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+FACEBOOK_GRAPH_VERSION = "v23.0"
+
+
+class SignInProvider(BaseModel):
+    """One sign-in provider the operator configured (docs/operations.md § Sign-in providers).
+
+    `oidc`: any OpenID Connect issuer, found by discovery at
+    `{issuer}/.well-known/openid-configuration` (Google: `https://accounts.google.com`).
+    `facebook`: Facebook Login's OAuth 2 dialog and the Graph API's `/me`.
+    """
+
+    model_config = {"extra": "forbid", "frozen": True}
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
+    kind: Literal["oidc", "facebook"] = "oidc"
+    # The button says "Continue with {name}".
+    name: str = Field(min_length=1, max_length=40)
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr
+    issuer: str | None = None
+    scopes: str = "openid email profile"
+    # Accept the provider's email without an `email_verified: true` claim (only for an issuer
+    # that verifies every address and omits the claim). Facebook returns confirmed emails only.
+    trust_email: bool = False
+    # Facebook's endpoints (overridable for a test double).
+    dialog_url: str = f"https://www.facebook.com/{FACEBOOK_GRAPH_VERSION}/dialog/oauth"
+    graph_url: str = f"https://graph.facebook.com/{FACEBOOK_GRAPH_VERSION}"
+
+    @model_validator(mode="after")
+    def _oidc_needs_issuer(self) -> SignInProvider:
+        if self.kind == "oidc" and not self.issuer:
+            raise ValueError(f"sign-in provider {self.id!r}: an OpenID Connect issuer is required")
+        return self
 
 
 class Settings(BaseSettings):
@@ -103,6 +138,17 @@ class Settings(BaseSettings):
     # X-Forwarded-Proto: https); 0 sends none.
     hsts_max_age_s: int = Field(default=365 * 24 * 3600, ge=0)
     hsts_include_subdomains: bool = True
+    # Sign-in providers (Google, Facebook, any OpenID Connect issuer); empty: password only.
+    sign_in_providers: list[SignInProvider] = Field(default_factory=list)
+    # The public base URL browsers use (e.g. https://chat.example.org): the providers' redirect
+    # URI is `{public_url}/api/v1/auth/providers/{id}/callback`. Unset: the request's own origin.
+    public_url: str | None = None
+    # Seconds a provider sign-in may take (from the button to the callback), and a first
+    # sign-in to choose its chat passphrase.
+    sign_in_flow_ttl_s: int = Field(default=600, ge=60, le=3600)
+    provider_signup_ttl_s: int = Field(default=1800, ge=60, le=24 * 3600)
+    # Seconds to wait for a provider's discovery, token and profile endpoints.
+    provider_timeout_s: float = Field(default=10.0, gt=0, le=60)
 
     @classmethod
     def settings_customise_sources(

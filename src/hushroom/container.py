@@ -26,6 +26,8 @@ from hushroom.services.rate_limits import RateLimits
 from hushroom.services.revocations import Revocations
 from hushroom.services.rooms import RoomService
 from hushroom.services.sessions import SessionService
+from hushroom.services.sign_in_providers import SignInProviders
+from hushroom.services.social_login import SocialLoginService
 from hushroom.services.tokens import TokenService
 from hushroom.services.user_stores import UserStoreService
 from hushroom.storage.engine import Database
@@ -103,6 +105,17 @@ class Container:
         self.membership = MembershipService(self.storage, self.events, self.clock, self.presence)
         self.consent = ConsentService(self.storage, self.events, self.clock, self.presence)
         self.moderation = ModerationService(self.storage, self.events, self.sessions, self.clock)
+        self.social_login = SocialLoginService(
+            self.storage,
+            SignInProviders(settings.sign_in_providers, timeout_s=settings.provider_timeout_s),
+            self.accounts,
+            self.sessions,
+            self.keys,
+            self.clock,
+            secret=settings.resolved_jwt_secret(),
+            flow_ttl_s=settings.sign_in_flow_ttl_s,
+            signup_ttl_s=settings.provider_signup_ttl_s,
+        )
 
     async def start(self) -> None:
         await self.fanout.start()

@@ -106,6 +106,75 @@ class NotFound(HushroomError):
     title = "Not found"
 
 
+class ProviderUnknown(NotFound):
+    code = "provider_unknown"
+    title = "This sign-in provider is not configured here"
+
+
+class SignupExpired(Unauthenticated):
+    """No provider sign-up waits under this browser's sign-up cookie (expired or used)."""
+
+    code = "signup_expired"
+    title = "This sign-up has expired; start again with the provider's button"
+
+
+class SignInFailed(HushroomError):
+    """A sign-in through a provider that ends without a session, a sign-up or a link. The
+    callback turns it into a redirect to the web app with `code`; nothing was created."""
+
+    status = 400
+    code = "sign_in_failed"
+    title = "The sign-in did not complete"
+
+
+class ProviderCancelled(SignInFailed):
+    code = "provider_cancelled"
+    title = "The sign-in was cancelled at the provider"
+
+
+class ProviderError(SignInFailed):
+    status = 502
+    code = "provider_error"
+    title = "The provider refused to complete the sign-in"
+
+
+class ProviderUnreachable(SignInFailed):
+    status = 502
+    code = "provider_unreachable"
+    title = "The sign-in provider could not be reached"
+
+
+class SignInStateInvalid(SignInFailed):
+    code = "sign_in_state_invalid"
+    title = "This sign-in link was already used, has expired, or was started in another browser"
+
+
+class IdTokenInvalid(SignInFailed):
+    code = "id_token_invalid"
+    title = "The provider's answer could not be verified"
+
+
+class EmailNotVerified(SignInFailed):
+    status = 403
+    code = "email_not_verified"
+    title = "The provider has not verified this email address"
+
+
+class AccountExists(SignInFailed):
+    status = 409
+    code = "account_exists"
+    title = (
+        "An account with this email exists; sign in with its password and link the provider "
+        "in Settings"
+    )
+
+
+class IdentityLinkedElsewhere(SignInFailed):
+    status = 409
+    code = "identity_linked_elsewhere"
+    title = "This provider account is already linked to another Hushroom account"
+
+
 class Conflict(HushroomError):
     status = 409
     code = "conflict"
@@ -115,6 +184,11 @@ class Conflict(HushroomError):
 class EmailTaken(Conflict):
     code = "email_taken"
     title = "This email cannot be registered"
+
+
+class LastSignInMethod(Conflict):
+    code = "last_sign_in_method"
+    title = "This is the account's only way to sign in; link another provider first"
 
 
 class WriteConflict(Conflict):

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import subprocess
 import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -32,6 +34,7 @@ from hushroom.crypto.puk import verify_puk_certificate
 from hushroom.storage.engine import Database
 from hushroom.storage.sql.tables import metadata
 from tests.support.accounts import b64, keyed_register_body, keys_json
+from tests.support.fake_idp import FakeFacebook, FakeOidcProvider, User
 from tests.support.redis_server import RedisProcess
 from tests.support.server import ServerProcess
 
@@ -374,3 +377,182 @@ def test_sdk_canaries_never_reach_redis(database_url: str, tmp_path: Path) -> No
     for needle in _sdk_needles(texts, keys):
         if len(needle) >= 8:  # MONITOR escapes raw bytes; the text forms are verbatim
             assert needle not in commands, "an SDK canary reached Redis"
+
+
+# --- sign-in through a provider: the passphrase and the provider's tokens -----------------------
+
+
+def _providers_config(oidc: FakeOidcProvider, facebook: FakeFacebook) -> str:
+    return json.dumps(
+        [
+            {
+                "id": "test-oidc",
+                "kind": "oidc",
+                "name": "Test ID",
+                "issuer": oidc.issuer,
+                "client_id": "canary",
+                "client_secret": "canary-secret",
+            },
+            {
+                "id": "facebook",
+                "kind": "facebook",
+                "name": "Facebook",
+                "client_id": "fb-canary",
+                "client_secret": "fb-canary-secret",
+                "dialog_url": facebook.dialog_url,
+                "graph_url": facebook.graph_url,
+            },
+        ]
+    )
+
+
+async def _through(c: httpx.AsyncClient, provider: str, **start: Any) -> dict[str, str]:
+    """Start, the provider's redirect, the callback; the `__Host-` cookies are Secure, so they
+    are sent by hand over this plain-HTTP loopback."""
+    headers = start.pop("headers", {})
+    r = await c.post(
+        f"/api/v1/auth/providers/{provider}/start",
+        json={"intent": "sign_in", **start},
+        headers=headers,
+    )
+    assert r.status_code == 200, r.text
+    binding = r.cookies.get("__Host-hushroom_signin")
+    assert binding, "no binding cookie"
+    at_provider = await c.get(r.json()["authorization_url"], follow_redirects=False)
+    back = urlsplit(at_provider.headers["location"])
+    r = await c.get(
+        f"{back.path}?{back.query}", headers={"Cookie": f"__Host-hushroom_signin={binding}"}
+    )
+    assert r.status_code == 303, r.text
+    outcome = {k: v[0] for k, v in parse_qs(urlsplit(r.headers["location"]).query).items()}
+    return {**outcome, "binding": binding, **dict(r.cookies)}
+
+
+async def _provider_scenario(
+    base_url: str, passphrase: str, oidc: FakeOidcProvider, facebook: FakeFacebook
+) -> list[bytes]:
+    """A first sign-in through a loopback OpenID Connect provider creates an account whose vault
+    a canary passphrase wraps; a fresh browser signs in again and unlocks it; a Facebook link
+    follows. Returns every secret of the flows: none may be stored, logged or published."""
+    oidc.next_user(User(sub="canary-sub", email="canary-ana@example.test", name="Ana"))
+    async with httpx.AsyncClient(base_url=base_url) as c:
+        first = await _through(c, "test-oidc")
+        assert first["outcome"] == "signup", first
+        signup = first["__Host-hushroom_signup"]
+        jar = {"Cookie": f"__Host-hushroom_signup={signup}"}
+        assert (await c.get("/api/v1/auth/signup", headers=jar)).status_code == 200
+        params = KdfParams.generate()
+        pw = derive_password_keys(passphrase, params)
+        keyed = keyed_register_body("Ana", None, pw.auth_secret.reveal())
+        keys = create_account_keys(
+            keyed.body["user_id"],
+            pw.password_key,
+            1,
+            device=(keyed.body["device"]["device_id"], keyed.device_key.public_key),
+        )
+        assert keys.device_certificate is not None
+        body = {**keyed.body, **keys_json(keys), "kdf": params.to_json()}
+        body["device"]["certificate"] = b64(keys.device_certificate)
+        del body["email"]
+        r = await c.post("/api/v1/auth/signup", json=body, headers=jar)
+        assert r.status_code == 201, r.text
+        refresh = [r.cookies["__Host-hushroom_refresh"]]
+
+        # A fresh browser: the provider signs in, the passphrase unlocks the vault.
+        oidc.next_user(User(sub="canary-sub", email="canary-ana@example.test", name="Ana"))
+        again = await _through(c, "test-oidc")
+        assert again["outcome"] == "signed_in", again
+        refresh.append(again["__Host-hushroom_refresh"])
+        r = await c.post("/api/v1/auth/refresh", json={"refresh_token": refresh[-1]})
+        assert r.status_code == 200, r.text
+        refresh.append(r.cookies["__Host-hushroom_refresh"])
+        auth = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        unlock = {"auth_secret": b64(pw.auth_secret.reveal())}
+        r = await c.post("/api/v1/keys/vault/unlock", json=unlock, headers=auth)
+        assert r.status_code == 200, r.text
+        assert r.json()["password_wrapping"]
+
+        # And a Facebook link from the account, confirmed with the passphrase.
+        facebook.next_user(User(sub="4242", name="Ana", email="canary-ana@example.test"))
+        linked = await _through(c, "facebook", intent="link", **unlock, headers=auth)
+        assert linked["outcome"] == "linked", linked
+
+    flow_values = [
+        value
+        for req in [*oidc.requests, *facebook.requests]
+        for key, value in {**req.query, **req.form}.items()
+        if key in ("code", "code_verifier", "state", "nonce", "code_challenge")
+    ]
+    tokens = [
+        str(value)
+        for issued in [*oidc.issued_tokens, *facebook.issued_tokens]
+        for key, value in issued.items()
+        if key in ("access_token", "id_token")
+    ]
+    assert len(flow_values) >= 10 and len(tokens) >= 5  # two OIDC sign-ins and one Facebook
+    return [
+        passphrase.encode(),
+        *_key_secrets(keys, pw),
+        *(v.encode() for v in flow_values),
+        *(t.encode() for t in tokens),
+        # An ID token's signature alone, too.
+        *(t.rsplit(".", 1)[-1].encode() for t in tokens if t.count(".") == 2),
+        first["binding"].encode(),
+        signup.encode(),
+        *(t.encode() for t in refresh),
+    ]
+
+
+def test_provider_sign_in_canaries_never_reach_database_logs_or_redis(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The chat passphrase of a provider account, the provider's codes and tokens, and the
+    sign-in cookies: absent from the database (and the SQLite file), the log and Redis."""
+    passphrase = f"CANARY-PASSPHRASE-{uuid.uuid4().hex}"
+    redis_server = RedisProcess(tmp_path / "redis")
+    redis_server.start()
+    capture_path = tmp_path / "monitor.log"
+
+    async def run() -> tuple[ServerProcess, list[bytes]]:
+        async with (
+            FakeOidcProvider(client_id="canary", client_secret="canary-secret") as oidc,
+            FakeFacebook(app_id="fb-canary", app_secret="fb-canary-secret") as facebook,
+        ):
+            server = ServerProcess(
+                database_url,
+                tmp_path / "server",
+                HUSHROOM_REDIS_URL=redis_server.url,
+                HUSHROOM_SIGN_IN_PROVIDERS=_providers_config(oidc, facebook),
+            )
+            try:
+                await asyncio.to_thread(server.start)
+                secrets = await _provider_scenario(server.base_url, passphrase, oidc, facebook)
+                await asyncio.sleep(0.5)  # let MONITOR flush the last commands
+            finally:
+                await asyncio.to_thread(server.stop)
+            return server, secrets
+
+    with capture_path.open("wb") as capture:
+        monitor = subprocess.Popen(
+            ["redis-cli", "-p", str(redis_server.port), "monitor"], stdout=capture
+        )
+        try:
+            server, secrets = asyncio.run(run())
+        finally:
+            monitor.terminate()
+            monitor.wait(timeout=10)
+            redis_server.stop()
+    dump = asyncio.run(_dump_database(database_url))
+    files = _sqlite_files(database_url)
+    logs = server.log_path.read_bytes()
+    commands = capture_path.read_bytes()
+    assert b"/api/v1/auth/providers/test-oidc/callback" in logs  # the log is real
+    assert b"canary-ana@example.test" in dump  # the dump covers the account the flow made
+    for needle in (form for s in secrets for form in _forms(s)):
+        assert needle not in dump, "a sign-in secret reached the database"
+        assert needle not in files, "a sign-in secret reached the SQLite file"
+        assert needle not in logs, "a sign-in secret reached the server log"
+        if len(needle) >= 16:  # MONITOR escapes raw bytes; the text forms are verbatim
+            assert needle not in commands, "a sign-in secret reached Redis"
+    for haystack in (dump, files, logs, commands):
+        assert b"CANARY" not in haystack

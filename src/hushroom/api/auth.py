@@ -192,7 +192,7 @@ class TicketOut(BaseModel):
     expires_in: int
 
 
-def _tokens_view(t: SessionTokens, *, include_refresh: bool) -> dict[str, Any]:
+def tokens_view(t: SessionTokens, *, include_refresh: bool) -> dict[str, Any]:
     view: dict[str, Any] = {
         "access_token": t.access_token,
         "token_type": "bearer",
@@ -210,7 +210,7 @@ def _no_store(headers: MutableHeaders) -> None:
     headers["Cache-Control"] = "no-store"
 
 
-def _set_refresh_cookie(response: Response, t: SessionTokens) -> None:
+def set_refresh_cookie(response: Response, t: SessionTokens) -> None:
     response.set_cookie(
         REFRESH_COOKIE,
         t.refresh_token,
@@ -258,9 +258,9 @@ async def login(
         body.device_id,
         address=addr,
     )
-    _set_refresh_cookie(response, result.tokens)
+    set_refresh_cookie(response, result.tokens)
     return {
-        **_tokens_view(result.tokens, include_refresh=body.return_refresh_token),
+        **tokens_view(result.tokens, include_refresh=body.return_refresh_token),
         "keys": "ready" if result.user.keys_ready else "setup_required",
         "device_certified": result.device.certificate is not None,
     }
@@ -279,8 +279,8 @@ async def refresh(
     if not token:
         raise Unauthenticated("send the refresh token cookie or {refresh_token}")
     tokens = await c.sessions.refresh(token)
-    _set_refresh_cookie(response, tokens)
-    return _tokens_view(tokens, include_refresh=body is not None)
+    set_refresh_cookie(response, tokens)
+    return tokens_view(tokens, include_refresh=body is not None)
 
 
 @router.post("/logout", status_code=204)

@@ -38,6 +38,14 @@ async def get_principal(
     return principal
 
 
+async def get_optional_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    """The principal when the request carries an access token (it must then be valid)."""
+    return None if credentials is None else await get_principal(request, credentials)
+
+
 def same_origin(request: Request) -> None:
     """Routes that read or set the refresh cookie: a browser page of another origin may not
     call them (403 `origin_forbidden`). A request without Origin is not from a browser page
@@ -47,4 +55,5 @@ def same_origin(request: Request) -> None:
 
 ContainerDep = Annotated[Container, Depends(get_container)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+OptionalPrincipalDep = Annotated[Principal | None, Depends(get_optional_principal)]
 SameOrigin = Depends(same_origin)

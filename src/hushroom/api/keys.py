@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
+from hushroom.api.abuse import AddressDep
 from hushroom.api.auth import (
     _MAX_BLOB_B64,
     _MAX_KEY_B64,
     _MAX_SECRET_B64,
+    Kdf,
     KeysIn,
     NewPasswordIn,
     VaultIn,
@@ -23,7 +25,7 @@ from hushroom.api.auth import (
 from hushroom.api.b64 import B64Url, decode_b64url
 from hushroom.api.deps import ContainerDep, PrincipalDep
 from hushroom.api.schemas import Strict
-from hushroom.services.keys import Rekey
+from hushroom.services.keys import Rekey, Vault
 from hushroom.services.views import b64url
 from hushroom.storage.accounts import DeviceRecord
 
@@ -116,17 +118,53 @@ def _no_store(response: Response) -> None:
     response.headers["Cache-Control"] = "no-store"
 
 
-@router.get("/keys/vault", response_model=VaultOut)
-async def get_vault(c: ContainerDep, p: PrincipalDep, response: Response) -> dict[str, Any]:
-    v = await c.keys.vault(p)
-    _no_store(response)
-    return {
+def _vault_view(v: Vault) -> dict[str, Any]:
+    view = {
         "user_id": str(v.user_id),
         "sealed_vault": b64url(v.vault.sealed),
-        "password_wrapping": b64url(v.vault.password_wrapping),
         "recovery_wrapping": b64url(v.vault.recovery_wrapping),
         "vault_version": v.vault_version,
     }
+    if v.password_released:
+        view["password_wrapping"] = b64url(v.vault.password_wrapping)
+    return view
+
+
+@router.get("/keys/vault", response_model=VaultOut, response_model_exclude_none=True)
+async def get_vault(c: ContainerDep, p: PrincipalDep, response: Response) -> dict[str, Any]:
+    """Without `password_wrapping` for a session that signed in through a provider: that one
+    comes from `POST /keys/vault/unlock`, after the password or passphrase is proven."""
+    v = await c.keys.vault(p)
+    _no_store(response)
+    return _vault_view(v)
+
+
+class VaultKdfOut(BaseModel):
+    kdf: Kdf
+    # "password": the account password; "passphrase": a provider account's chat passphrase.
+    secret: Literal["password", "passphrase"]
+
+
+@router.get("/keys/vault/kdf", response_model=VaultKdfOut)
+async def get_vault_kdf(c: ContainerDep, p: PrincipalDep, response: Response) -> dict[str, Any]:
+    kdf = await c.keys.vault_kdf(p)
+    _no_store(response)
+    return {"kdf": kdf.kdf, "secret": "password" if kdf.password_login else "passphrase"}
+
+
+class VaultUnlockIn(Strict):
+    auth_secret: B64Url = Field(max_length=64)
+
+
+@router.post("/keys/vault/unlock", response_model=VaultOut, response_model_exclude_none=True)
+async def unlock_vault(
+    c: ContainerDep, p: PrincipalDep, body: VaultUnlockIn, response: Response, addr: AddressDep
+) -> dict[str, Any]:
+    """The whole vault once the password's (or passphrase's) auth secret is proven; guesses
+    count toward the login limits."""
+    v = await c.keys.unlock_vault(p, decode_b64url(body.auth_secret), address=addr)
+    _no_store(response)
+    return _vault_view(v)
 
 
 @router.get("/keys/stores/{name}", response_model=UserStoreOut)

@@ -29,8 +29,8 @@ from hushroom.services.account_input import (
 from hushroom.services.auth_hash import AuthHasher
 from hushroom.services.key_material import NewIdentity, check_new_identity
 from hushroom.services.seen_recently import SeenRecently
-from hushroom.storage.accounts import DeviceRecord, UserRecord
-from hushroom.storage.unit import Storage
+from hushroom.storage.accounts import DeviceRecord, PukCertificateRecord, UserRecord
+from hushroom.storage.unit import Repos, Storage
 
 MAX_SEARCH_RESULTS = 50
 MAX_SEARCH_QUERY = 320
@@ -39,6 +39,15 @@ MAX_SEARCH_QUERY = 320
 @dataclass(frozen=True, slots=True)
 class Prelogin:
     kdf: dict[str, Any]  # docs/crypto.md §5.1 JSON form
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccount:
+    """A registration checked and hashed, ready to insert."""
+
+    user: UserRecord
+    device: DeviceRecord
+    puk: PukCertificateRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +87,22 @@ class AccountService:
         email = normalize_email(email)
         async with self._storage.read() as tx:
             user = await tx.users.get_by_email(email)
-        if user is None:
+        # A provider account's parameters belong to its chat passphrase, which never signs in:
+        # it looks like an unknown email here.
+        if user is None or not user.password_login:
             return Prelogin(kdf_json(self.fake_salt(email), MIN_KDF_PARAMS))
         return Prelogin(kdf_json(user.kdf_salt, user.kdf_params))
 
     async def register(self, r: Registration) -> tuple[UserRecord, DeviceRecord]:
+        new = await self.prepare(r)
+        async with self._storage.write() as tx:
+            await self.insert(tx, new)
+        return new.user, new.device
+
+    async def prepare(self, r: Registration, *, password_login: bool = True) -> NewAccount:
+        """Every field checked and the auth secret hashed, before any transaction. Without
+        `password_login` (an account created through a sign-in provider) the secret is the chat
+        passphrase's: it unlocks the vault and never signs in."""
         name = clean_display_name(r.display_name)
         if r.user_id.version != 4 or r.identity.device_id.version != 4:
             raise ValidationFailed("user_id and device_id must be random (version 4) UUIDs")
@@ -103,20 +123,23 @@ class AccountService:
             keys_version=1,
             is_admin=False,
             created_at=now,
+            password_login=password_login,
         )
-        async with self._storage.write() as tx:
-            if await tx.users.get_by_email(new.email) is not None:
-                raise EmailTaken(field="email")
-            if await tx.users.exists(r.user_id):
-                raise Conflict("this user id is taken", field="user_id")
-            if await tx.devices.get(new.device.id) is not None:
-                raise Conflict("this device id is taken", field="device_id")
-            if not await tx.users.create(record):
-                # A concurrent registration of the same email won the race.
-                raise EmailTaken(field="email")
-            await tx.puks.add(new.keys.puk)
-            await tx.devices.create(new.device)
-        return record, new.device
+        return NewAccount(record, new.device, new.keys.puk)
+
+    async def insert(self, tx: Repos, new: NewAccount) -> None:
+        """The account, its first PUK and device, all or nothing (in the caller's transaction)."""
+        if await tx.users.get_by_email(new.user.email) is not None:
+            raise EmailTaken(field="email")
+        if await tx.users.exists(new.user.id):
+            raise Conflict("this user id is taken", field="user_id")
+        if await tx.devices.get(new.device.id) is not None:
+            raise Conflict("this device id is taken", field="device_id")
+        if not await tx.users.create(new.user):
+            # A concurrent registration of the same email won the race.
+            raise EmailTaken(field="email")
+        await tx.puks.add(new.puk)
+        await tx.devices.create(new.device)
 
     async def make_admin(self, email: str) -> bool:
         """The operator's `hushroom create-admin`: False when no user has that email."""

@@ -33,6 +33,7 @@ from hushroom.services.account_input import (
     check_size,
     clean_device_name,
     clean_kdf,
+    kdf_json,
     normalize_email,
 )
 from hushroom.services.auth_hash import AuthHasher
@@ -54,6 +55,17 @@ class Vault:
     user_id: uuid.UUID
     vault: VaultRecord = field(repr=False)
     vault_version: int
+    # False for a session that signed in through a provider and has not proven the password or
+    # passphrase: its vault comes without the password wrapping (no offline guessing from a
+    # provider session; docs/decisions/0007).
+    password_released: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class VaultKdf:
+    kdf: dict[str, Any]  # docs/crypto.md §5.1 JSON form
+    # True: the account password; False: the chat passphrase of a provider account.
+    password_login: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +163,35 @@ class KeyService:
 
     async def vault(self, principal: Principal) -> Vault:
         async with self._storage.read() as tx:
+            session = await live_session(tx, principal)
             user = await self._user(tx, principal)
+        return Vault(user.id, _keys_of(user).vault, user.vault_version, session.provider is None)
+
+    async def vault_kdf(self, principal: Principal) -> VaultKdf:
+        """The Argon2id parameters of the secret that unlocks the vault, for this session's
+        account (a provider account's passphrase has no prelogin: it does not sign in)."""
+        async with self._storage.read() as tx:
+            user = await self._user(tx, principal)
+        return VaultKdf(kdf_json(user.kdf_salt, user.kdf_params), user.password_login)
+
+    async def confirm_secret(
+        self, principal: Principal, auth_secret: bytes, *, address: str = UNKNOWN_ADDRESS
+    ) -> UserRecord:
+        """The account's password (or chat passphrase) proven by its auth secret; guesses count
+        toward the login limits of (address, email) and of the address."""
+        check_size(auth_secret, AUTH_SECRET_BYTES, "auth_secret")
+        async with self._storage.read() as tx:
+            user = await self._user(tx, principal)
+        await self._sessions.limits.login_attempt(address, user.email)
+        await self._confirm_password(user, auth_secret)
+        await self._sessions.limits.login_succeeded(address, user.email)
+        return user
+
+    async def unlock_vault(
+        self, principal: Principal, auth_secret: bytes, *, address: str = UNKNOWN_ADDRESS
+    ) -> Vault:
+        """The whole vault, password wrapping included, once the secret is proven."""
+        user = await self.confirm_secret(principal, auth_secret, address=address)
         return Vault(user.id, _keys_of(user).vault, user.vault_version)
 
     async def setup(self, principal: Principal, upload: KeyUpload) -> None:

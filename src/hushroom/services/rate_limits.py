@@ -60,6 +60,9 @@ DEFAULT_RULES: Mapping[str, str] = {
     # Exact-email lookup finds accounts: bounded per account (docs/security.md § Enumeration).
     "user_search.user": "30/minute;300/day",
     "user_search.address": "120/minute",
+    # Sign-in through a provider: each start costs a discovery fetch, each callback a token
+    # exchange with the provider.
+    "provider_sign_in.address": "30/minute;300/hour",
     "room_create.user": "10/hour;50/day",
     "room_create.address": "30/hour",
     # HTTP sends (the WebSocket has its own frame budget, ws_frames_per_second).

@@ -46,7 +46,8 @@ from hushroom.storage.unit import Repos, Storage
 _SUCCESSOR_LABEL = b"hushroom/v1/refresh-successor"
 
 
-def _sha256(value: str) -> bytes:
+def token_digest(value: str) -> bytes:
+    """How opaque tokens are stored: their SHA-256, never the token."""
     return hashlib.sha256(value.encode("utf-8")).digest()
 
 
@@ -150,7 +151,10 @@ class SessionService:
         async with self._storage.read() as tx:
             creds = await tx.users.get_credentials(email)
         # The same work on both paths: one small read, one Argon2 verification, the same error.
-        if not await self._hasher.verify(creds.auth_hash if creds else None, auth_secret):
+        # An account created through a sign-in provider has no password to sign in with (its
+        # hash belongs to the chat passphrase): it verifies against nothing, like an unknown one.
+        stored = creds.auth_hash if creds is not None and creds.password_login else None
+        if not await self._hasher.verify(stored, auth_secret):
             raise InvalidCredentials()
         assert creds is not None
         await self.limits.login_succeeded(address, email)
@@ -168,15 +172,30 @@ class SessionService:
             access.require_enabled(user)
             if new_hash is not None:
                 await tx.users.set_auth_hash(user.id, new_hash)
-            device = await tx.devices.get(device_id) if device_id is not None else None
-            if device is None or device.user_id != user.id or device.revoked_at is not None:
-                device = DeviceRecord(uuid.uuid4(), user.id, clean_device_name(device_name), now)
-                await tx.devices.create(device)
-            await tx.devices.touch(device.id, now)
-            session = SessionRecord(uuid.uuid4(), user.id, device.id, now)
-            await tx.sessions.create(session)
-            principal = Principal(user.id, device.id, session.id)
-            tokens = await self._new_tokens(tx.sessions, principal, now)
+            return await self.open_session(tx, user, device_id, device_name, now)
+
+    async def open_session(
+        self,
+        tx: Repos,
+        user: UserRecord,
+        device_id: uuid.UUID | None,
+        device_name: str | None,
+        now: int,
+        *,
+        provider: str | None = None,
+    ) -> LoginResult:
+        """A new session (refresh-token family) for a user who proved who they are: by password,
+        or through the sign-in provider `provider`. Reuses this browser's device when it is the
+        user's and live; otherwise a new, uncertified device."""
+        device = await tx.devices.get(device_id) if device_id is not None else None
+        if device is None or device.user_id != user.id or device.revoked_at is not None:
+            device = DeviceRecord(uuid.uuid4(), user.id, clean_device_name(device_name), now)
+            await tx.devices.create(device)
+        await tx.devices.touch(device.id, now)
+        session = SessionRecord(uuid.uuid4(), user.id, device.id, now, provider=provider)
+        await tx.sessions.create(session)
+        principal = Principal(user.id, device.id, session.id)
+        tokens = await self._new_tokens(tx.sessions, principal, now)
         return LoginResult(tokens, user, device)
 
     async def _new_tokens(
@@ -185,7 +204,7 @@ class SessionService:
         refresh = secrets.token_urlsafe(32)
         ttl = self._settings.refresh_token_ttl_s
         await sessions.add_refresh_token(
-            RefreshTokenRecord(_sha256(refresh), principal.session_id, now, now + ttl * 1000)
+            RefreshTokenRecord(token_digest(refresh), principal.session_id, now, now + ttl * 1000)
         )
         return self._tokens_for(principal, refresh)
 
@@ -208,7 +227,7 @@ class SessionService:
         """
         if not refresh_token or len(refresh_token) > 200:
             raise TokenInvalid()
-        token_hash = _sha256(refresh_token)
+        token_hash = token_digest(refresh_token)
         now = self._clock.now_ms()
         reused = False
         tokens: SessionTokens | None = None
@@ -253,7 +272,7 @@ class SessionService:
         self, tx: Repos, refresh_token: str, principal: Principal, now: int
     ) -> SessionTokens | None:
         # Re-read: a racing use may have committed after our first read (READ COMMITTED).
-        record = await tx.sessions.get_refresh_token(_sha256(refresh_token))
+        record = await tx.sessions.get_refresh_token(token_digest(refresh_token))
         grace_ms = self._settings.refresh_reuse_grace_s * 1000
         if (
             record is None
@@ -265,7 +284,7 @@ class SessionService:
         successor = _open_successor(refresh_token, record.successor_sealed)
         if successor is None:
             return None
-        next_record = await tx.sessions.get_refresh_token(_sha256(successor))
+        next_record = await tx.sessions.get_refresh_token(token_digest(successor))
         if next_record is None or next_record.used_at is not None:
             return None
         return self._tokens_for(principal, successor)
@@ -314,7 +333,7 @@ class SessionService:
             await tx.tickets.delete_expired(now)
             await tx.tickets.create(
                 TicketRecord(
-                    _sha256(ticket),
+                    token_digest(ticket),
                     principal.user_id,
                     principal.device_id,
                     principal.session_id,
@@ -329,7 +348,7 @@ class SessionService:
             raise TokenInvalid()
         now = self._clock.now_ms()
         async with self._storage.write() as tx:
-            record = await tx.tickets.take(_sha256(ticket))
+            record = await tx.tickets.take(token_digest(ticket))
             session = await tx.sessions.get(record.session_id) if record is not None else None
         if (
             record is None

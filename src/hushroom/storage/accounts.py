@@ -24,6 +24,9 @@ class UserRecord:
     created_at: int
     # When a server admin disabled the account (None: it is live).
     disabled_at: int | None = None
+    # False for an account created through a sign-in provider: `kdf_*` and `auth_hash` then
+    # belong to its chat passphrase, which unlocks the vault but never signs in.
+    password_login: bool = True
 
     @property
     def keys_ready(self) -> bool:
@@ -62,6 +65,7 @@ class Credentials:
 
     user_id: uuid.UUID
     auth_hash: str = field(repr=False)
+    password_login: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +88,8 @@ class SessionRecord:
     device_id: uuid.UUID
     created_at: int
     revoked_at: int | None = None
+    # The sign-in provider the session signed in with; None: the password.
+    provider: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,11 @@ from hushroom.storage.conversations import (
     MessageRepository,
 )
 from hushroom.storage.engine import Database
+from hushroom.storage.identities import (
+    IdentityLinkRepository,
+    PendingSignupRepository,
+    SignInFlowRepository,
+)
 from hushroom.storage.moderation import AuditLogRepository
 from hushroom.storage.sql.accounts import (
     SqlDeviceRepository,
@@ -45,6 +50,11 @@ from hushroom.storage.sql.conversations import (
     SqlMemberRepository,
     SqlMembershipLogRepository,
     SqlMessageRepository,
+)
+from hushroom.storage.sql.identities import (
+    SqlIdentityLinkRepository,
+    SqlPendingSignupRepository,
+    SqlSignInFlowRepository,
 )
 from hushroom.storage.sql.moderation import SqlAuditLogRepository
 from hushroom.storage.sql.user_stores import SqlUserStoreRepository
@@ -68,6 +78,9 @@ class Repos:
         self.blocks: BlockRepository = SqlBlockRepository(conn)
         self.audit: AuditLogRepository = SqlAuditLogRepository(conn)
         self.user_stores: UserStoreRepository = SqlUserStoreRepository(conn)
+        self.identities: IdentityLinkRepository = SqlIdentityLinkRepository(conn)
+        self.sign_in_flows: SignInFlowRepository = SqlSignInFlowRepository(conn)
+        self.pending_signups: PendingSignupRepository = SqlPendingSignupRepository(conn)
 
 
 def _is_connection_error(exc: DBAPIError) -> bool:

@@ -293,10 +293,52 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Vault */
+        /**
+         * Get Vault
+         * @description Without `password_wrapping` for a session that signed in through a provider: that one
+         *     comes from `POST /keys/vault/unlock`, after the password or passphrase is proven.
+         */
         get: operations["get_vault_api_v1_keys_vault_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/keys/vault/kdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Vault Kdf */
+        get: operations["get_vault_kdf_api_v1_keys_vault_kdf_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/keys/vault/unlock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Unlock Vault
+         * @description The whole vault once the password's (or passphrase's) auth secret is proven; guesses
+         *     count toward the login limits.
+         */
+        post: operations["unlock_vault_api_v1_keys_vault_unlock_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -435,6 +477,116 @@ export interface paths {
         /** Change Password */
         post: operations["change_password_api_v1_account_password_post"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Providers */
+        get: operations["providers_api_v1_auth_providers_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/providers/{provider_id}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start */
+        post: operations["start_api_v1_auth_providers__provider_id__start_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/providers/{provider_id}/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Callback
+         * @description The provider's redirect back. Always a redirect to the web app: an outcome, or an error
+         *     code it explains in plain words. The binding cookie is spent either way.
+         */
+        get: operations["callback_api_v1_auth_providers__provider_id__callback_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/signup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Pending Signup
+         * @description The first sign-in waiting for its keys: who the provider said signed in.
+         */
+        get: operations["pending_signup_api_v1_auth_signup_get"];
+        put?: never;
+        /** Complete Signup */
+        post: operations["complete_signup_api_v1_auth_signup_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/account/sign-in-methods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Sign In Methods */
+        get: operations["sign_in_methods_api_v1_account_sign_in_methods_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/account/identities/{provider_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Unlink */
+        delete: operations["unlink_api_v1_account_identities__provider_id__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1128,6 +1280,19 @@ export interface components {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
         };
+        /** IdentityOut */
+        IdentityOut: {
+            /** Provider */
+            provider: string;
+            /** Provider Name */
+            provider_name: string;
+            /** Email */
+            email: string | null;
+            /** Linked At */
+            linked_at: number;
+            /** Last Used At */
+            last_used_at: number | null;
+        };
         /**
          * Kdf
          * @description The Argon2id parameters and salt in the JSON form of docs/crypto.md §5.1; the server checks
@@ -1365,6 +1530,23 @@ export interface components {
         PreloginOut: {
             kdf: components["schemas"]["Kdf"];
         };
+        /** ProviderOut */
+        ProviderOut: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "oidc" | "facebook";
+        };
+        /** ProvidersOut */
+        ProvidersOut: {
+            /** Providers */
+            providers: components["schemas"]["ProviderOut"][];
+        };
         /** PublicUserOut */
         PublicUserOut: {
             /** User Id */
@@ -1536,6 +1718,78 @@ export interface components {
             /** Device Certificate */
             device_certificate: string;
         };
+        /** SignInMethodsOut */
+        SignInMethodsOut: {
+            /** Password */
+            password: boolean;
+            /** Identities */
+            identities: components["schemas"]["IdentityOut"][];
+        };
+        /**
+         * SignupIn
+         * @description A first sign-in's account: the keys as at registration, wrapped by the chat passphrase
+         *     (its Argon2id parameters and auth secret), and this browser's certified device. The email
+         *     is the provider's.
+         */
+        SignupIn: {
+            /** Identity Key */
+            identity_key: string;
+            /** Puk Certificate */
+            puk_certificate: string;
+            vault: components["schemas"]["VaultIn"];
+            /** Recovery Auth */
+            recovery_auth: string;
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
+            /** Display Name */
+            display_name: string;
+            kdf: components["schemas"]["Kdf"];
+            /** Auth Secret */
+            auth_secret: string;
+            device: components["schemas"]["DeviceIn"];
+            /**
+             * Return Refresh Token
+             * @default false
+             */
+            return_refresh_token: boolean;
+        };
+        /** SignupOut */
+        SignupOut: {
+            /** Provider */
+            provider: string;
+            /** Provider Name */
+            provider_name: string;
+            /** Email */
+            email: string;
+            /** Display Name */
+            display_name: string;
+            /** Expires In */
+            expires_in: number;
+        };
+        /** StartIn */
+        StartIn: {
+            /**
+             * Intent
+             * @enum {string}
+             */
+            intent: "sign_in" | "link";
+            /** Device Id */
+            device_id?: string | null;
+            /** Device Name */
+            device_name?: string | null;
+            /** Auth Secret */
+            auth_secret?: string | null;
+        };
+        /** StartOut */
+        StartOut: {
+            /** Authorization Url */
+            authorization_url: string;
+            /** Expires In */
+            expires_in: number;
+        };
         /**
          * StoreName
          * @description The encrypted per-user stores (docs/crypto.md §6.6): only `contacts` so far.
@@ -1607,6 +1861,15 @@ export interface components {
             /** Recovery Wrapping */
             recovery_wrapping: string;
         };
+        /** VaultKdfOut */
+        VaultKdfOut: {
+            kdf: components["schemas"]["Kdf"];
+            /**
+             * Secret
+             * @enum {string}
+             */
+            secret: "password" | "passphrase";
+        };
         /** VaultOut */
         VaultOut: {
             /** User Id */
@@ -1619,6 +1882,11 @@ export interface components {
             recovery_wrapping: string;
             /** Vault Version */
             vault_version: number;
+        };
+        /** VaultUnlockIn */
+        VaultUnlockIn: {
+            /** Auth Secret */
+            auth_secret: string;
         };
     };
     responses: never;
@@ -2099,6 +2367,59 @@ export interface operations {
             };
         };
     };
+    get_vault_kdf_api_v1_keys_vault_kdf_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VaultKdfOut"];
+                };
+            };
+        };
+    };
+    unlock_vault_api_v1_keys_vault_unlock_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VaultUnlockIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VaultOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     get_user_store_api_v1_keys_stores__name__get: {
         parameters: {
             query?: never;
@@ -2360,6 +2681,192 @@ export interface operations {
                 "application/json": components["schemas"]["PasswordChangeIn"];
             };
         };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    providers_api_v1_auth_providers_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProvidersOut"];
+                };
+            };
+        };
+    };
+    start_api_v1_auth_providers__provider_id__start_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                provider_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StartOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    callback_api_v1_auth_providers__provider_id__callback_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                provider_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    pending_signup_api_v1_auth_signup_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignupOut"];
+                };
+            };
+        };
+    };
+    complete_signup_api_v1_auth_signup_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignupIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    sign_in_methods_api_v1_account_sign_in_methods_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignInMethodsOut"];
+                };
+            };
+        };
+    };
+    unlink_api_v1_account_identities__provider_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                provider_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
         responses: {
             /** @description Successful Response */
             204: {

@@ -50,6 +50,7 @@ _USER_COLS = (
     users.c.is_admin,
     users.c.created_at,
     users.c.disabled_at,
+    users.c.password_login,
 )
 _DEVICE_COLS = (
     devices.c.id,
@@ -66,6 +67,7 @@ _SESSION_COLS = (
     sessions.c.device_id,
     sessions.c.created_at,
     sessions.c.revoked_at,
+    sessions.c.provider,
 )
 _REFRESH_COLS = (
     refresh_tokens.c.token_hash,
@@ -98,6 +100,7 @@ def _user(row: Any) -> UserRecord:
         is_admin=bool(row.is_admin),
         created_at=row.created_at,
         disabled_at=row.disabled_at,
+        password_login=bool(row.password_login),
     )
 
 
@@ -170,6 +173,7 @@ class SqlUserRepository:
                         keys_version=record.keys_version,
                         is_admin=record.is_admin,
                         created_at=record.created_at,
+                        password_login=record.password_login,
                     )
                 )
         except IntegrityError:
@@ -187,10 +191,12 @@ class SqlUserRepository:
     async def get_credentials(self, email: str) -> Credentials | None:
         row = (
             await self._conn.execute(
-                select(users.c.id, users.c.auth_hash).where(users.c.email == email)
+                select(users.c.id, users.c.auth_hash, users.c.password_login).where(
+                    users.c.email == email
+                )
             )
         ).first()
-        return Credentials(row[0], row[1]) if row else None
+        return Credentials(row[0], row[1], bool(row[2])) if row else None
 
     async def search(self, name_part: str, email: str, limit: int) -> list[UserRecord]:
         stmt = (
@@ -487,6 +493,7 @@ class SqlSessionRepository:
                 device_id=record.device_id,
                 created_at=record.created_at,
                 revoked_at=record.revoked_at,
+                provider=record.provider,
             )
         )
 

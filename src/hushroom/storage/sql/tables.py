@@ -61,6 +61,9 @@ users = Table(
     Column("created_at", BigInteger(), nullable=False),
     # Set by a server admin (migration 0007): the account cannot log in or refresh.
     Column("disabled_at", BigInteger(), nullable=True),
+    # False for an account created through a sign-in provider (migration 0009): its kdf and auth
+    # hash then belong to the chat passphrase, which unlocks the vault but never signs in.
+    Column("password_login", Boolean(), nullable=False, server_default=text("true")),
 )
 
 devices = Table(
@@ -96,6 +99,8 @@ sessions = Table(
     Column("device_id", Uuid(), ForeignKey("devices.id", ondelete="CASCADE"), nullable=False),
     Column("created_at", BigInteger(), nullable=False),
     Column("revoked_at", BigInteger(), nullable=True),
+    # The sign-in provider this session signed in with; NULL: the password (migration 0009).
+    Column("provider", String(32), nullable=True),
     Index("ix_sessions_user", "user_id"),
 )
 
@@ -295,4 +300,49 @@ user_stores = Table(
     Column("version", Integer(), nullable=False),
     Column("blob", LargeBinary(), nullable=False),
     Column("updated_at", BigInteger(), nullable=False),
+)
+
+# Sign-in providers (migration 0009, docs/decisions/0007). A provider identity (provider id, the
+# provider's stable subject) linked to one account.
+identity_links = Table(
+    "identity_links",
+    metadata,
+    Column("provider", String(32), primary_key=True),
+    Column("subject", String(255), primary_key=True),
+    Column("user_id", Uuid(), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("email", String(320), nullable=True),
+    Column("created_at", BigInteger(), nullable=False),
+    Column("last_used_at", BigInteger(), nullable=True),
+    Index("ix_identity_links_user", "user_id"),
+)
+
+# A sign-in through a provider in progress: SHA-256 of its `state` and of the browser-binding
+# cookie; taken (deleted) by the callback, so a replayed callback finds nothing.
+sign_in_flows = Table(
+    "sign_in_flows",
+    metadata,
+    Column("state_hash", LargeBinary(32), primary_key=True),
+    Column("provider", String(32), nullable=False),
+    Column("intent", String(16), nullable=False),
+    Column("binding_hash", LargeBinary(32), nullable=False),
+    Column("user_id", Uuid(), ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    Column("device_id", Uuid(), nullable=True),
+    Column("device_name", String(100), nullable=True),
+    Column("created_at", BigInteger(), nullable=False),
+    Column("expires_at", BigInteger(), nullable=False),
+)
+
+# A first sign-in through a provider, waiting for the browser to create the account's keys:
+# SHA-256 of the HttpOnly sign-up cookie. No account exists until the keys arrive.
+pending_signups = Table(
+    "pending_signups",
+    metadata,
+    Column("token_hash", LargeBinary(32), primary_key=True),
+    Column("provider", String(32), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("display_name", String(64), nullable=False),
+    Column("device_name", String(100), nullable=True),
+    Column("created_at", BigInteger(), nullable=False),
+    Column("expires_at", BigInteger(), nullable=False),
 )

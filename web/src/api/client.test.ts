@@ -41,6 +41,34 @@ describe("ApiClient", () => {
     expect(seen).toEqual(["new"]);
   });
 
+  it("doesn't refresh and retry when a wrong password or passphrase is refused", async () => {
+    const calls: string[] = [];
+    const api = new ApiClient((url) => {
+      calls.push(url);
+      return Promise.resolve(json(401, { code: "invalid_credentials", title: "invalid credentials" }));
+    });
+    api.setAccessToken("live");
+    await expect(api.unlockVault("c2VjcmV0")).rejects.toMatchObject({ status: 401, code: "invalid_credentials" });
+    // One guess counts once toward the login limits.
+    expect(calls).toEqual(["/api/v1/keys/vault/unlock"]);
+    expect(api.hasToken).toBe(true);
+  });
+
+  it("sends a link start with the session's token, a sign-in start without", async () => {
+    const seen: [string, string | null][] = [];
+    const api = new ApiClient((_url, init) => {
+      seen.push([JSON.parse(init?.body as string).intent, new Headers(init?.headers).get("Authorization")]);
+      return Promise.resolve(json(200, { authorization_url: "https://idp.example/auth", expires_in: 600 }));
+    });
+    api.setAccessToken("live");
+    await api.startProvider("google", { intent: "sign_in", device_name: "Firefox" });
+    await api.startProvider("google", { intent: "link", auth_secret: "c2VjcmV0" });
+    expect(seen).toEqual([
+      ["sign_in", null],
+      ["link", "Bearer live"],
+    ]);
+  });
+
   it("reports a dead session when the refresh is refused", async () => {
     const api = new ApiClient((url) =>
       Promise.resolve(json(401, { code: url === "" ? "never" : "token_invalid" })),

@@ -16,7 +16,10 @@ import type {
   LoginOut,
   MemberPage,
   MessagePage,
+  PendingSignup,
   Prelogin,
+  ProviderStartIn,
+  ProviderStartOut,
   PublicUser,
   Me,
   RecoveryResetIn,
@@ -29,10 +32,14 @@ import type {
   RevokeDeviceIn,
   RevokeDeviceOut,
   SendAck,
+  SignInMethods,
+  SignInProviders,
+  SignupIn,
   Ticket,
   Tokens,
   UserStore,
   UserStorePut,
+  VaultKdf,
   VaultOut,
 } from "@/api/types";
 import type { KeyDirectoryOut } from "@/session/contact-keys";
@@ -109,7 +116,13 @@ export class ApiClient {
 
   async #request<T>(path: string, options: RequestOptions = {}): Promise<T> {
     let response = await this.#raw(path, options);
-    if (response.status === 401 && options.auth !== false && this.#accessToken !== null) {
+    if (
+      response.status === 401 &&
+      options.auth !== false &&
+      this.#accessToken !== null &&
+      // A wrong password or passphrase is not a stale token: asking again would count twice.
+      (await problemCode(response)) !== "invalid_credentials"
+    ) {
       const tokens = await this.refresh();
       if (tokens !== null) {
         response = await this.#raw(path, options);
@@ -204,8 +217,68 @@ export class ApiClient {
     return this.#request("/api/v1/auth/reset-account", { method: "POST", body, auth: false });
   }
 
+  /** The sign-in providers this server offers (an empty list: none). */
+  providers(): Promise<SignInProviders> {
+    return this.#request("/api/v1/auth/providers", { auth: false });
+  }
+
+  /**
+   * Start a provider's sign-in; the page then goes to `authorization_url`. The answer sets the
+   * HttpOnly cookie that binds the provider's redirect back to this browser. A `link` goes with
+   * this session's token and the current password's (or passphrase's) auth secret.
+   */
+  startProvider(providerId: string, body: ProviderStartIn): Promise<ProviderStartOut> {
+    return this.#request(`/api/v1/auth/providers/${encodeURIComponent(providerId)}/start`, {
+      method: "POST",
+      body,
+      auth: body.intent === "link",
+    });
+  }
+
+  /** Who the provider said signed in for the first time (the sign-up cookie; 401 `signup_expired`). */
+  pendingSignup(): Promise<PendingSignup> {
+    return this.#request("/api/v1/auth/signup", { auth: false });
+  }
+
+  /** The account of a provider's first sign-in, with its keys; signs in as the uploaded device. */
+  async completeSignup(body: SignupIn): Promise<LoginOut> {
+    const out = await this.#request<LoginOut>("/api/v1/auth/signup", {
+      method: "POST",
+      body,
+      auth: false,
+    });
+    this.#accessToken = out.access_token;
+    return out;
+  }
+
+  /** The account's password (whether it has one) and the providers linked to it. */
+  signInMethods(): Promise<SignInMethods> {
+    return this.#request("/api/v1/account/sign-in-methods");
+  }
+
+  /** 409 `last_sign_in_method` when it is the account's only way to sign in. */
+  unlinkIdentity(providerId: string): Promise<void> {
+    return this.#request(`/api/v1/account/identities/${encodeURIComponent(providerId)}`, {
+      method: "DELETE",
+    });
+  }
+
   vault(): Promise<VaultOut> {
     return this.#request("/api/v1/keys/vault");
+  }
+
+  /** The Argon2id parameters of the secret that unlocks the vault, and which secret it is. */
+  vaultKdf(): Promise<VaultKdf> {
+    return this.#request("/api/v1/keys/vault/kdf");
+  }
+
+  /** The whole vault, password wrapping included, once the secret's auth secret is proven
+   * (401 `invalid_credentials`; guesses count toward the login limits). */
+  unlockVault(authSecret: string): Promise<VaultOut> {
+    return this.#request("/api/v1/keys/vault/unlock", {
+      method: "POST",
+      body: { auth_secret: authSecret },
+    });
   }
 
   /** This user's encrypted contacts store (docs/crypto.md §6.6); version 0, no blob, before any. */
@@ -449,6 +522,18 @@ function withRefreshLock<T>(fn: () => Promise<T>): Promise<T> {
   const locks = typeof navigator === "undefined" ? undefined : navigator.locks;
   if (typeof locks?.request !== "function") return fn();
   return locks.request("hushroom-refresh", fn);
+}
+
+/** The problem's `code` without consuming the response. */
+async function problemCode(response: Response): Promise<string | null> {
+  try {
+    const data: unknown = await response.clone().json();
+    return typeof data === "object" && data !== null && "code" in data && typeof data.code === "string"
+      ? data.code
+      : null;
+  } catch {
+    return null;
+  }
 }
 
 async function parse<T>(response: Response): Promise<T> {

@@ -44,6 +44,33 @@ export function useDevices() {
   return useQuery({ queryKey: ["devices"], queryFn: () => api.devices(), refetchInterval: 15_000 });
 }
 
+/** The sign-in providers this server offers (an empty list when none is configured). */
+export function useProviders() {
+  const { api } = useSession();
+  return useQuery({
+    queryKey: ["providers"],
+    queryFn: async () => (await api.providers()).providers,
+    staleTime: 10 * 60_000,
+  });
+}
+
+/** Whether the account has a password, and the providers linked to it. */
+export function useSignInMethods() {
+  const { api } = useSession();
+  return useQuery({ queryKey: ["sign-in-methods"], queryFn: () => api.signInMethods() });
+}
+
+/** Which secret unlocks the vault: "password", or a provider account's "passphrase". */
+export function useSecretKind() {
+  const { api } = useSession();
+  return useQuery({
+    queryKey: ["vault-kdf"],
+    queryFn: () => api.vaultKdf(),
+    select: (kdf) => kdf.secret,
+    staleTime: 5 * 60_000,
+  });
+}
+
 /** People by display name or exact email (nothing is asked for an empty query). */
 export function useUserSearch(q: string) {
   const { api } = useSession();

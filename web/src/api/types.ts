@@ -23,6 +23,24 @@ export type UserStore = Schemas["UserStoreOut"];
 export type UserStorePut = Schemas["UserStorePutOut"];
 
 /*
+ * Sign-in providers (Google, Facebook, any OpenID Connect provider; docs/decisions/0007). The
+ * provider only confirms who signs in: the vault stays wrapped by the account's password, or by
+ * the chat passphrase of an account a provider created.
+ */
+export type SignInProvider = Schemas["ProviderOut"];
+export type SignInProviders = Schemas["ProvidersOut"];
+export type ProviderStartIn = Schemas["StartIn"];
+export type ProviderStartOut = Schemas["StartOut"];
+/** A first sign-in through a provider, waiting for this browser's keys (`GET /auth/signup`). */
+export type PendingSignup = Schemas["SignupOut"];
+export type SignInMethods = Schemas["SignInMethodsOut"];
+export type LinkedIdentity = Schemas["IdentityOut"];
+/** `GET /keys/vault/kdf`: the parameters of the secret that unlocks the vault, and which one. */
+export type VaultKdf = Schemas["VaultKdfOut"];
+/** "password" for an account with one; "passphrase" for an account a provider created. */
+export type SecretKind = VaultKdf["secret"];
+
+/*
  * The account-keys contract (docs/protocol.md "Accounts and sessions", "Keys and devices";
  * decision 0003), written by hand from the spec so the client does not depend on when the
  * generated schema catches up. Binary fields are unpadded base64url.
@@ -78,7 +96,11 @@ export interface KeysSetupIn {
 export interface VaultOut {
   readonly user_id: string;
   readonly sealed_vault: string;
-  readonly password_wrapping: string;
+  /**
+   * Left out for a session that signed in through a provider: `POST /keys/vault/unlock` hands
+   * it over once the password or passphrase is proven.
+   */
+  readonly password_wrapping?: string;
   readonly recovery_wrapping: string;
   readonly vault_version: number;
 }
@@ -114,6 +136,12 @@ export interface ResetAccountIn extends NewAccountKeysWire {
 }
 
 export type ResetAccountOut = RegisterOut;
+
+/** A provider's first sign-in: the keys as at registration; the email is the provider's. */
+export interface SignupIn extends NewAccountKeysWire {
+  readonly user_id: string;
+  readonly display_name: string;
+}
 
 export interface DeviceOut {
   readonly device_id: string;

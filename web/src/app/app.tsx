@@ -19,6 +19,16 @@ import { SessionProvider, useSession } from "@/session/session";
 
 /** Its own chunk: the settings page pulls in key fingerprints and the re-key flows. */
 const SettingsPage = lazy(() => import("@/features/settings/settings-page"));
+/** …and so is the page a sign-in provider sends the browser back to (a sign-up among others). */
+const ProviderReturnPage = lazy(() => import("@/features/auth/provider-return-page"));
+
+function Loading() {
+  return (
+    <p className="muted center pad" role="status">
+      Loading…
+    </p>
+  );
+}
 
 function PublicOnly({ children }: { children: React.ReactNode }) {
   const { state } = useSession();
@@ -42,6 +52,15 @@ const router = createBrowserRouter([
   { path: "/forgot-password", element: <PublicOnly><ForgotPasswordPage /></PublicOnly> },
   { path: "/reset-account", element: <PublicOnly><ResetAccountPage /></PublicOnly> },
   {
+    // In any session state: a sign-in, a sign-up, a link or an error comes back here.
+    path: "/auth/provider",
+    element: (
+      <Suspense fallback={<Loading />}>
+        <ProviderReturnPage />
+      </Suspense>
+    ),
+  },
+  {
     path: "/",
     element: <AuthedLayout />,
     children: [
@@ -51,7 +70,7 @@ const router = createBrowserRouter([
       {
         path: "settings",
         element: (
-          <Suspense fallback={<p className="muted center pad" role="status">Loading…</p>}>
+          <Suspense fallback={<Loading />}>
             <SettingsPage />
           </Suspense>
         ),

@@ -20,7 +20,7 @@ export function AuthedLayout() {
     );
   }
   if (state.status === "anonymous") return <Navigate to="/login" replace />;
-  if (state.status === "locked") return <UnlockPage />;
+  if (state.status === "locked") return <UnlockPage secret={state.secret} reason={state.reason} />;
   return (
     <EngineProvider userId={state.userId}>
       <Shell />

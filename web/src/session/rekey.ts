@@ -1,8 +1,12 @@
 /**
- * Changes to the vault from the settings page: a new password (the same vault key re-wrapped)
- * and a device revocation (a re-key: new vault key, next PUK generation, new recovery code).
- * Both are compare-and-swap on `vault_version` (decision 0003): on `vault_version_conflict`
- * another re-key won, so reload the vault and try once more on top of it.
+ * Changes to the vault from the settings page: a new password or chat passphrase (the same vault
+ * key re-wrapped) and a device revocation (a re-key: new vault key, next PUK generation, new
+ * recovery code). Both are compare-and-swap on `vault_version` (decision 0003): on
+ * `vault_version_conflict` another re-key won, so reload the vault and try once more on top of it.
+ *
+ * The current secret is derived with the session's own parameters (`vault-secret`), and the
+ * vault comes from `POST /keys/vault/unlock`: a session that signed in through a provider gets
+ * no password wrapping from `GET /keys/vault`.
  */
 import type { ApiClient } from "@/api/client";
 import { ApiError } from "@/api/errors";
@@ -13,7 +17,8 @@ import { rewrapForNewPassword, unlockVault } from "@/crypto/vault";
 import { browserRandom, derive, newKdfParams, newPasswordToWire, vaultFromWire, vaultToWire } from "@/session/account-crypto";
 import type { Progress } from "@/session/progress";
 import type { UnlockedKeys } from "@/session/unlocked-keys";
-import { passwordKeysFor, persist, unlockedFrom } from "@/session/unlock";
+import { persist, unlockedFrom } from "@/session/unlock";
+import { secretKeysFor, vaultWithWrapping } from "@/session/vault-secret";
 
 async function withOneRetry<T>(attempt: () => Promise<T>): Promise<T> {
   try {
@@ -27,28 +32,27 @@ async function withOneRetry<T>(attempt: () => Promise<T>): Promise<T> {
 export async function changePassword(
   api: ApiClient,
   keys: UnlockedKeys,
-  email: string,
   currentPassword: string,
   newPassword: string,
   keepOtherSessions: boolean,
   onProgress?: Progress,
 ): Promise<UnlockedKeys> {
-  const current = await passwordKeysFor(api, email, currentPassword, onProgress);
+  const current = await secretKeysFor(api, currentPassword, onProgress);
   const params = newKdfParams();
   const next = await derive(newPassword, params, onProgress);
   onProgress?.("sending");
   await withOneRetry(async () => {
-    const vault = await api.vault();
-    // Unwrapping with the typed current password checks it before the server does.
+    const vault = await vaultWithWrapping(api, current);
+    // Unwrapping with the typed current password checks the wrapping really opens with it.
     const passwordWrapping = rewrapForNewPassword(
       vaultFromWire(vault).passwordWrapping,
       keys.userId,
-      current.passwordKey,
+      current.keys.passwordKey,
       next.keys.passwordKey,
       browserRandom,
     );
     await api.changePassword({
-      current_auth_secret: b64urlEncode(current.authSecret.reveal()),
+      current_auth_secret: current.authSecret,
       ...newPasswordToWire(params, next.authSecret),
       password_wrapping: b64urlEncode(passwordWrapping),
       vault_version: vault.vault_version,
@@ -67,20 +71,20 @@ export interface Revoked {
 export async function revokeDevice(
   api: ApiClient,
   keys: UnlockedKeys,
-  email: string,
   password: string,
   deviceId: string,
   onProgress?: Progress,
 ): Promise<Revoked> {
-  const passwordKeys = await passwordKeysFor(api, email, password, onProgress);
+  const secret = await secretKeysFor(api, password, onProgress);
+  const passwordKey = secret.keys.passwordKey;
   onProgress?.("sending");
   return withOneRetry(async () => {
-    const vault = await api.vault();
+    const vault = await vaultWithWrapping(api, secret);
     // Re-key on top of the vault as stored now (another device may have added a generation).
-    const [, contents] = unlockVault(vaultFromWire(vault), keys.userId, passwordKeys.passwordKey);
-    const next = await rekeyAccount(keys.userId, contents, passwordKeys.passwordKey, Date.now(), browserRandom);
+    const [, contents] = unlockVault(vaultFromWire(vault), keys.userId, passwordKey);
+    const next = await rekeyAccount(keys.userId, contents, passwordKey, Date.now(), browserRandom);
     const out = await api.revokeDevice(deviceId, {
-      auth_secret: b64urlEncode(passwordKeys.authSecret.reveal()),
+      auth_secret: secret.authSecret,
       vault_version: vault.vault_version,
       vault: vaultToWire(next.vault),
       recovery_auth: b64urlEncode(next.recoveryAuth),

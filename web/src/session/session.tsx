@@ -1,29 +1,43 @@
 /**
  * The session: tokens in memory only (the refresh token is the HttpOnly cookie), silent refresh
  * before expiry and on 401, and the account keys that go with it: registration, login (on any
- * browser), restore after a reload (IndexedDB), unlock again, recovery, logout (here or
- * everywhere). The unlocked keys are published through `@/session/unlocked-keys`.
+ * browser), a provider's first sign-in, restore after a reload (IndexedDB), unlock again,
+ * recovery, logout (here or everywhere). The unlocked keys are published through
+ * `@/session/unlocked-keys`.
  */
 import { createContext, use, useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 
 import { ApiClient } from "@/api/client";
-import type { Tokens } from "@/api/types";
+import type { SecretKind, Tokens } from "@/api/types";
 import type { Progress } from "@/session/progress";
+import type { LockReason } from "@/session/unlock";
 import { keyring, type UnlockedKeys } from "@/session/unlocked-keys";
 import { browserUnlockedState } from "@/storage/unlocked-state-store";
 
 export type { Progress } from "@/session/progress";
+export type { LockReason } from "@/session/unlock";
 
 /** The crypto (Argon2id worker, the core, the key flows) loads on first use, not at start-up. */
 const unlockFlows = () => import("@/session/unlock");
 const recoveryFlows = () => import("@/session/account-recovery");
 const resetFlows = () => import("@/session/account-reset");
+const providerSignupFlows = () => import("@/session/provider-signup");
 
 export type SessionState =
   | { readonly status: "loading" }
   | { readonly status: "anonymous"; readonly expired: boolean }
-  /** Signed in, but the stored vault key no longer opens the vault: the password unlocks. */
-  | { readonly status: "locked"; readonly userId: string; readonly deviceId: string }
+  /**
+   * Signed in, but this browser's keys don't open the vault: the stored vault key is stale (a
+   * re-key elsewhere), or a provider sign-in brought no keys. `secret` says what unlocks it: the
+   * account's password, or the chat passphrase of an account a provider created.
+   */
+  | {
+      readonly status: "locked";
+      readonly userId: string;
+      readonly deviceId: string;
+      readonly secret: SecretKind;
+      readonly reason: LockReason;
+    }
   | {
       readonly status: "authenticated";
       readonly userId: string;
@@ -73,8 +87,27 @@ interface SessionApi {
     newPassword: string,
     onProgress?: Progress,
   ) => Promise<PendingCode>;
-  /** The locked state: open the vault again with the password. */
-  readonly unlock: (password: string, onProgress?: Progress) => Promise<void>;
+  /**
+   * A provider's first sign-in (the sign-up cookie names the provider and the email): the
+   * account's keys under a new chat passphrase; `finish` enters once the code was confirmed.
+   */
+  readonly signUp: (
+    displayName: string,
+    passphrase: string,
+    onProgress?: Progress,
+  ) => Promise<PendingCode>;
+  /** The locked state: open the vault with the password or chat passphrase. */
+  readonly unlock: (secret: string, onProgress?: Progress) => Promise<void>;
+  /**
+   * The locked state, secret forgotten: the recovery code sets a new password or passphrase.
+   * That ends every session, this one too, so `finish` signs out here; the person then signs in
+   * again (through the provider, or with the new password).
+   */
+  readonly recoverLocked: (
+    code: string,
+    newSecret: string,
+    onProgress?: Progress,
+  ) => Promise<PendingCode>;
   /** After a re-key or password change made here. */
   readonly updateKeys: (keys: UnlockedKeys) => void;
   readonly logout: (everywhere?: boolean) => Promise<void>;
@@ -139,9 +172,15 @@ export function SessionProvider({ children, api: given }: { children: ReactNode;
       const restored = await restore(api, tokens.user_id, tokens.device_id);
       if (restored.kind === "unlocked") return restored.keys;
       if (restored.kind === "locked") {
-        return { status: "locked", userId: tokens.user_id, deviceId: tokens.device_id } as const;
+        return {
+          status: "locked",
+          userId: tokens.user_id,
+          deviceId: tokens.device_id,
+          secret: restored.secret,
+          reason: restored.reason,
+        } as const;
       }
-      // A session without this browser's device key can't sign anything: sign in again.
+      // A password session without this browser's device key can't sign anything: sign in again.
       await api.logout().catch(() => undefined);
       return null;
     };
@@ -230,12 +269,50 @@ export function SessionProvider({ children, api: given }: { children: ReactNode;
     [api, schedule, unlocked],
   );
 
-  const unlock = useCallback(
-    async (password: string, onProgress?: Progress) => {
-      const { unlockWithPassword } = await unlockFlows();
-      unlocked(await unlockWithPassword(api, password, onProgress));
+  const signUp = useCallback(
+    async (displayName: string, passphrase: string, onProgress?: Progress) => {
+      const { signUpWithProvider } = await providerSignupFlows();
+      const out = await signUpWithProvider(api, displayName, passphrase, onProgress);
+      return {
+        recoveryCode: out.recoveryCode.formatted(),
+        finish: () => {
+          schedule(out.tokens);
+          unlocked(out.keys);
+          return Promise.resolve();
+        },
+      };
     },
-    [api, unlocked],
+    [api, schedule, unlocked],
+  );
+
+  const lockedAs = state.status === "locked" ? state : null;
+
+  const unlock = useCallback(
+    async (secret: string, onProgress?: Progress) => {
+      if (lockedAs === null) throw new Error("unlock outside the locked state");
+      const { unlockWithSecret } = await unlockFlows();
+      unlocked(await unlockWithSecret(api, lockedAs.userId, lockedAs.deviceId, secret, onProgress));
+    },
+    [api, lockedAs, unlocked],
+  );
+
+  const recoverLocked = useCallback(
+    async (code: string, newSecret: string, onProgress?: Progress) => {
+      const [me, { resetPasswordWithCode }] = await Promise.all([api.me(), recoveryFlows()]);
+      const recovered = await resetPasswordWithCode(api, me.email, code, newSecret, onProgress);
+      // The reset ended this session on the server: no refresh may find that out and sign out
+      // before the new recovery code was seen.
+      if (refreshTimer.current !== null) window.clearTimeout(refreshTimer.current);
+      api.setAccessToken(null);
+      return {
+        recoveryCode: recovered.recoveryCode.formatted(),
+        finish: () => {
+          signedOut(false);
+          return Promise.resolve();
+        },
+      };
+    },
+    [api, signedOut],
   );
 
   const logout = useCallback(
@@ -262,12 +339,27 @@ export function SessionProvider({ children, api: given }: { children: ReactNode;
       register,
       recover,
       resetAccount,
+      signUp,
       unlock,
+      recoverLocked,
       updateKeys: unlocked,
       logout,
       lost,
     }),
-    [state, api, login, register, recover, resetAccount, unlock, unlocked, logout, lost],
+    [
+      state,
+      api,
+      login,
+      register,
+      recover,
+      resetAccount,
+      signUp,
+      unlock,
+      recoverLocked,
+      unlocked,
+      logout,
+      lost,
+    ],
   );
   return <SessionContext value={value}>{children}</SessionContext>;
 }

@@ -1,14 +1,15 @@
 /**
  * Getting this browser to unlocked keys (decision 0003): registration, sign-in (with the
  * one-time set-up for accounts created before real keys, and the certificate of a new
- * browser's device key), a reload (restored from IndexedDB), and unlocking again with the
- * password when the stored vault key no longer opens the vault (another device re-keyed it).
+ * browser's device key), a reload (restored from IndexedDB), and unlocking with the password or
+ * chat passphrase when this browser's keys can't open the vault: another device re-keyed it, or
+ * a sign-in through a provider brought a session but no keys (decision 0007).
  *
  * Loaded lazily with the crypto core; the session calls it.
  */
 import type { ApiClient } from "@/api/client";
 import { ApiError } from "@/api/errors";
-import type { LoginOut, NewAccountKeysWire } from "@/api/types";
+import type { LoginOut, NewAccountKeysWire, SecretKind, VaultOut } from "@/api/types";
 import { createAccountKeys, type AccountKeys } from "@/crypto/account";
 import { certifyDevice } from "@/crypto/device";
 import { b64urlEncode } from "@/crypto/encoding";
@@ -30,6 +31,7 @@ import {
 import { deviceName } from "@/session/device-name";
 import type { Progress } from "@/session/progress";
 import type { UnlockedKeys } from "@/session/unlocked-keys";
+import { secretKeysFor, vaultWithWrapping } from "@/session/vault-secret";
 import { browserUnlockedState as store } from "@/storage/unlocked-state-store";
 
 /** Keys that opened, and (after a set-up) the recovery code to show once before entering. */
@@ -252,18 +254,47 @@ export async function signInWithKeys(
   return { keys, tokens, recoveryCode: null };
 }
 
+/** Why the session is locked: what the page asking for the secret tells the person. */
+export type LockReason =
+  /** This browser's stored vault key no longer opens the vault (another device re-keyed it). */
+  | "keys_changed"
+  /** A sign-in through a provider: a session, but no keys in this browser yet. */
+  | "new_device";
+
 export type Restored =
   | { readonly kind: "unlocked"; readonly keys: UnlockedKeys }
-  /** The device key is here but the stored vault key no longer opens the vault. */
-  | { readonly kind: "locked" }
+  /** Signed in, but the password or chat passphrase (`secret`) has to open the vault here. */
+  | { readonly kind: "locked"; readonly secret: SecretKind; readonly reason: LockReason }
   /** Nothing usable stored for this session's device: sign in again. */
   | { readonly kind: "none" };
+
+async function locked(api: ApiClient, reason: LockReason): Promise<Restored> {
+  const { secret } = await api.vaultKdf();
+  return { kind: "locked", secret, reason };
+}
+
+/**
+ * A session without this browser's keys. A password sign-in always brings them, so that one
+ * signs in again. A provider sign-in never does: the server leaves the password wrapping out of
+ * its vault, and the password or passphrase opens the vault here (decision 0007).
+ */
+async function keyless(api: ApiClient): Promise<Restored> {
+  let vault: VaultOut;
+  try {
+    vault = await api.vault();
+  } catch (error) {
+    // An account without keys yet (set up at its next password sign-in): sign in again.
+    if (error instanceof ApiError && error.status < 500) return { kind: "none" };
+    throw error;
+  }
+  return vault.password_wrapping === undefined ? locked(api, "new_device") : { kind: "none" };
+}
 
 /** After a reload: the session came back through the refresh cookie; now the keys. */
 export async function restore(api: ApiClient, userId: string, deviceId: string): Promise<Restored> {
   const stored = await store.load().catch(() => null);
-  if (stored?.userId !== userId || stored.deviceId !== deviceId) return { kind: "none" };
-  if (stored.vaultKey === null) return { kind: "locked" };
+  if (stored?.userId !== userId || stored.deviceId !== deviceId) return keyless(api);
+  if (stored.vaultKey === null) return locked(api, "keys_changed");
   const device = await WebCryptoDeviceKey.fromKeyPair(stored.deviceKeyPair);
   const vault = await api.vault();
   const vaultKey = new VaultKey(stored.vaultKey);
@@ -274,26 +305,37 @@ export async function restore(api: ApiClient, userId: string, deviceId: string):
       keys: unlockedFrom(userId, deviceId, contents, vaultKey, vault.vault_version, device),
     };
   } catch (error) {
-    if (error instanceof DecryptionFailed) return { kind: "locked" };
+    if (error instanceof DecryptionFailed) return locked(api, "keys_changed");
     throw error;
   }
 }
 
-/** The locked state: the password opens the (re-keyed) vault; the device key stays. */
-export async function unlockWithPassword(
+/**
+ * The locked state: the password or chat passphrase opens the vault. The device key stays when
+ * this browser has the session's device; after a provider sign-in it has none yet, so a new one
+ * is made and certified here, as a password sign-in on a new browser does.
+ */
+export async function unlockWithSecret(
   api: ApiClient,
-  password: string,
+  userId: string,
+  deviceId: string,
+  secret: string,
   onProgress?: Progress,
 ): Promise<UnlockedKeys> {
-  const me = await api.me();
-  const stored = await store.load();
-  if (stored === null) throw new ApiError(401, "token_invalid", "this browser's keys are gone");
-  const passwordKeys = await passwordKeysFor(api, me.email, password, onProgress);
+  const secretKeys = await secretKeysFor(api, secret, onProgress);
   onProgress?.("sending");
-  const vault = await api.vault();
-  const [vaultKey, contents] = unlockVault(vaultFromWire(vault), stored.userId, passwordKeys.passwordKey);
-  const device = await WebCryptoDeviceKey.fromKeyPair(stored.deviceKeyPair);
-  const keys = unlockedFrom(stored.userId, stored.deviceId, contents, vaultKey, vault.vault_version, device);
+  const vault = await vaultWithWrapping(api, secretKeys);
+  const [vaultKey, contents] = unlockVault(vaultFromWire(vault), userId, secretKeys.keys.passwordKey);
+  const stored = await store.load().catch(() => null);
+  const known = stored?.userId === userId && stored.deviceId === deviceId;
+  const device = known
+    ? await WebCryptoDeviceKey.fromKeyPair(stored.deviceKeyPair)
+    : await WebCryptoDeviceKey.generate();
+  const keys = unlockedFrom(userId, deviceId, contents, vaultKey, vault.vault_version, device);
+  if (!known) {
+    const cert = certifyDevice(keys.identity, userId, deviceId, device.publicKey, Date.now());
+    await api.certifyDevice(deviceId, b64urlEncode(cert.encoded));
+  }
   await persist(keys);
   return keys;
 }

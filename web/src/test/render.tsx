@@ -2,7 +2,7 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { render } from "@testing-library/react";
 import type { ReactNode } from "react";
-import { createMemoryRouter, RouterProvider } from "react-router";
+import { createMemoryRouter, RouterProvider, type RouteObject } from "react-router";
 
 import { ApiClient } from "@/api/client";
 import { SessionProvider } from "@/session/session";
@@ -24,9 +24,15 @@ export function fakeApi(route: Route): { api: ApiClient; calls: string[] } {
   return { api, calls };
 }
 
-export function renderWithProviders(element: ReactNode, api: ApiClient, path = "/") {
+/** `routes`: pages to navigate to, besides `element` (which answers every other path). */
+export function renderWithProviders(
+  element: ReactNode,
+  api: ApiClient,
+  path = "/",
+  routes: RouteObject[] = [],
+) {
   const queryClient = new QueryClient({ defaultOptions: { queries: { retry: false } } });
-  const router = createMemoryRouter([{ path: "*", element }], { initialEntries: [path] });
+  const router = createMemoryRouter([...routes, { path: "*", element }], { initialEntries: [path] });
   return render(
     <QueryClientProvider client={queryClient}>
       <SessionProvider api={api}>

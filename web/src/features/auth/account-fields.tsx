@@ -1,6 +1,7 @@
 /**
- * The fields of the account forms: the email, the current password (sign in, unlock, re-entered
- * to confirm), and a new password typed twice with its live strength under it.
+ * The fields of the account forms: the email, the display name, the current password (sign in, unlock, re-entered
+ * to confirm), and a new password typed twice with its live strength under it. A provider
+ * account's chat passphrase uses the same fields (`noun`): it is checked like a password.
  */
 import { useId, useState, type InputHTMLAttributes } from "react";
 
@@ -8,6 +9,9 @@ import type { PopupContent } from "@/components/popup";
 import { StrengthMeter } from "@/features/auth/strength-meter";
 import { newPasswordRefusal, usePasswordStrength } from "@/features/auth/use-password-strength";
 import type { Strength } from "@/lib/password-strength";
+
+/** What the new secret is called in the messages about it. */
+export type SecretNoun = "password" | "passphrase";
 
 type PasswordInputProps = Omit<
   InputHTMLAttributes<HTMLInputElement>,
@@ -26,6 +30,34 @@ export function EmailField({
     <label>
       Email
       <input name="email" type="email" autoComplete={autoComplete} required {...input} />
+    </label>
+  );
+}
+
+/** The name other people see; controlled by the form. */
+export function DisplayNameField({
+  value,
+  onChange,
+  disabled,
+}: {
+  value: string;
+  onChange: (value: string) => void;
+  disabled: boolean;
+}) {
+  return (
+    <label>
+      Display name
+      <input
+        name="display_name"
+        autoComplete="nickname"
+        required
+        maxLength={256}
+        value={value}
+        onChange={(e) => {
+          onChange(e.target.value);
+        }}
+        disabled={disabled}
+      />
     </label>
   );
 }
@@ -61,7 +93,7 @@ export interface NewPassword {
 }
 
 /** `personal`: what the strength check counts against the password (name, email). */
-export function useNewPassword(personal: readonly string[]): NewPassword {
+export function useNewPassword(personal: readonly string[], noun: SecretNoun = "password"): NewPassword {
   const [password, setPassword] = useState("");
   const [confirm, setConfirm] = useState("");
   const strength = usePasswordStrength(password, personal);
@@ -72,14 +104,14 @@ export function useNewPassword(personal: readonly string[]): NewPassword {
     setConfirm,
     strength,
     mismatch: confirm !== "" && confirm !== password,
-    accepted: async (refuse, twice = "Type the same password twice.") => {
-      const weak = await newPasswordRefusal(password, personal);
+    accepted: async (refuse, twice = `Type the same ${noun} twice.`) => {
+      const weak = await newPasswordRefusal(password, personal, noun);
       if (weak !== null) {
         refuse(weak);
         return false;
       }
       if (password !== confirm) {
-        refuse({ title: "The passwords don't match", detail: twice });
+        refuse({ title: `The ${noun}s don't match`, detail: twice });
         return false;
       }
       return true;
@@ -102,11 +134,13 @@ export function NewPasswordFields({
   label = "Password",
   named = true,
   invalid,
+  noun = "password",
 }: {
   value: NewPassword;
   busy: boolean;
   label?: string;
   named?: boolean;
+  noun?: SecretNoun;
   /** Marks the first field invalid (e.g. too weak after a submit). */
   invalid?: boolean;
 }) {
@@ -129,7 +163,12 @@ export function NewPasswordFields({
           disabled={busy}
         />
       </label>
-      <StrengthMeter id={strengthId} password={value.password} strength={value.strength} />
+      <StrengthMeter
+        id={strengthId}
+        password={value.password}
+        strength={value.strength}
+        label={noun === "password" ? "Password strength" : "Passphrase strength"}
+      />
       <label>
         {`Confirm ${label.toLowerCase()}`}
         <input
@@ -145,7 +184,7 @@ export function NewPasswordFields({
           disabled={busy}
         />
       </label>
-      {value.mismatch && <p className="field-error">The passwords don't match.</p>}
+      {value.mismatch && <p className="field-error">{`The ${noun}s don't match.`}</p>}
     </>
   );
 }

@@ -1,32 +1,51 @@
 /**
  * Sign in and registration. Argon2id runs in a worker; the page shows progress, never freezes.
  * A new account (or an old one's first login with real keys) shows its recovery code once.
+ * Under both forms: the sign-in providers the server offers ("Continue with Google").
  */
 import { useState, type SyntheticEvent } from "react";
-import { Link, useNavigate } from "react-router";
+import { Link, useLocation, useNavigate } from "react-router";
 
+import { useProviders } from "@/api/queries";
+import type { SecretKind } from "@/api/types";
 import { usePopup } from "@/components/popup";
 import { AuthCard } from "@/features/auth/auth-card";
-import { errorWords } from "@/features/auth/error-words";
+import { errorWords, loginErrorWords } from "@/features/auth/error-words";
 import {
   CurrentPasswordField,
+  DisplayNameField,
   EmailField,
   NewPasswordFields,
   useNewPassword,
 } from "@/features/auth/account-fields";
 import { ProgressLine, SubmitWithProgress, useBusy } from "@/features/auth/progress-line";
+import { ProviderButtons } from "@/features/auth/provider-buttons";
 import { RecoveryCodeStep } from "@/features/auth/recovery-code-step";
 import { field } from "@/components/form";
 import { useSession, type Entry, type PendingCode } from "@/session/session";
 
+/** What the page says after the locked page's recovery code set a new secret (router state). */
+export interface SecretResetNotice {
+  readonly secretReset: SecretKind;
+}
+
+function secretResetFrom(state: unknown): SecretKind | null {
+  if (typeof state !== "object" || state === null || !("secretReset" in state)) return null;
+  const secret = state.secretReset;
+  return secret === "password" || secret === "passphrase" ? secret : null;
+}
+
 export function LoginPage() {
   const { login, state } = useSession();
   const navigate = useNavigate();
+  const location = useLocation();
   const { phase, run, onProgress, busy } = useBusy();
   const popup = usePopup();
+  const providers = useProviders();
   const [setUp, setSetUp] = useState<Entry | null>(null);
+  const secretReset = secretResetFrom(location.state);
   const showError = (error: unknown) => {
-    popup.show(errorWords(error));
+    popup.show(loginErrorWords(error, (providers.data ?? []).map((p) => p.name)));
   };
 
   const submit = async (event: SyntheticEvent<HTMLFormElement>) => {
@@ -68,16 +87,29 @@ export function LoginPage() {
   return (
     <AuthCard popup={popup}>
       <h2>Sign in</h2>
-      {state.status === "anonymous" && state.expired && (
+      {secretReset === "passphrase" ? (
         <p className="notice" role="status">
-          Your session ended. Sign in again — your drafts are kept.
+          Your new chat passphrase is set, and you were signed out everywhere. Continue with the
+          service you sign in with, then unlock your messages with the new passphrase.
         </p>
+      ) : secretReset === "password" ? (
+        <p className="notice" role="status">
+          Your new password is set, and you were signed out everywhere. Sign in with it again.
+        </p>
+      ) : (
+        state.status === "anonymous" &&
+        state.expired && (
+          <p className="notice" role="status">
+            Your session ended. Sign in again — your drafts are kept.
+          </p>
+        )
       )}
       <form onSubmit={(e) => void submit(e)} aria-busy={busy}>
         <EmailField disabled={busy} />
         <CurrentPasswordField name="password" disabled={busy} />
         <SubmitWithProgress label="Sign in" busy={busy} phase={phase} />
       </form>
+      <ProviderButtons onError={popup.show} disabled={busy} />
       <p>
         <Link to="/forgot-password">Forgot password?</Link>
       </p>
@@ -143,20 +175,7 @@ export function RegisterPage() {
         </>
       ) : (
         <form onSubmit={(e) => void submit(e)} aria-busy={busy} noValidate={false}>
-          <label>
-            Display name
-            <input
-              name="display_name"
-              autoComplete="nickname"
-              required
-              maxLength={256}
-              value={displayName}
-              onChange={(e) => {
-                setDisplayName(e.target.value);
-              }}
-              disabled={busy}
-            />
-          </label>
+          <DisplayNameField value={displayName} onChange={setDisplayName} disabled={busy} />
           <EmailField
             autoComplete="email"
             value={email}
@@ -177,6 +196,7 @@ export function RegisterPage() {
           <SubmitWithProgress label="Create account" busy={busy} phase={phase} />
         </form>
       )}
+      {pending === null && <ProviderButtons onError={popup.show} disabled={busy} />}
       <p>
         Already have an account? <Link to="/login">Sign in</Link>
       </p>

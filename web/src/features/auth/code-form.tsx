@@ -6,7 +6,9 @@
 import { useState, type InputHTMLAttributes, type ReactNode } from "react";
 import { useNavigate } from "react-router";
 
+import { ApiError } from "@/api/errors";
 import { usePopup } from "@/components/popup";
+import type { SecretResetNotice } from "@/features/auth/auth-pages";
 import { AuthCard } from "@/features/auth/auth-card";
 import { EmailField, NewPasswordFields, useNewPassword } from "@/features/auth/account-fields";
 import { errorWords } from "@/features/auth/error-words";
@@ -55,6 +57,13 @@ export function useCodeForm(spend: SpendCode, context: "recovery" | "reset") {
         void navigate("/", { replace: true });
       },
       (error) => {
+        if (context === "recovery" && error instanceof ApiError && error.code === "invalid_credentials") {
+          // The new secret is set, but it can't sign in: the account was made through a provider
+          // and this was its chat passphrase. The sign-in page says so and has the provider's button.
+          const notice: SecretResetNotice = { secretReset: "passphrase" };
+          void navigate("/login", { replace: true, state: notice });
+          return;
+        }
         popup.show(errorWords(error));
       },
     );

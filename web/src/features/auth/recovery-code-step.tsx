@@ -20,14 +20,14 @@ function pickGroup(): number {
   return (crypto.getRandomValues(new Uint32Array(1))[0] ?? 0) % GROUPS;
 }
 
-function download(code: string): void {
+function download(code: string, secret: string): void {
   const text = [
     "Hushroom recovery code",
     "",
     code,
     "",
-    "With your email and this code you can set a new password and keep your private history.",
-    "Without your password and this code, your private history is gone for good.",
+    `With your email and this code you can set a new ${secret} and keep your private history.`,
+    `Without your ${secret} and this code, your private history is gone for good.`,
     "Keep it somewhere safe and offline. Anyone with it and your email can take over your keys.",
     "",
   ].join("\n");
@@ -49,6 +49,7 @@ export function RecoveryCodeStep({
   intro,
   continueLabel = "Continue",
   busy = false,
+  secret = "password",
   onConfirmed,
 }: {
   code: string;
@@ -56,6 +57,8 @@ export function RecoveryCodeStep({
   intro?: string;
   continueLabel?: string;
   busy?: boolean;
+  /** What the code stands in for: the password, or a provider account's "chat passphrase". */
+  secret?: string;
   onConfirmed: () => void;
 }) {
   const groups = code.split("-");
@@ -86,10 +89,11 @@ export function RecoveryCodeStep({
           ))}
         </p>
         <p className="hint">
-          Write this down or save it somewhere safe and offline. If you forget your password, this
-          code and your email let you set a new one. <strong>Without your password and this code,
-          your private history is gone for good</strong> — nobody can bring it back, not even the
-          people who run this server. We show it only this once.
+          Write this down or save it somewhere safe and offline. If you forget your {secret}, this
+          code and your email let you set a new one.{" "}
+          <strong>Without your {secret} and this code, your private history is gone for good</strong>{" "}
+          — nobody can bring it back, not even the people who run this server. We show it only this
+          once.
         </p>
       </div>
       <div className="recovery-actions">
@@ -109,7 +113,7 @@ export function RecoveryCodeStep({
         <button
           type="button"
           onClick={() => {
-            download(code);
+            download(code, secret);
           }}
         >
           Download as .txt

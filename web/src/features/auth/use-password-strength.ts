@@ -39,21 +39,23 @@ export function usePasswordStrength(password: string, personal: readonly string[
 }
 
 /**
- * The check before a new password is used: `null` when it is strong enough, else what the popup
- * says (also when the dictionaries cannot be loaded: nothing weak slips through unchecked).
+ * The check before a new password (or chat passphrase: `noun`) is used: `null` when it is strong
+ * enough, else what the popup says (also when the dictionaries cannot be loaded: nothing weak
+ * slips through unchecked).
  */
 export async function newPasswordRefusal(
   password: string,
   personal: readonly string[],
+  noun: "password" | "passphrase" = "password",
 ): Promise<PopupContent | null> {
   let strength: Strength;
   try {
     strength = await passwordStrength(password, personal);
   } catch {
     return {
-      title: "Couldn't check the password",
-      detail: "The password checker did not load. Check your connection and try again.",
+      title: `Couldn't check the ${noun}`,
+      detail: `The ${noun} checker did not load. Check your connection and try again.`,
     };
   }
-  return strength.acceptable ? null : { title: "Choose a stronger password", detail: strength.reason };
+  return strength.acceptable ? null : { title: `Choose a stronger ${noun}`, detail: strength.reason };
 }

@@ -1,15 +1,15 @@
 /**
- * The account's devices: rename, and revoke (password re-entered; the vault is re-keyed with a
- * new PUK generation and a new recovery code, which is shown once).
+ * The account's devices: rename, and revoke (password or chat passphrase re-entered; the vault
+ * is re-keyed with a new PUK generation and a new recovery code, which is shown once).
  */
 import { useQueryClient } from "@tanstack/react-query";
 import { useState, type SyntheticEvent } from "react";
 
 import { useDevices } from "@/api/queries";
-import type { DeviceOut } from "@/api/types";
+import type { DeviceOut, SecretKind } from "@/api/types";
 import { Popup, usePopup, type PopupContent } from "@/components/popup";
 import { field } from "@/components/form";
-import { errorWords } from "@/features/auth/error-words";
+import { errorWords, secretErrorWords, secretName } from "@/features/auth/error-words";
 import { CurrentPasswordField } from "@/features/auth/account-fields";
 import { ProgressLine, useBusy } from "@/features/auth/progress-line";
 import { RecoveryCodeStep } from "@/features/auth/recovery-code-step";
@@ -20,7 +20,7 @@ function when(ms: number | null): string {
   return ms === null ? "never" : new Date(ms).toLocaleString();
 }
 
-export function DevicesSection({ keys, email }: { keys: UnlockedKeys; email: string }) {
+export function DevicesSection({ keys, secret }: { keys: UnlockedKeys; secret: SecretKind }) {
   const devices = useDevices();
   const popup = usePopup();
   const [newCode, setNewCode] = useState<string | null>(null);
@@ -35,6 +35,7 @@ export function DevicesSection({ keys, email }: { keys: UnlockedKeys; email: str
           title="Device revoked: here is your new recovery code"
           intro="Your keys were renewed so the revoked device can't read new private messages. Your old recovery code no longer works."
           continueLabel="Done"
+          secret={secretName(secret)}
           onConfirmed={() => {
             setNewCode(null);
           }}
@@ -50,7 +51,7 @@ export function DevicesSection({ keys, email }: { keys: UnlockedKeys; email: str
               key={device.device_id}
               device={device}
               keys={keys}
-              email={email}
+              secret={secret}
               onError={popup.show}
               onRevoked={setNewCode}
             />
@@ -65,13 +66,13 @@ export function DevicesSection({ keys, email }: { keys: UnlockedKeys; email: str
 function DeviceRow({
   device,
   keys,
-  email,
+  secret,
   onError,
   onRevoked,
 }: {
   device: DeviceOut;
   keys: UnlockedKeys;
-  email: string;
+  secret: SecretKind;
   onError: (content: PopupContent) => void;
   onRevoked: (code: string) => void;
 }) {
@@ -109,12 +110,14 @@ function DeviceRow({
       "queued",
       async () => {
         const { revokeDevice } = await import("@/session/rekey");
-        const out = await revokeDevice(api, keys, email, password, device.device_id, onProgress);
+        const out = await revokeDevice(api, keys, password, device.device_id, onProgress);
         updateKeys(out.keys);
         await queryClient.invalidateQueries({ queryKey: ["devices"] });
         onRevoked(out.recoveryCode.formatted());
       },
-      failed,
+      (error) => {
+        onError(secretErrorWords(error, secret));
+      },
     );
   };
 
@@ -165,10 +168,15 @@ function DeviceRow({
       {mode === "revoke" && (
         <form className="inline-form" onSubmit={(e) => void revoke(e)} aria-busy={busy}>
           <p>
-            {name} will be signed out at once and can't read new private messages. Enter your
-            password to confirm.
+            {name} will be signed out at once and can't read new private messages. Enter your{" "}
+            {secretName(secret)} to confirm.
           </p>
-          <CurrentPasswordField label="Your password" name="password" autoFocus disabled={busy} />
+          <CurrentPasswordField
+            label={`Your ${secretName(secret)}`}
+            name="password"
+            autoFocus
+            disabled={busy}
+          />
           <FormActions submit="Revoke device" className="danger" busy={busy} onCancel={cancel} />
           <ProgressLine phase={phase} />
         </form>

@@ -51,6 +51,26 @@ export async function person(browser: Browser, contexts: BrowserContext[]): Prom
   return { context, page, token: () => token };
 }
 
+/** An authenticated API call with the app's own token. */
+export async function api(p: Person, method: "GET" | "POST", path: string, data?: unknown): Promise<any> {
+  await expect.poll(() => p.token(), { timeout: 15_000 }).not.toBe("");
+  const response = await p.page.request.fetch(path, {
+    method,
+    headers: { Authorization: `Bearer ${p.token()}`, "Content-Type": "application/json" },
+    ...(data === undefined ? {} : { data: JSON.stringify(data) }),
+  });
+  const text = await response.text();
+  if (!response.ok()) throw new Error(`${method} ${path}: ${String(response.status())} ${text}`);
+  return text === "" ? null : JSON.parse(text);
+}
+
+/** Open conversation `id` and wait until it can be written in and the connection is up. */
+export async function openConversation(page: Page, id: string): Promise<void> {
+  await page.goto(`/c/${id}`);
+  await expect(page.getByLabel("Message", { exact: true })).toBeVisible({ timeout: 30_000 });
+  await expect(page.locator(".banner")).toBeHidden({ timeout: 30_000 });
+}
+
 /** On a fresh browser: reset the account with an operator's reset code, then enter the app. */
 export async function resetAccountAndEnter(page: Page, email: string, resetCode: string, password: string): Promise<void> {
   await page.goto("/reset-account");

@@ -16,7 +16,7 @@ import type { Browser, BrowserContext, Page } from "@playwright/test";
 
 import { expect, test } from "./fixtures";
 
-import { messages, type Person, person as newPerson, registerAndEnter, resetAccountAndEnter, send, signIn } from "./account-steps";
+import { api, messages, openConversation, type Person, person as newPerson, registerAndEnter, resetAccountAndEnter, send, signIn } from "./account-steps";
 import { readState, runCli } from "./server";
 
 test.describe.configure({ mode: "serial" });
@@ -43,23 +43,8 @@ async function register(p: Person, who: { name: string; email: string }): Promis
   await registerAndEnter(p.page, who, PASSWORD);
 }
 
-/** An authenticated API call with the app's own token. */
-async function api(p: Person, method: "GET" | "POST", path: string, data?: unknown): Promise<any> {
-  await expect.poll(() => p.token(), { timeout: 15_000 }).not.toBe("");
-  const response = await p.page.request.fetch(path, {
-    method,
-    headers: { Authorization: `Bearer ${p.token()}`, "Content-Type": "application/json" },
-    ...(data === undefined ? {} : { data: JSON.stringify(data) }),
-  });
-  const text = await response.text();
-  if (!response.ok()) throw new Error(`${method} ${path}: ${String(response.status())} ${text}`);
-  return text === "" ? null : JSON.parse(text);
-}
-
 async function openDm(p: Person): Promise<void> {
-  await p.page.goto(`/c/${dmId}`);
-  await expect(p.page.getByLabel("Message", { exact: true })).toBeVisible({ timeout: 30_000 });
-  await expect(p.page.locator(".banner")).toBeHidden({ timeout: 30_000 });
+  await openConversation(p.page, dmId);
 }
 
 async function undecryptable(page: Page): Promise<number> {

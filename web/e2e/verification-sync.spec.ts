@@ -9,7 +9,7 @@ import type { Browser, BrowserContext } from "@playwright/test";
 
 import { expect, test } from "./fixtures";
 
-import { person as newPerson, registerAndEnter, resetAccountAndEnter, signIn, type Person } from "./account-steps";
+import { api, openConversation, person as newPerson, registerAndEnter, resetAccountAndEnter, signIn, type Person } from "./account-steps";
 import { runCli } from "./server";
 
 const RUN = Date.now().toString(36);
@@ -35,27 +35,12 @@ async function signedIn(browser: Browser, who: { email: string }, password = PAS
   return p;
 }
 
-/** An authenticated API call with the app's own token. */
-async function api(p: Person, method: "GET" | "POST", path: string, data?: unknown): Promise<any> {
-  await expect.poll(() => p.token(), { timeout: 15_000 }).not.toBe("");
-  const response = await p.page.request.fetch(path, {
-    method,
-    headers: { Authorization: `Bearer ${p.token()}`, "Content-Type": "application/json" },
-    ...(data === undefined ? {} : { data: JSON.stringify(data) }),
-  });
-  const text = await response.text();
-  if (!response.ok()) throw new Error(`${method} ${path}: ${String(response.status())} ${text}`);
-  return text === "" ? null : JSON.parse(text);
-}
-
 async function storeVersion(p: Person): Promise<number> {
   return (await api(p, "GET", "/api/v1/keys/stores/contacts")).version;
 }
 
 async function openDm(p: Person, dmId: string): Promise<void> {
-  await p.page.goto(`/c/${dmId}`);
-  await expect(p.page.getByLabel("Message", { exact: true })).toBeVisible({ timeout: 30_000 });
-  await expect(p.page.locator(".banner")).toBeHidden({ timeout: 30_000 });
+  await openConversation(p.page, dmId);
 }
 
 test.afterAll(async () => {

@@ -18,6 +18,7 @@ from hushroom.api import (
     consent,
     conversations,
     health,
+    http_metrics,
     keys,
     problems,
     rooms,
@@ -73,6 +74,7 @@ def create_app(
             connections.shutdown_all()
             await asyncio.sleep(0.2)
             await container.stop()
+            container.metrics.process_exiting()
 
     app = FastAPI(
         title="Hushroom",
@@ -92,6 +94,8 @@ def create_app(
     app.add_middleware(RequestEdges, max_body_bytes=container.settings.max_request_body_bytes)
     # Outermost, around ServerErrorMiddleware too: every response carries the headers.
     install_security_headers(app, container.settings)
+    # Around that too: counts every response, errors by their problem code.
+    http_metrics.install(app, container.metrics)
 
     @app.middleware("http")
     async def request_context(
@@ -105,7 +109,6 @@ def create_app(
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
         response.headers["X-Request-Id"] = request_id
-        container.metrics.http_requests.labels(request.method, str(response.status_code)).inc()
         # Path only: query strings are never logged.
         log.info(
             "request",

@@ -89,6 +89,10 @@ def serve(
     redirect_port = http_redirect_port or settings.http_redirect_port
     if tls_options and redirect_port:
         tls.RedirectListener(bind_host, redirect_port, tls_port=bind_port).start()
+    if workers > 1:  # /metrics reports every worker: prometheus_client's multiprocess mode
+        from hushroom.metrics import prepare_multiprocess_dir
+
+        prepare_multiprocess_dir(settings.data_dir)
     uvicorn.run(
         "hushroom.cli:worker_app",
         factory=True,
@@ -251,6 +255,16 @@ async def _issue_reset_code(settings: Settings, email: str) -> str | None:
         return await container.keys.issue_reset_code(email)
     finally:
         await container.db.dispose()
+
+
+from hushroom.cli_backup import backup_app  # noqa: E402  (beside its registration)
+
+# Unnamed: backup, restore and backup-keygen become top-level commands.
+app.add_typer(backup_app)
+
+from hushroom.cli_keys import keys_app  # noqa: E402  (beside its registration)
+
+app.add_typer(keys_app, name="keys")
 
 
 def main() -> None:

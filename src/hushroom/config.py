@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import secrets
 from pathlib import Path
@@ -80,6 +82,10 @@ class Settings(BaseSettings):
     )
     # Secret for HS256 access tokens; generated into data_dir on first run when unset.
     jwt_secret: SecretStr | None = None
+    # Key-encryption key of the data stored at rest (docs/decisions/0008): 32 bytes, base64url.
+    # Unset: `at_rest.key` in data_dir, generated on first run (mode 0600). Back it up apart
+    # from the database: without it the sealed names, topics and public messages are lost.
+    at_rest_key: SecretStr | None = None
     access_token_ttl_s: int = 15 * 60
     refresh_token_ttl_s: int = 30 * 24 * 3600
     # A rotated refresh token presented again this soon returns the same successor (tabs racing).
@@ -176,3 +182,38 @@ class Settings(BaseSettings):
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_urlsafe(48))
         return path.read_text().strip()
+
+    def resolved_at_rest_key(self) -> bytes:
+        """The 32-byte KEK: configured, or read from (first generated into) data_dir."""
+        if self.at_rest_key is not None:
+            return decode_at_rest_key(self.at_rest_key.get_secret_value(), "HUSHROOM_AT_REST_KEY")
+        path = self.data_dir / "at_rest.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            # Written aside, then linked into place: a worker starting at the same moment
+            # sees either no file or the whole key, and the first link wins.
+            tmp = path.with_name(f".at_rest.key.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(encode_at_rest_key(secrets.token_bytes(32)) + "\n")
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return decode_at_rest_key(path.read_text().strip(), str(path))
+
+
+def encode_at_rest_key(key: bytes) -> str:
+    return base64.urlsafe_b64encode(key).decode().rstrip("=")
+
+
+def decode_at_rest_key(text: str, source: str) -> bytes:
+    try:
+        key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"{source}: the at-rest key is not base64url") from exc
+    if len(key) != 32:
+        raise ValueError(f"{source}: the at-rest key must be 32 bytes (base64url)")
+    return key

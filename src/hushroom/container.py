@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
+from sqlalchemy.exc import DBAPIError
+
 from hushroom.clock import Clock, SystemClock
 from hushroom.config import Settings
+from hushroom.errors import ServiceUnavailable
 from hushroom.events.publisher import EventPublisher
 from hushroom.fanout.base import FanoutBackend
 from hushroom.fanout.memory import MemoryFanout
@@ -30,8 +35,13 @@ from hushroom.services.sign_in_providers import SignInProviders
 from hushroom.services.social_login import SocialLoginService
 from hushroom.services.tokens import TokenService
 from hushroom.services.user_stores import UserStoreService
+from hushroom.storage.at_rest import AtRestCipher
 from hushroom.storage.engine import Database
+from hushroom.storage.sql.at_rest_keys import AtRestKeys
+from hushroom.storage.sql.reseal import reseal
 from hushroom.storage.unit import Storage
+
+log = logging.getLogger("hushroom.at_rest")
 
 
 class Container:
@@ -40,7 +50,9 @@ class Container:
         self.clock: Clock = clock or SystemClock()
         self.metrics = Metrics()
         self.db = Database(settings.database_url)
-        self.storage = Storage(self.db)
+        # Free text the server can read is sealed at rest (docs/decisions/0008).
+        self.at_rest_keys = AtRestKeys(AtRestCipher(settings.resolved_at_rest_key()), self.clock)
+        self.storage = Storage(self.db, self.at_rest_keys)
         # Redis when configured (needed for more than one node or worker), memory otherwise.
         self._redis_fanout: RedisFanout | None = None
         self._redis_presence: RedisPresence | None = None
@@ -118,6 +130,14 @@ class Container:
         )
 
     async def start(self) -> None:
+        # Rows written in clear before migration 0010 are sealed before anything is served
+        # (a no-op query per table once done; safe to run in several workers at once). A
+        # database down at start (it was up for the migration) must not stop the node: such
+        # rows are then read from their plaintext column until the next start seals them.
+        try:
+            await reseal(self.storage, self.at_rest_keys, only_plaintext=True)
+        except (ServiceUnavailable, DBAPIError, OSError):
+            log.warning("database unreachable: rows in clear are sealed at the next start")
         await self.fanout.start()
         if self._redis_presence is not None:
             await self._redis_presence.start()

@@ -93,7 +93,9 @@ async def test_rooms_that_shared_a_name_are_renamed_and_new_duplicates_refused(
             group = _room(owner, "Other", 8) | {"kind": "group"}
             await conn.execute(insert(conversations).values(group))
 
-        await upgrade(db)
+        # 0003's renaming and plaintext index; 0010 moves uniqueness to the blind index
+        # (tests/api/test_at_rest.py).
+        await upgrade(db, "0009")
 
         async with db.read() as conn:
             rows = (

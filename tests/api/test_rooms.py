@@ -9,8 +9,12 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from hushroom.clock import SystemClock
+from hushroom.config import Settings
+from hushroom.storage.at_rest import AtRestCipher
 from hushroom.storage.conversations import ConversationRecord
 from hushroom.storage.engine import Database
+from hushroom.storage.sql.at_rest_keys import AtRestKeys
 from hushroom.storage.sql.tables import ROOM_NAME_INDEX
 from hushroom.storage.unit import Storage
 from tests.support import databases
@@ -83,7 +87,7 @@ async def rooms_may_share_names(database_url: str) -> AsyncIterator[None]:
             async with db.write() as conn:
                 await conn.execute(
                     text(
-                        f"CREATE UNIQUE INDEX {ROOM_NAME_INDEX} ON conversations (name_lower)"
+                        f"CREATE UNIQUE INDEX {ROOM_NAME_INDEX} ON conversations (name_hash)"
                         " WHERE kind = 'room'"
                     )
                 )
@@ -92,7 +96,7 @@ async def rooms_may_share_names(database_url: str) -> AsyncIterator[None]:
 
 
 async def test_room_search_with_equal_names_pages_every_room_once(
-    client: httpx.AsyncClient, database_url: str, rooms_may_share_names: None
+    client: httpx.AsyncClient, database_url: str, settings: Settings, rooms_may_share_names: None
 ) -> None:
     ana = await register_and_login(client, "Ana")
     for name in ("beta", "alpha", "delta"):
@@ -100,7 +104,8 @@ async def test_room_search_with_equal_names_pages_every_room_once(
     # A second "Beta" cannot be created over HTTP any more; store it directly.
     db = Database(database_url)
     try:
-        async with Storage(db).write() as tx:
+        keys = AtRestKeys(AtRestCipher(settings.resolved_at_rest_key()), SystemClock())
+        async with Storage(db, keys).write() as tx:
             await tx.conversations.create(
                 ConversationRecord(
                     id=uuid.uuid4(),

@@ -9,6 +9,7 @@ shares nothing with other suites using the same Redis. Scenarios that kill Redis
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import secrets
@@ -86,13 +87,16 @@ def running_cluster(
     require_redis(redis_url)
     prefix = f"hushroom-test:{secrets.token_hex(6)}:"
     nginx = NginxProcess(directory / "nginx", [])
+    # Every node of a deployment shares the at-rest key-encryption key (as it shares the JWT
+    # secret): without it each node would generate its own in its data directory.
+    at_rest_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
     servers = [
         ServerProcess(
             database_url,
             directory / f"node{i}",
             HUSHROOM_REDIS_URL=redis_url,
             HUSHROOM_REDIS_PREFIX=prefix,
-            **(env or {}),
+            **{"HUSHROOM_AT_REST_KEY": at_rest_key, **(env or {})},
         )
         for i in range(nodes)
     ]

@@ -6,8 +6,8 @@ import asyncio
 import re
 import secrets
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 
 import httpx
 
@@ -18,6 +18,8 @@ from hushroom.client import (
     Realtime,
     ServerEvent,
 )
+from hushroom.client import session as client_session
+from hushroom.crypto.password import KdfParams, PasswordKeys
 from tests.support.server import METRICS_AUTH, ServerProcess
 
 PASSWORD = "correct horse battery staple"
@@ -25,14 +27,21 @@ WAIT_S = 30.0
 
 
 @asynccontextmanager
-async def clients(*targets: tuple[str, str]) -> AsyncIterator[list[HushroomClient]]:
-    """Registered, logged-in clients: one per (name, base URL), closed on exit."""
+async def clients(
+    *targets: tuple[str, str], kdf_params: KdfParams | None = None
+) -> AsyncIterator[list[HushroomClient]]:
+    """Registered, logged-in clients: one per (name, base URL), closed on exit.
+
+    `kdf_params`: the same Argon2id salt for every account (fresh ones by default); see
+    `shared_password_keys` for registering many accounts without one Argon2id run each."""
 
     async def one(name: str, base_url: str) -> HushroomClient:
         client = HushroomClient(base_url)
         email = f"{name.lower()}-{secrets.token_hex(4)}@example.test"
         try:
-            await client.register_and_login(name, email, PASSWORD, device_name=name)
+            await client.register_and_login(
+                name, email, PASSWORD, device_name=name, kdf_params=kdf_params
+            )
         except BaseException:
             await client.aclose()
             raise
@@ -89,3 +98,28 @@ async def metric(node: ServerProcess, name: str) -> float:
         text = (await http.get(f"{node.base_url}/metrics", headers=METRICS_AUTH)).text
     match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
     return float(match.group(1)) if match else 0.0
+
+
+@contextmanager
+def shared_password_keys() -> Iterator[KdfParams]:
+    """KDF parameters to pass to `clients`: every account then has the same password keys,
+    derived once (Argon2id costs ~1 s of CPU per account on a busy machine). Their identities,
+    devices and vaults are still their own. For tests that need many accounts quickly."""
+    params = KdfParams.generate()
+    derive = client_session.derive_keys
+    derived: dict[str, PasswordKeys] = {}
+    lock = asyncio.Lock()
+
+    async def once(password: str, kdf: KdfParams) -> PasswordKeys:
+        if kdf != params:
+            return await derive(password, kdf)
+        async with lock:
+            if password not in derived:
+                derived[password] = await derive(password, kdf)
+        return derived[password]
+
+    client_session.derive_keys = once  # type: ignore[assignment]
+    try:
+        yield params
+    finally:
+        client_session.derive_keys = derive

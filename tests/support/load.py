@@ -11,14 +11,34 @@ from collections.abc import Iterable
 from hushroom.client import HushroomClient, Message, SendAck, new_client_msg_id
 
 
-class SendLoad:
-    def __init__(self, conversation_id: uuid.UUID) -> None:
-        self.conversation_id = conversation_id
-        self.acked: dict[str, SendAck] = {}
-        self.attempted: list[str] = []
+class SenderTasks:
+    """Sender tasks that run until stopped; `stop` lets the sends in flight finish (bounded)."""
+
+    def __init__(self) -> None:
         self._stop = asyncio.Event()
         self._progress = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+
+    async def stop(self) -> None:
+        self._stop.set()
+        try:
+            async with asyncio.timeout(30):
+                await asyncio.gather(*self._tasks)
+        finally:
+            await self.cancel()
+
+    async def cancel(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class SendLoad(SenderTasks):
+    def __init__(self, conversation_id: uuid.UUID) -> None:
+        super().__init__()
+        self.conversation_id = conversation_id
+        self.acked: dict[str, SendAck] = {}
+        self.attempted: list[str] = []
 
     async def _sender(self, client: HushroomClient, name: str) -> None:
         n = 0
@@ -39,19 +59,6 @@ class SendLoad:
             while len(self.acked) < count:
                 self._progress.clear()
                 await self._progress.wait()
-
-    async def stop(self) -> None:
-        self._stop.set()
-        try:
-            async with asyncio.timeout(30):
-                await asyncio.gather(*self._tasks)
-        finally:
-            await self.cancel()
-
-    async def cancel(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def check_history(self, history: list[Message]) -> Counter[str]:
         """Every acknowledged message stored exactly once, with the seq its ack named, and

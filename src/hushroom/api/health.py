@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from hushroom.api.deps import ContainerDep
 from hushroom.api.problems import problem
@@ -22,7 +22,8 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "not ready"}})
 async def readyz(c: ContainerDep) -> Response:
-    """The database is reachable and at the head migration."""
+    """The database is reachable and not behind this code's migrations (a newer release's
+    schema is fine: old nodes keep serving while a rolling upgrade proceeds)."""
     try:
         current = await migrate.current_revision(c.db)
     except Exception:
@@ -30,7 +31,7 @@ async def readyz(c: ContainerDep) -> Response:
             503, "database_unreachable", "The database is unreachable", headers={"Retry-After": "5"}
         )
     head = migrate.head_revision()
-    if current != head:
+    if migrate.schema_behind(current):
         return problem(
             503,
             "migration_pending",
@@ -57,4 +58,5 @@ async def metrics(request: Request, c: ContainerDep) -> Response:
             "The metrics token is missing or wrong",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return Response(generate_latest(c.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    # With several workers, every worker's values (metrics.py).
+    return Response(c.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

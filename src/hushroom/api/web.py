@@ -67,11 +67,18 @@ def default_dist() -> Path:
     return Path(__file__).resolve().parents[3] / "web" / "dist"
 
 
+def packaged_dist() -> Path:
+    """`hushroom/web_dist`: where an installed wheel carries the build (hatch_build.py)."""
+    return Path(__file__).resolve().parents[1] / "web_dist"
+
+
 def resolve_dist(configured: Path | None) -> Path | None:
-    """The directory to serve, or None when there is no build (then the status page)."""
-    dist = configured if configured is not None else default_dist()
-    if (dist / "index.html").is_file():
-        return dist.resolve()
+    """The directory to serve, or None when there is no build (then the status page):
+    HUSHROOM_WEB_DIST if set, else the wheel's copy, else the repository's web/dist."""
+    candidates = [configured] if configured is not None else [packaged_dist(), default_dist()]
+    for dist in candidates:
+        if (dist / "index.html").is_file():
+            return dist.resolve()
     return None
 
 

@@ -89,6 +89,8 @@ class _Metrics:
         self.connected = Gauge(
             "hushroom_fanout_redis_connected",
             "1 while the fan-out subscriber is connected to Redis",
+            # With several workers (metrics.py): 0 when any live worker is disconnected.
+            multiprocess_mode="livemin",
             registry=registry,
         )
 

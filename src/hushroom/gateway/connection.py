@@ -143,6 +143,9 @@ class Connection:
         for effect in effects:
             if isinstance(effect, p.SendFrame):
                 text = effect.text
+                if text is None and effect.frame.get("type") == "error":
+                    # Every error frame: a failed command, junk input, a refused ticket…
+                    self.c.metrics.errors.labels(effect.frame["code"], "ws").inc()
                 self._enqueue(text if text is not None else orjson.dumps(effect.frame).decode())
             elif isinstance(effect, p.Close):
                 if not self._closing:
@@ -198,7 +201,6 @@ class Connection:
             elif isinstance(command, p.SetPresence):
                 await self.c.presence.set_status(principal, self.id, command.status)
         except HushroomError as exc:
-            self.c.metrics.errors.labels(exc.code).inc()
             await self._apply(self.protocol.command_failed(ref, exc, now()))
 
     async def _authenticate(self, ticket: str) -> None:

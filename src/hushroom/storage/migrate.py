@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection
 
 from hushroom.storage.engine import Database
@@ -21,6 +22,22 @@ def alembic_config() -> Config:
 
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def schema_behind(current: str | None) -> bool:
+    """Whether the database needs `db upgrade` before this code serves it. A revision this code
+    does not know belongs to a newer release, whose schema it runs on during a rolling upgrade
+    (migrations stay backward compatible for one release: docs/operations.md § Upgrades)."""
+    script = ScriptDirectory.from_config(alembic_config())
+    if current == script.get_current_head():
+        return False
+    if current is None:
+        return True
+    try:
+        script.get_revision(current)
+    except CommandError:
+        return False
+    return True
 
 
 async def upgrade(db: Database, revision: str = "head") -> None:

@@ -21,6 +21,7 @@ from hushroom.storage.accounts import (
     TicketRepository,
     UserRepository,
 )
+from hushroom.storage.at_rest import AtRestCipher, UnknownDataKey
 from hushroom.storage.conversations import (
     BlockRepository,
     ConversationRepository,
@@ -43,6 +44,7 @@ from hushroom.storage.sql.accounts import (
     SqlTicketRepository,
     SqlUserRepository,
 )
+from hushroom.storage.sql.at_rest_keys import AtRestKeys
 from hushroom.storage.sql.conversations import (
     SqlBlockRepository,
     SqlConversationRepository,
@@ -62,21 +64,22 @@ from hushroom.storage.user_stores import UserStoreRepository
 
 
 class Repos:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, cipher: AtRestCipher) -> None:
         self.conn = conn
         # Typed by the interfaces, so mypy checks each SQL repository against its Protocol.
-        self.users: UserRepository = SqlUserRepository(conn)
+        # The repositories holding free text seal it at rest with `cipher`.
+        self.users: UserRepository = SqlUserRepository(conn, cipher)
         self.devices: DeviceRepository = SqlDeviceRepository(conn)
         self.puks: PukCertificateRepository = SqlPukCertificateRepository(conn)
         self.sessions: SessionRepository = SqlSessionRepository(conn)
         self.tickets: TicketRepository = SqlTicketRepository(conn)
-        self.conversations: ConversationRepository = SqlConversationRepository(conn)
+        self.conversations: ConversationRepository = SqlConversationRepository(conn, cipher)
         self.members: MemberRepository = SqlMemberRepository(conn)
-        self.messages: MessageRepository = SqlMessageRepository(conn)
+        self.messages: MessageRepository = SqlMessageRepository(conn, cipher)
         self.key_sets: KeySetRepository = SqlKeySetRepository(conn)
         self.membership_log: MembershipLogRepository = SqlMembershipLogRepository(conn)
         self.blocks: BlockRepository = SqlBlockRepository(conn)
-        self.audit: AuditLogRepository = SqlAuditLogRepository(conn)
+        self.audit: AuditLogRepository = SqlAuditLogRepository(conn, cipher)
         self.user_stores: UserStoreRepository = SqlUserStoreRepository(conn)
         self.identities: IdentityLinkRepository = SqlIdentityLinkRepository(conn)
         self.sign_in_flows: SignInFlowRepository = SqlSignInFlowRepository(conn)
@@ -108,11 +111,18 @@ def _translate(exc: DBAPIError | OSError) -> HushroomError | None:
 
 
 @asynccontextmanager
-async def _translated(conns: AbstractAsyncContextManager[AsyncConnection]) -> AsyncIterator[Repos]:
+async def _translated(
+    keys: AtRestKeys, db: Database, conns: AbstractAsyncContextManager[AsyncConnection]
+) -> AsyncIterator[Repos]:
     """Repositories over one transaction; driver errors become domain errors (503 / 422)."""
     try:
+        await keys.ensure(db)
         async with conns as conn:
-            yield Repos(conn)
+            yield Repos(conn, keys.cipher)
+    except UnknownDataKey as exc:
+        # A key another process just added: re-read the key table before the next transaction.
+        keys.mark_stale()
+        raise ServiceUnavailable("the server is loading a new data key", retry_after=1.0) from exc
     except PoolTimeout as exc:
         raise ServiceUnavailable("the server is busy", retry_after=1.0) from exc
     except (DBAPIError, OSError) as exc:
@@ -123,11 +133,12 @@ async def _translated(conns: AbstractAsyncContextManager[AsyncConnection]) -> As
 
 
 class Storage:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, keys: AtRestKeys) -> None:
         self.db = db
+        self.keys = keys
 
     def write(self) -> AbstractAsyncContextManager[Repos]:
-        return _translated(self.db.write())
+        return _translated(self.keys, self.db, self.db.write())
 
     def read(self) -> AbstractAsyncContextManager[Repos]:
-        return _translated(self.db.read())
+        return _translated(self.keys, self.db, self.db.read())

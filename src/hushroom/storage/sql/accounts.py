@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,6 +24,8 @@ from hushroom.storage.accounts import (
     UserRecord,
     VaultRecord,
 )
+from hushroom.storage.at_rest import AtRestCipher
+from hushroom.storage.sql import sealed
 from hushroom.storage.sql.tables import (
     devices,
     puk_certificates,
@@ -51,6 +53,7 @@ _USER_COLS = (
     users.c.created_at,
     users.c.disabled_at,
     users.c.password_login,
+    users.c.display_name_sealed,
 )
 _DEVICE_COLS = (
     devices.c.id,
@@ -86,11 +89,14 @@ _TICKET_COLS = (
 )
 
 
-def _user(row: Any) -> UserRecord:
+def _user(row: Any, cipher: AtRestCipher) -> UserRecord:
+    name = sealed.open_optional(
+        cipher, sealed.user_display_name(row.id), row.display_name_sealed, row.display_name
+    )
     return UserRecord(
         id=row.id,
         email=row.email,
-        display_name=row.display_name,
+        display_name=name or "",
         kdf_salt=bytes(row.kdf_salt),
         kdf_params=dict(row.kdf_params),
         auth_hash=row.auth_hash,
@@ -147,8 +153,9 @@ def _device(row: Any) -> DeviceRecord:
 
 
 class SqlUserRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, cipher: AtRestCipher) -> None:
         self._conn = conn
+        self._cipher = cipher
 
     async def exists(self, user_id: uuid.UUID) -> bool:
         row = (await self._conn.execute(select(users.c.id).where(users.c.id == user_id))).first()
@@ -163,8 +170,12 @@ class SqlUserRepository:
                     insert(users).values(
                         id=record.id,
                         email=record.email,
-                        display_name=record.display_name,
-                        display_name_lower=record.display_name.lower(),
+                        # The NOT NULL plaintext columns hold "" (tables.py).
+                        display_name="",
+                        display_name_lower="",
+                        display_name_sealed=self._cipher.seal(
+                            sealed.user_display_name(record.id), record.display_name
+                        ),
                         kdf_salt=record.kdf_salt,
                         kdf_params=record.kdf_params,
                         auth_hash=record.auth_hash,
@@ -182,11 +193,11 @@ class SqlUserRepository:
 
     async def get(self, user_id: uuid.UUID) -> UserRecord | None:
         row = (await self._conn.execute(select(*_USER_COLS).where(users.c.id == user_id))).first()
-        return _user(row) if row else None
+        return _user(row, self._cipher) if row else None
 
     async def get_by_email(self, email: str) -> UserRecord | None:
         row = (await self._conn.execute(select(*_USER_COLS).where(users.c.email == email))).first()
-        return _user(row) if row else None
+        return _user(row, self._cipher) if row else None
 
     async def get_credentials(self, email: str) -> Credentials | None:
         row = (
@@ -199,19 +210,28 @@ class SqlUserRepository:
         return Credentials(row[0], row[1], bool(row[2])) if row else None
 
     async def search(self, name_part: str, email: str, limit: int) -> list[UserRecord]:
-        stmt = (
-            select(*_USER_COLS)
-            .where(
-                or_(
-                    # autoescape: LIKE metacharacters in user input match literally.
-                    users.c.display_name_lower.contains(name_part.lower(), autoescape=True),
-                    users.c.email == email,
-                )
-            )
-            .order_by(users.c.display_name_lower, users.c.id)
-            .limit(limit)
+        # Display names are sealed: each is opened here (one AES-GCM), matched and sorted, and
+        # only the result's rows are fetched whole (docs/decisions/0008 § Search).
+        rows = await self._conn.execute(
+            select(users.c.id, users.c.email, users.c.display_name, users.c.display_name_sealed)
         )
-        return [_user(r) for r in await self._conn.execute(stmt)]
+        needle = name_part.lower()
+        keyed: list[tuple[str, uuid.UUID]] = []
+        for user_id, user_email, legacy, name_sealed in rows:
+            name = sealed.open_optional(
+                self._cipher, sealed.user_display_name(user_id), name_sealed, legacy
+            )
+            lower = (name or "").lower()
+            if needle in lower or user_email == email:
+                keyed.append((lower, user_id))
+        page = [user_id for _, user_id in sorted(keyed)[:limit]]
+        if not page:
+            return []
+        found = {
+            r.id: _user(r, self._cipher)
+            for r in await self._conn.execute(select(*_USER_COLS).where(users.c.id.in_(page)))
+        }
+        return [found[user_id] for user_id in page if user_id in found]
 
     async def set_auth_hash(self, user_id: uuid.UUID, auth_hash: str) -> None:
         await self._conn.execute(

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hushroom.errors import RoomNameTaken
+from hushroom.storage.at_rest import AtRestCipher
 from hushroom.storage.conversations import (
     BlockRecord,
     ConversationRecord,
@@ -22,6 +23,7 @@ from hushroom.storage.conversations import (
     NewMessage,
     Role,
 )
+from hushroom.storage.sql import sealed
 from hushroom.storage.sql.tables import (
     ROOM_NAME_INDEX,
     blocks,
@@ -46,6 +48,8 @@ _CONV_COLS = (
     conversations.c.keys_stale,
     conversations.c.log_index,
     conversations.c.log_head,
+    conversations.c.name_sealed,
+    conversations.c.topic_sealed,
 )
 _N = len(_CONV_COLS)  # where the member columns start in a joined row
 _MEMBER_COLS = (
@@ -109,13 +113,17 @@ _BY_CLIENT_IDS = select(messages).where(
 )
 
 
-def _conv(row: Any) -> ConversationRecord:
-    head = row[11]
+def _conv(row: Any, cipher: AtRestCipher) -> ConversationRecord:
+    head, conversation_id = row[11], row[0]
     return ConversationRecord(
-        id=row[0],
+        id=conversation_id,
         kind=row[1],
-        name=row[2],
-        topic=row[3],
+        name=sealed.open_optional(
+            cipher, sealed.conversation_name(conversation_id), row[12], row[2]
+        ),
+        topic=sealed.open_optional(
+            cipher, sealed.conversation_topic(conversation_id), row[13], row[3]
+        ),
         created_by=row[4],
         created_at=row[5],
         last_seq=row[6],
@@ -162,7 +170,10 @@ _UNHIDE = (
 )
 
 
-def _message(row: Any) -> MessageRecord:
+def _message(row: Any, cipher: AtRestCipher) -> MessageRecord:
+    body = sealed.open_optional(
+        cipher, sealed.message_body(row.conversation_id, row.seq), row.body_sealed, row.body
+    )
     return MessageRecord(
         id=row.id,
         conversation_id=row.conversation_id,
@@ -171,7 +182,7 @@ def _message(row: Any) -> MessageRecord:
         sender_device_id=row.sender_device_id,
         client_msg_id=row.client_msg_id,
         created_at=row.created_at,
-        body=row.body,
+        body=body,
         generation=row.generation,
         ciphertext=row.ciphertext,
         removed_at=row.removed_at,
@@ -190,17 +201,26 @@ def _shared_conversations() -> tuple[Any, Any, Any]:
 
 
 class SqlConversationRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, cipher: AtRestCipher) -> None:
         self._conn = conn
+        self._cipher = cipher
+
+    def _conv(self, row: Any) -> ConversationRecord:
+        return _conv(row, self._cipher)
 
     async def create(self, record: ConversationRecord, dm_pair: str | None = None) -> None:
+        cipher = self._cipher
         await self._conn.execute(
             insert(conversations).values(
                 id=record.id,
                 kind=record.kind,
-                name=record.name,
-                name_lower=record.name.lower() if record.name else None,
-                topic=record.topic,
+                name_sealed=sealed.seal_optional(
+                    cipher, sealed.conversation_name(record.id), record.name
+                ),
+                name_hash=cipher.blind_index(record.name) if record.name else None,
+                topic_sealed=sealed.seal_optional(
+                    cipher, sealed.conversation_topic(record.id), record.topic
+                ),
                 created_by=record.created_by,
                 created_at=record.created_at,
                 last_seq=record.last_seq,
@@ -216,7 +236,7 @@ class SqlConversationRepository:
         except IntegrityError as exc:
             # PostgreSQL names the index; SQLite names the column.
             message = str(exc.orig)
-            if ROOM_NAME_INDEX in message or "conversations.name_lower" in message:
+            if ROOM_NAME_INDEX in message or "conversations.name_hash" in message:
                 raise RoomNameTaken(field="name") from exc
             raise
 
@@ -226,7 +246,7 @@ class SqlConversationRepository:
                 select(*_CONV_COLS).where(conversations.c.id == conversation_id)
             )
         ).first()
-        return _conv(row) if row else None
+        return self._conv(row) if row else None
 
     async def get_with_member(
         self, conversation_id: uuid.UUID, user_id: uuid.UUID
@@ -248,31 +268,47 @@ class SqlConversationRepository:
         if row is None:
             return None, None
         member = tuple(row)[_N:]
-        return _conv(row), (_member(member) if member[0] is not None else None)
+        return self._conv(row), (_member(member) if member[0] is not None else None)
 
     async def get_dm(self, dm_pair: str) -> ConversationRecord | None:
         row = (
             await self._conn.execute(select(*_CONV_COLS).where(conversations.c.dm_pair == dm_pair))
         ).first()
-        return _conv(row) if row else None
+        return self._conv(row) if row else None
 
     async def search_rooms(
         self, query: str | None, limit: int, after: ConversationRecord | None
     ) -> list[ConversationRecord]:
-        name_lower, room_id = conversations.c.name_lower, conversations.c.id
-        stmt = select(*_CONV_COLS).where(conversations.c.kind == "room")
-        if query:
-            # autoescape: LIKE metacharacters in the query match literally.
-            stmt = stmt.where(name_lower.contains(query.lower(), autoescape=True))
-        if after is not None:
-            # Keyset on (name_lower, id): rooms whose names compare equal are neither skipped
-            # nor repeated across pages.
-            after_lower = (after.name or "").lower()
-            stmt = stmt.where(
-                or_(name_lower > after_lower, and_(name_lower == after_lower, room_id > after.id))
+        # Names are sealed, so the database can neither filter nor order by them: every room
+        # name is opened here (one AES-GCM each), filtered and sorted, and only the page's
+        # rows are fetched whole (docs/decisions/0008 § Search).
+        rows = await self._conn.execute(
+            select(conversations.c.id, conversations.c.name, conversations.c.name_sealed).where(
+                conversations.c.kind == "room"
             )
-        stmt = stmt.order_by(name_lower, room_id).limit(limit)
-        return [_conv(r) for r in await self._conn.execute(stmt)]
+        )
+        needle = query.lower() if query else None
+        cursor = ((after.name or "").lower(), after.id) if after is not None else None
+        keyed: list[tuple[str, uuid.UUID]] = []
+        for room_id, legacy, name_sealed in rows:
+            name = sealed.open_optional(
+                self._cipher, sealed.conversation_name(room_id), name_sealed, legacy
+            )
+            entry = ((name or "").lower(), room_id)
+            # Keyset on (lower-cased name, id): rooms whose names compare equal are neither
+            # skipped nor repeated across pages.
+            if (needle is None or needle in entry[0]) and (cursor is None or entry > cursor):
+                keyed.append(entry)
+        page = [room_id for _, room_id in sorted(keyed)[:limit]]
+        if not page:
+            return []
+        found = {
+            r[0]: self._conv(r)
+            for r in await self._conn.execute(
+                select(*_CONV_COLS).where(conversations.c.id.in_(page))
+            )
+        }
+        return [found[room_id] for room_id in page if room_id in found]
 
     async def for_user(self, user_id: uuid.UUID) -> list[tuple[ConversationRecord, MemberRecord]]:
         stmt = (
@@ -283,7 +319,7 @@ class SqlConversationRepository:
             .where(members.c.user_id == user_id)
             .order_by(conversations.c.created_at)
         )
-        return [(_conv(r), _member(tuple(r)[_N:])) for r in await self._conn.execute(stmt)]
+        return [(self._conv(r), _member(tuple(r)[_N:])) for r in await self._conn.execute(stmt)]
 
     async def add_member_count(self, conversation_id: uuid.UUID, delta: int) -> ConversationRecord:
         row = (
@@ -294,7 +330,7 @@ class SqlConversationRepository:
                 .returning(*_CONV_COLS)
             )
         ).one()
-        return _conv(row)
+        return self._conv(row)
 
     async def lock_with_member_ids(
         self, conversation_ids: Collection[uuid.UUID]
@@ -308,7 +344,7 @@ class SqlConversationRepository:
         for row in rows:
             entry = found.get(row[0])
             if entry is None:
-                entry = found[row[0]] = (_conv(row), [])
+                entry = found[row[0]] = (self._conv(row), [])
             if row[_N] is None:  # a conversation without members still exists
                 continue
             entry[1].append(row[_N])
@@ -338,7 +374,7 @@ class SqlConversationRepository:
                 select(*_CONV_COLS).where(conversations.c.id == conversation_id).with_for_update()
             )
         ).first()
-        return _conv(row) if row else None
+        return self._conv(row) if row else None
 
     async def set_key_generation(self, conversation_id: uuid.UUID, generation: int) -> bool:
         result = await self._conn.execute(
@@ -383,11 +419,14 @@ class SqlConversationRepository:
             await self._conn.execute(
                 update(conversations)
                 .where(conversations.c.id == conversation_id)
-                .values(name=name, name_lower=name.lower())
+                .values(
+                    name_sealed=self._cipher.seal(sealed.conversation_name(conversation_id), name),
+                    name_hash=self._cipher.blind_index(name),
+                )
                 .returning(*_CONV_COLS)
             )
         ).one()
-        return _conv(row)
+        return self._conv(row)
 
     async def delete(self, conversation_id: uuid.UUID) -> bool:
         # Children first, explicitly: the result must not depend on the cascade being on.
@@ -678,26 +717,28 @@ class SqlBlockRepository:
 
 
 class SqlMessageRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, cipher: AtRestCipher) -> None:
         self._conn = conn
+        self._cipher = cipher
 
     async def get(self, message_id: int) -> MessageRecord | None:
         row = (
             await self._conn.execute(select(messages).where(messages.c.id == message_id))
         ).first()
-        return _message(row) if row else None
+        return _message(row, self._cipher) if row else None
 
     async def remove(self, message_id: int, removed_by: uuid.UUID, now: int) -> bool:
         result = await self._conn.execute(
             update(messages)
             .where(and_(messages.c.id == message_id, messages.c.removed_at.is_(None)))
-            .values(body=None, removed_at=now, removed_by=removed_by)
+            .values(body=None, body_sealed=None, removed_at=now, removed_by=removed_by)
         )
         return bool(result.rowcount)
 
     async def insert_many(self, rows: Sequence[tuple[NewMessage, int]]) -> list[MessageRecord]:
         if not rows:
             return []
+        seal = self._cipher.seal
         result = await self._conn.execute(
             _INSERT_MESSAGES,
             [
@@ -708,7 +749,12 @@ class SqlMessageRepository:
                     "sender_device_id": m.sender_device_id,
                     "client_msg_id": m.client_msg_id,
                     "created_at": m.created_at,
-                    "body": m.body,
+                    # One AES-GCM per public message; private ones carry no body.
+                    "body_sealed": (
+                        seal(sealed.message_body(m.conversation_id, seq), m.body)
+                        if m.body is not None
+                        else None
+                    ),
                     "generation": m.generation,
                     "ciphertext": m.ciphertext,
                 }
@@ -747,7 +793,7 @@ class SqlMessageRepository:
         )
         found: dict[tuple[uuid.UUID, str], MessageRecord] = {}
         for row in rows:
-            record = _message(row)
+            record = _message(row, self._cipher)
             key = (record.sender_device_id, record.client_msg_id)
             if key in wanted:
                 found[key] = record
@@ -767,11 +813,11 @@ class SqlMessageRepository:
             if after_seq is not None:
                 stmt = stmt.where(messages.c.seq > after_seq)
             rows = await self._conn.execute(stmt.order_by(messages.c.seq.desc()).limit(limit))
-            return [_message(r) for r in reversed(list(rows))]
+            return [_message(r, self._cipher) for r in reversed(list(rows))]
         if after_seq is not None:
             stmt = stmt.where(messages.c.seq > after_seq)
         rows = await self._conn.execute(stmt.order_by(messages.c.seq).limit(limit))
-        return [_message(r) for r in rows]
+        return [_message(r, self._cipher) for r in rows]
 
 
 _KEY_SET_COLS = (

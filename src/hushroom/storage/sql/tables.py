@@ -38,8 +38,11 @@ users = Table(
     metadata,
     Column("id", Uuid(), primary_key=True),
     Column("email", String(320), nullable=False, unique=True),
+    # Both "" since migration 0010 (NOT NULL cannot be dropped on SQLite without rebuilding
+    # `users`): the name is in `display_name_sealed` (storage/at_rest.py).
     Column("display_name", String(64), nullable=False),
-    Column("display_name_lower", String(64), nullable=False, index=True),
+    Column("display_name_lower", String(64), nullable=False),
+    Column("display_name_sealed", LargeBinary(), nullable=True),
     Column("kdf_salt", LargeBinary(64), nullable=False),
     Column("kdf_params", JSON(), nullable=False),
     Column("auth_hash", String(200), nullable=False),
@@ -128,7 +131,7 @@ ws_tickets = Table(
     Column("expires_at", BigInteger(), nullable=False),
 )
 
-ROOM_NAME_INDEX = "uq_conversations_room_name"
+ROOM_NAME_INDEX = "uq_conversations_room_name_hash"
 
 conversations = Table(
     "conversations",
@@ -136,9 +139,14 @@ conversations = Table(
     Column("id", Uuid(), primary_key=True),
     # "room" (public, plaintext), "dm" or "group" (private, envelopes only).
     Column("kind", String(8), nullable=False),
+    # Plaintext name and topic: NULL since migration 0010, which moved them into the sealed
+    # columns (storage/at_rest.py). `name_hash`: the keyed blind index of the lower-cased name.
     Column("name", String(80), nullable=True),
-    Column("name_lower", String(80), nullable=True, index=True),
+    Column("name_lower", String(80), nullable=True),
     Column("topic", String(300), nullable=True),
+    Column("name_sealed", LargeBinary(), nullable=True),
+    Column("topic_sealed", LargeBinary(), nullable=True),
+    Column("name_hash", LargeBinary(32), nullable=True),
     Column("created_by", Uuid(), ForeignKey("users.id"), nullable=False),
     Column("created_at", BigInteger(), nullable=False),
     Column("last_seq", BigInteger(), nullable=False, default=0),
@@ -154,10 +162,10 @@ conversations = Table(
     # Groups: index and hash of the membership log's head (-1 / NULL before the first entry).
     Column("log_index", Integer(), nullable=False, server_default=text("-1")),
     Column("log_head", LargeBinary(32), nullable=True),
-    # Public room names are unique, ignoring case (migration 0003).
+    # Public room names are unique, ignoring case (migration 0003; by blind index since 0010).
     Index(
         ROOM_NAME_INDEX,
-        "name_lower",
+        "name_hash",
         unique=True,
         sqlite_where=text("kind = 'room'"),
         postgresql_where=text("kind = 'room'"),
@@ -212,8 +220,10 @@ messages = Table(
     Column("sender_device_id", Uuid(), nullable=False),
     Column("client_msg_id", String(32), nullable=False),
     Column("created_at", BigInteger(), nullable=False),
-    # Public rooms: plaintext body. Private conversations: generation + opaque ciphertext only.
+    # Public rooms: the body sealed at rest (`body_sealed`; `body` is NULL since migration
+    # 0010). Private conversations: generation + opaque end-to-end ciphertext only.
     Column("body", Text(), nullable=True),
+    Column("body_sealed", LargeBinary(), nullable=True),
     Column("generation", Integer(), nullable=True),
     Column("ciphertext", LargeBinary(), nullable=True),
     # A public-room message a server admin removed: the row stays (seq stays contiguous), the
@@ -286,8 +296,24 @@ audit_log = Table(
     Column("action", String(32), nullable=False),
     Column("target_kind", String(16), nullable=False),
     Column("target_id", String(64), nullable=False),
+    # NULL since migration 0010: the detail is JSON sealed at rest in `detail_sealed`.
     Column("detail", JSON(), nullable=True),
     Column("created_at", BigInteger(), nullable=False, index=True),
+    Column("detail_sealed", LargeBinary(), nullable=True),
+)
+
+# At-rest data keys (migration 0010, docs/decisions/0008): random AES-256 keys wrapped by the
+# operator's key-encryption key. New values are sealed under the newest key whose
+# `active_from` has passed (every node has loaded it by then); `retired_at` is set once
+# `hushroom keys rotate` has re-sealed every value under it.
+at_rest_keys = Table(
+    "at_rest_keys",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=False),
+    Column("wrapped", LargeBinary(), nullable=False),
+    Column("created_at", BigInteger(), nullable=False),
+    Column("active_from", BigInteger(), nullable=False),
+    Column("retired_at", BigInteger(), nullable=True),
 )
 
 # Encrypted per-user stores (migration 0008): one opaque blob per (user, store name), replaced

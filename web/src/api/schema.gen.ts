@@ -33,7 +33,8 @@ export interface paths {
         };
         /**
          * Readyz
-         * @description The database is reachable and at the head migration.
+         * @description The database is reachable and not behind this code's migrations (a newer release's
+         *     schema is fine: old nodes keep serving while a rolling upgrade proceeds).
          */
         get: operations["readyz_readyz_get"];
         put?: never;

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -28,7 +29,7 @@ from hushroom.cli import app as cli_app
 from hushroom.clock import FakeClock
 from hushroom.config import Settings
 from hushroom.container import Container
-from hushroom.ops import age
+from hushroom.ops import age, postgres_db
 from hushroom.ops.backup import create_backup, write_backup
 from hushroom.ops.errors import BackupError
 from hushroom.ops.restore import open_backup, restore_backup
@@ -171,6 +172,26 @@ async def test_backup_restored_into_an_empty_database_has_identical_rows_and_his
     assert raw.startswith(b"age-encryption.org/v1\n")
     assert canary.encode() not in raw
     assert ana.email.encode() not in raw
+    # Decrypted too, the payload holds the public message only sealed at rest: the SQLite file
+    # as it is, a pg_dump archive as the plain SQL it decompresses to.
+    opened = tmp_path / "opened"
+    opened.mkdir()
+    _, payload = open_backup(backup, age.identities_from_file(identity), opened)
+    if settings.database_url.startswith("sqlite"):
+        plain = payload.read_bytes()
+    else:
+        plain = (
+            await asyncio.to_thread(
+                subprocess.run,
+                [postgres_db.tool("pg_restore"), "--file=-", str(payload)],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+        ).stdout
+        assert b"COPY public.messages" in plain  # the decompressed dump really has the rows
+    assert len(plain) > 10_000
+    assert canary.encode() not in plain
 
     restored = await cli(
         empty_target, tmp_path / "data2", "restore", str(backup), "-i", str(identity)

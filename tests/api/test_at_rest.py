@@ -25,6 +25,7 @@ from hushroom.storage.unit import Storage
 from tests.api.test_cli import cli
 from tests.api.test_migrations import _filler, empty_database
 from tests.integration.test_canary import _dump_database, _sqlite_files
+from tests.support import databases
 from tests.support.accounts import Account, register_and_login
 from tests.support.events import app_client
 
@@ -227,29 +228,8 @@ async def test_rows_written_in_clear_before_0010_are_sealed_when_the_server_star
                     {**required, "id": owner, "display_name": "Old Ana", "email": "a@x.org"}
                 )
             )
-            await conn.execute(
-                insert(conversations).values(
-                    id=room,
-                    kind="room",
-                    name="Old Garden",
-                    name_lower="old garden",
-                    topic="old topic",
-                    created_by=owner,
-                    created_at=1,
-                    last_seq=1,
-                    member_count=0,
-                )
-            )
-            await conn.execute(
-                insert(messages).values(
-                    conversation_id=room,
-                    seq=1,
-                    sender_id=owner,
-                    sender_device_id=owner,
-                    client_msg_id="0" * 32,
-                    created_at=1,
-                    body="old body",
-                )
+            await databases.insert_plain_room_message(
+                conn, room=room, owner=owner, name="Old Garden", body="old body", topic="old topic"
             )
             await conn.execute(
                 insert(audit_log).values(

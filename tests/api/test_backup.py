@@ -205,6 +205,13 @@ async def test_backup_restored_into_an_empty_database_has_identical_rows_and_his
         assert await history(client, ana, room) == ["hello", canary, "bye", "while running"]
 
 
+async def backed_up(settings: Settings, clock: FakeClock, path: Path, recipient: str) -> Path:
+    """A populated database backed up to `path` for `recipient`."""
+    await populate(settings, clock, "canary")
+    await create_backup(settings.database_url, path, [recipient])
+    return path
+
+
 async def refused(
     database_url: str, backup: Path, identity: Path, match: str, *, force: bool = True
 ) -> None:
@@ -219,9 +226,7 @@ async def test_restore_refuses_corrupted_backup_and_changes_nothing(
     settings: Settings, clock: FakeClock, keys: tuple[Path, str], tmp_path: Path
 ) -> None:
     identity, public = keys
-    await populate(settings, clock, "canary")
-    backup = tmp_path / "hushroom.age"
-    await create_backup(settings.database_url, backup, [public])
+    backup = await backed_up(settings, clock, tmp_path / "hushroom.age", public)
     data = bytearray(backup.read_bytes())
     data[len(data) // 2] ^= 0x01  # one bit, inside the encrypted payload
     backup.write_bytes(bytes(data))
@@ -245,10 +250,8 @@ async def test_restore_refuses_backup_for_another_key_and_changes_nothing(
     settings: Settings, clock: FakeClock, keys: tuple[Path, str], tmp_path: Path
 ) -> None:
     identity, _ = keys
-    await populate(settings, clock, "canary")
     _, someone_else = age.generate_identity()
-    backup = tmp_path / "hushroom.age"
-    await create_backup(settings.database_url, backup, [someone_else])
+    backup = await backed_up(settings, clock, tmp_path / "hushroom.age", someone_else)
     await refused(settings.database_url, backup, identity, "cannot decrypt the backup")
 
 
@@ -256,9 +259,7 @@ async def test_restore_refuses_unknown_schema_revision_and_changes_nothing(
     settings: Settings, clock: FakeClock, keys: tuple[Path, str], tmp_path: Path
 ) -> None:
     identity, public = keys
-    await populate(settings, clock, "canary")
-    genuine = tmp_path / "genuine.age"
-    await create_backup(settings.database_url, genuine, [public])
+    genuine = await backed_up(settings, clock, tmp_path / "genuine.age", public)
     # A well-formed, correctly encrypted backup from a "future" schema, built by the same writer.
     workdir = tmp_path / "work"
     workdir.mkdir()
@@ -278,16 +279,14 @@ async def test_restore_refuses_a_non_empty_database_without_force_and_replaces_i
     settings: Settings, clock: FakeClock, keys: tuple[Path, str], tmp_path: Path
 ) -> None:
     identity, public = keys
-    await populate(settings, clock, "canary")
-    backed_up = await fingerprint(settings.database_url)
-    backup = tmp_path / "hushroom.age"
-    await create_backup(settings.database_url, backup, [public])
+    backup = await backed_up(settings, clock, tmp_path / "hushroom.age", public)
+    as_backed_up = await fingerprint(settings.database_url)
     async with app_client(settings, clock) as client:
         await register_and_login(client, "Carl")  # written after the backup
 
     await refused(settings.database_url, backup, identity, "not empty", force=False)
     await restore_backup(settings.database_url, backup, identity, force=True)
-    assert await fingerprint(settings.database_url) == backed_up
+    assert await fingerprint(settings.database_url) == as_backed_up
 
 
 async def test_backup_refuses_a_secret_key_as_recipient_and_writes_nothing(

@@ -411,7 +411,7 @@ async def test_migration_0007_keeps_existing_messages_and_accounts_and_reverts(
 
     from hushroom.storage.engine import Database
     from hushroom.storage.migrate import alembic_config, upgrade
-    from hushroom.storage.sql.tables import conversations, messages
+    from hushroom.storage.sql.tables import messages
 
     db = Database(empty_database)
     try:
@@ -431,28 +431,8 @@ async def test_migration_0007_keeps_existing_messages_and_accounts_and_reverts(
                     created_at=1,
                 )
             )
-            await conn.execute(
-                insert(conversations).values(
-                    id=room,
-                    kind="room",
-                    name="Old",
-                    name_lower="old",
-                    created_by=owner,
-                    created_at=1,
-                    last_seq=1,
-                    member_count=0,
-                )
-            )
-            await conn.execute(
-                insert(messages).values(
-                    conversation_id=room,
-                    seq=1,
-                    sender_id=owner,
-                    sender_device_id=owner,
-                    client_msg_id="0" * 32,
-                    created_at=1,
-                    body="kept",
-                )
+            await databases.insert_plain_room_message(
+                conn, room=room, owner=owner, name="Old", body="kept"
             )
 
         await upgrade(db)

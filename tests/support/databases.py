@@ -6,17 +6,19 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import uuid
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlalchemy import text
+from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hushroom.storage.engine import Database
 from hushroom.storage.migrate import upgrade
-from hushroom.storage.sql.tables import metadata
+from hushroom.storage.sql.tables import conversations, messages, metadata
 
 PG_ADMIN_DSN = os.environ.get(
     "HUSHROOM_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -96,3 +98,40 @@ async def truncate_pg(url: str) -> None:
             await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     finally:
         await db.dispose()
+
+
+async def insert_plain_room_message(
+    conn: AsyncConnection,
+    *,
+    room: uuid.UUID,
+    owner: uuid.UUID,
+    name: str,
+    body: str,
+    topic: str | None = None,
+) -> None:
+    """A public room with one message, written as revisions before 0010 stored them (name, topic
+    and body in clear): for migration tests that start from an older schema."""
+    await conn.execute(
+        insert(conversations).values(
+            id=room,
+            kind="room",
+            name=name,
+            name_lower=name.lower(),
+            topic=topic,
+            created_by=owner,
+            created_at=1,
+            last_seq=1,
+            member_count=0,
+        )
+    )
+    await conn.execute(
+        insert(messages).values(
+            conversation_id=room,
+            seq=1,
+            sender_id=owner,
+            sender_device_id=owner,
+            client_msg_id="0" * 32,
+            created_at=1,
+            body=body,
+        )
+    )

@@ -8,6 +8,10 @@ envelopes, exactly as any client makes them; only the browser's side is measured
     members  URL RUN PASSWORD COUNT   the browser's user and COUNT other accounts (display names
                                       "Kb<RUN> a00"…, 20 per letter: one search in the web
                                       client's people picker shows 20).
+    resync   URL RUN PASSWORD COUNT   a sender and a recipient with an accepted DM holding one
+                                      message; then, for each line `send` read on stdin, the
+                                      sender sends COUNT more (a JSON line when they are all
+                                      stored); `quit` ends it.
 
 Prints one JSON object on stdout (emails, names, ids).
 """
@@ -66,13 +70,7 @@ async def history(url: str, run: str, password: str, count: int) -> dict[str, An
         dm = await sender.open_private_dm(recipient.user_id)
         # The first send creates the key set (generation 1); then a window of sends in flight.
         await sender.send_text(dm.id, text_of(0), http=True)
-        queue = iter(range(1, count))
-
-        async def worker() -> None:
-            for i in queue:
-                await sender.send_text(dm.id, text_of(i), http=True)
-
-        await asyncio.gather(*(worker() for _ in range(SEND_WINDOW)))
+        await _send_window(sender, str(dm.id), range(1, count))
         await recipient.accept_request(dm.id)
         # What the browser will see: every message stored, all of them envelopes.
         page = await recipient.history(dm.id, limit=1)
@@ -86,6 +84,53 @@ async def history(url: str, run: str, password: str, count: int) -> dict[str, An
         "conversation_id": str(dm.id),
         "messages": count,
     }
+
+
+async def _send_window(sender: HushroomClient, conv: str, numbers: range) -> None:
+    queue = iter(numbers)
+
+    async def worker() -> None:
+        for i in queue:
+            await sender.send_text(conv, text_of(i), http=True)
+
+    await asyncio.gather(*(worker() for _ in range(SEND_WINDOW)))
+
+
+async def resync(url: str, run: str, password: str, count: int) -> dict[str, Any]:
+    """Stays up between rounds: the browser bench cuts the recipient's socket, asks for a round
+    of COUNT messages, and lets the socket back (web/bench/resync.bench.ts)."""
+    sender_email = f"resync-sender-{run}@example.com"
+    recipient_email = f"resync-recipient-{run}@example.com"
+    sender_name = f"Resync Sender {run}"
+    async with HushroomClient(url) as sender, HushroomClient(url) as recipient:
+        await asyncio.gather(
+            sender.register_and_login(sender_name, sender_email, password, device_name="seed"),
+            recipient.register_and_login(
+                f"Resync Reader {run}", recipient_email, password, device_name="seed"
+            ),
+        )
+        assert recipient.user_id is not None
+        dm = await sender.open_private_dm(recipient.user_id)
+        await sender.send_text(dm.id, text_of(0), http=True)
+        await recipient.accept_request(dm.id)
+        sent = 1
+        ready = {
+            "sender_email": sender_email,
+            "sender_name": sender_name,
+            "recipient_email": recipient_email,
+            "conversation_id": str(dm.id),
+        }
+        sys.stdout.write(json.dumps(ready) + "\n")
+        sys.stdout.flush()
+        loop = asyncio.get_running_loop()
+        while (line := (await loop.run_in_executor(None, sys.stdin.readline)).strip()) == "send":
+            started = time.monotonic()
+            await _send_window(sender, str(dm.id), range(sent, sent + count))
+            sent += count
+            log(f"resync: {count} messages in {time.monotonic() - started:.1f} s")
+            sys.stdout.write(json.dumps({"last_seq": sent}) + "\n")
+            sys.stdout.flush()
+        return {"quit": line, "last_seq": sent}
 
 
 async def members(url: str, run: str, password: str, count: int) -> dict[str, Any]:
@@ -118,10 +163,11 @@ async def members(url: str, run: str, password: str, count: int) -> dict[str, An
 
 
 async def main(argv: list[str]) -> None:
-    if len(argv) != 5 or argv[0] not in ("history", "members"):
+    seeds = {"history": history, "members": members, "resync": resync}
+    if len(argv) != 5 or argv[0] not in seeds:
         sys.exit(__doc__)
     what, url, run, password, count = argv
-    seed = history if what == "history" else members
+    seed = seeds[what]
     result = await seed(url, run, password, int(count))
     sys.stdout.write(json.dumps(result) + "\n")
 

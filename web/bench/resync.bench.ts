@@ -1,0 +1,260 @@
+/**
+ * Resync after a disconnect in real Chromium (`npm run bench:resync`, part of `make bench`; the
+ * target, 1,000 missed messages caught up in ≤ 2 s at p95, is reported, not asserted).
+ *
+ * Seeding (web/bench/seed.py `resync`, Python SDK): a sender and a recipient with real keys and an
+ * accepted DM. Then N times, each in a fresh browser context signed in as the recipient with the
+ * DM open: the bench cuts the page's WebSocket (Playwright `routeWebSocket`; new sockets are
+ * refused meanwhile, so the app backs off and retries as it would offline), the sender stores
+ * 1,000 real envelopes, and the socket is let through again. From the moment the new socket
+ * reaches the server the app does what it does after any outage: `resume` with its positions,
+ * the server sends what fits in one resume (500 by default) and reports the rest as a gap, which
+ * the app fills over HTTP; every envelope is verified and opened.
+ *
+ *   total     the new socket connected → the frame where every missed message is rendered
+ *             (the newest one and all 1,000 bubbles in the open DM), decrypted
+ *   last      the new socket connected → the newest message rendered
+ *   decrypt   Σ of the page's `hushroom:decrypt` measures in that window
+ *   long tasks  the longest main-thread task during total, the count, the blocking time
+ *   undecryptable  must be 0
+ *
+ * Writes bench/results/<UTC>-resync.json at the repository root and prints it.
+ * Environment: BENCH_RESYNC_RUNS (default 5), BENCH_RESYNC_MESSAGES (default 1000),
+ * CHROMIUM (default /usr/bin/chromium).
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+
+import { expect, type Browser, type Page, type WebSocketRoute } from "@playwright/test";
+
+import {
+  LONG_TASK_OBSERVER,
+  REPO,
+  WEB,
+  log,
+  longTasks,
+  measuresNamed,
+  round,
+  runsFrom,
+  signIn,
+  summary,
+  withServerAndBrowser,
+  writeResult,
+  type LongTasks,
+} from "./common.ts";
+
+const RUNS = runsFrom("BENCH_RESYNC_RUNS", 5);
+const MESSAGES = runsFrom("BENCH_RESYNC_MESSAGES", 1000);
+const RUN_ID = Date.now().toString(36);
+const PASSWORD = "velvet compass 58 drizzle";
+
+interface Seeded {
+  readonly sender_email: string;
+  readonly sender_name: string;
+  readonly recipient_email: string;
+  readonly conversation_id: string;
+}
+
+interface Run {
+  readonly total_ms: number;
+  readonly last_ms: number;
+  readonly decrypt_ms: number;
+  readonly rendered: number;
+  readonly longest_task_ms: number;
+  readonly long_tasks: number;
+  readonly blocking_ms: number;
+  readonly undecryptable: number;
+}
+
+/** seed.py `resync`, kept running: one JSON line when ready, one per round of sends. */
+class Seeder {
+  readonly #child: ChildProcessWithoutNullStreams;
+  readonly #lines: AsyncIterator<string>;
+
+  constructor(base: string) {
+    const local = join(REPO, ".tools", "bin", "uv");
+    this.#child = spawn(
+      existsSync(local) ? local : "uv",
+      ["run", "--frozen", "python", join(WEB, "bench", "seed.py"), "resync", base, RUN_ID, PASSWORD, String(MESSAGES)],
+      { cwd: REPO },
+    );
+    this.#child.stderr.on("data", (chunk: Buffer) => process.stderr.write(chunk));
+    this.#lines = createInterface({ input: this.#child.stdout })[Symbol.asyncIterator]();
+  }
+
+  async next<T>(): Promise<T> {
+    const line = await this.#lines.next();
+    if (line.done === true) throw new Error("seed.py resync ended early");
+    return JSON.parse(line.value) as T;
+  }
+
+  async round(): Promise<number> {
+    this.#child.stdin.write("send\n");
+    return (await this.next<{ last_seq: number }>()).last_seq;
+  }
+
+  close(): void {
+    this.#child.stdin.end("quit\n");
+  }
+}
+
+/** The page's sockets go through here: passed on to the server, or refused while `cut`. */
+class SocketGate {
+  cut = false;
+  #current: WebSocketRoute | null = null;
+  #waiters: ((at: number) => void)[] = [];
+
+  async install(page: Page): Promise<void> {
+    await page.routeWebSocket(/\/ws$/, (ws) => {
+      if (this.cut) {
+        void ws.close({ code: 4000, reason: "bench: offline" });
+        return;
+      }
+      ws.connectToServer();
+      this.#current = ws;
+      const at = Date.now();
+      for (const wake of this.#waiters.splice(0)) wake(at);
+    });
+  }
+
+  async drop(): Promise<void> {
+    this.cut = true;
+    await this.#current?.close({ code: 4000, reason: "bench: offline" });
+    this.#current = null;
+  }
+
+  /** Let sockets through again; resolves with the epoch ms the next one reached the server. */
+  reopen(): Promise<number> {
+    const connected = new Promise<number>((resolveAt) => this.#waiters.push(resolveAt));
+    this.cut = false;
+    return connected;
+  }
+}
+
+async function openDm(page: Page, senderName: string): Promise<void> {
+  const link = page
+    .getByRole("navigation", { name: "Conversations" })
+    .getByRole("list", { name: "Your conversations" })
+    .getByRole("link", { name: senderName });
+  await expect(link).toBeVisible({ timeout: 30_000 });
+  await link.click();
+  await expect(page.locator('[role="log"][aria-label="Messages"] .msg[data-seq]').first()).toBeVisible({
+    timeout: 30_000,
+  });
+}
+
+/** Epoch ms (page clock = this machine's clock) of the frames where the newest message, then
+ * every one of `want` messages after `after`, were rendered. */
+async function caughtUp(page: Page, after: number, last: number) {
+  return page.evaluate(
+    async ([from, to]) => {
+      const seen = { last: Number.NaN, all: Number.NaN, rendered: 0 };
+      const started = performance.now();
+      for (;;) {
+        await new Promise((resolveFrame) => requestAnimationFrame(resolveFrame));
+        const scroller = document.querySelector<HTMLElement>('[role="log"][aria-label="Messages"]');
+        const now = performance.timeOrigin + performance.now();
+        if (scroller !== null) {
+          if (Number.isNaN(seen.last) && scroller.querySelector(`.msg[data-seq="${String(to)}"] .text`) !== null) {
+            seen.last = now;
+          }
+          let rendered = 0;
+          for (const el of scroller.querySelectorAll<HTMLElement>(".msg[data-seq]")) {
+            const seq = Number(el.dataset.seq);
+            if (seq > from && seq <= to) rendered++;
+          }
+          seen.rendered = rendered;
+          if (!Number.isNaN(seen.last) && rendered >= to - from) {
+            seen.all = now;
+            return seen;
+          }
+        }
+        if (performance.now() - started > 120_000) {
+          throw new Error(`only ${String(seen.rendered)} of ${String(to - from)} messages after 120 s`);
+        }
+      }
+    },
+    [after, last] as const,
+  );
+}
+
+async function once(browser: Browser, base: string, seeded: Seeded, seeder: Seeder, before: number): Promise<Run> {
+  const context = await browser.newContext({ baseURL: base });
+  try {
+    await context.addInitScript(LONG_TASK_OBSERVER);
+    const page = await context.newPage();
+    const gate = new SocketGate();
+    await gate.install(page);
+    await signIn(page, seeded.recipient_email, PASSWORD);
+    await openDm(page, seeded.sender_name);
+    await expect(page.locator(`.msg[data-seq="${String(before)}"]`)).toBeVisible({ timeout: 30_000 });
+    await gate.drop();
+    const last = await seeder.round();
+    const connected = gate.reopen();
+    const watching = caughtUp(page, before, last);
+    const t0 = await connected;
+    const seen = await watching;
+    // The page's performance.now() at t0 (both clocks are this machine's).
+    const pageT0 = await page.evaluate((at) => at - performance.timeOrigin, t0);
+    const pageT1 = seen.all - (await page.evaluate(() => performance.timeOrigin));
+    const decrypts = (await measuresNamed(page, "hushroom:decrypt", pageT0)).filter((m) => m.startTime <= pageT1);
+    const tasks: LongTasks = await longTasks(page, pageT0, pageT1);
+    const undecryptable = await page.evaluate(() =>
+      Math.max(
+        Number(document.documentElement.dataset.undecryptable ?? "0"),
+        document.querySelectorAll('[data-testid="message-failure"]').length,
+      ),
+    );
+    return {
+      total_ms: round(seen.all - t0),
+      last_ms: round(seen.last - t0),
+      decrypt_ms: round(decrypts.reduce((sum, m) => sum + m.duration, 0)),
+      rendered: seen.rendered,
+      longest_task_ms: tasks.max_ms,
+      long_tasks: tasks.count,
+      blocking_ms: tasks.blocking_ms,
+      undecryptable,
+    };
+  } finally {
+    await context.close();
+  }
+}
+
+async function main(): Promise<void> {
+  await withServerAndBrowser(async ({ base, browser }) => {
+    const seeder = new Seeder(base);
+    try {
+      const seeded = await seeder.next<Seeded>();
+      let before = 1;
+      const runs: Run[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        const run = await once(browser, base, seeded, seeder, before);
+        before += MESSAGES;
+        runs.push(run);
+        log(`run ${String(i + 1)}/${String(RUNS)}: ${JSON.stringify(run)}`);
+      }
+      const of = (key: keyof Run) => summary(runs.map((r) => r[key]));
+      const total = of("total_ms");
+      writeResult("resync", {
+        benchmark: "resync",
+        target_p95_ms: 2000,
+        browser: `chromium ${browser.version()}`,
+        messages: MESSAGES,
+        median_ms: total.median_ms,
+        p95_ms: total.p95_ms,
+        last: of("last_ms"),
+        decrypt: of("decrypt_ms"),
+        longest_task: { ...of("longest_task_ms"), max_ms: Math.max(...runs.map((r) => r.longest_task_ms)) },
+        blocking: of("blocking_ms"),
+        undecryptable: Math.max(...runs.map((r) => r.undecryptable)),
+        runs,
+      });
+    } finally {
+      seeder.close();
+    }
+  });
+}
+
+await main();

@@ -4,16 +4,16 @@
  *
  * Seeding (web/bench/seed.py `resync`, Python SDK): a sender and a recipient with real keys and an
  * accepted DM. Then N times, each in a fresh browser context signed in as the recipient with the
- * DM open: the bench cuts the page's WebSocket (Playwright `routeWebSocket`; new sockets are
- * refused meanwhile, so the app backs off and retries as it would offline), the sender stores
+ * DM open: the bench cuts the page's WebSocket (a wrapper installed before the app loads; new
+ * sockets are refused meanwhile, so the app backs off and retries as it would offline), the sender stores
  * 1,000 real envelopes, and the socket is let through again. From the moment the new socket
  * reaches the server the app does what it does after any outage: `resume` with its positions,
  * the server sends what fits in one resume (500 by default) and reports the rest as a gap, which
  * the app fills over HTTP; every envelope is verified and opened.
  *
- *   total     the new socket connected → the frame where every missed message is rendered
+ *   total     the new socket opened → the frame where every missed message is rendered
  *             (the newest one and all 1,000 bubbles in the open DM), decrypted
- *   last      the new socket connected → the newest message rendered
+ *   last      the new socket opened → the newest message rendered
  *   decrypt   Σ of the page's `hushroom:decrypt` measures in that window
  *   long tasks  the longest main-thread task during total, the count, the blocking time
  *   undecryptable  must be 0
@@ -27,7 +27,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 
-import { expect, type Browser, type Page, type WebSocketRoute } from "@playwright/test";
+import { expect, type Browser, type Page } from "@playwright/test";
 
 import {
   LONG_TASK_OBSERVER,
@@ -100,37 +100,62 @@ class Seeder {
   }
 }
 
-/** The page's sockets go through here: passed on to the server, or refused while `cut`. */
-class SocketGate {
-  cut = false;
-  #current: WebSocketRoute | null = null;
-  #waiters: ((at: number) => void)[] = [];
-
-  async install(page: Page): Promise<void> {
-    await page.routeWebSocket(/\/ws$/, (ws) => {
-      if (this.cut) {
-        void ws.close({ code: 4000, reason: "bench: offline" });
-        return;
+/**
+ * The page's WebSocket, wrapped before any app script runs: `__benchCut` closes the open sockets
+ * and sends new ones to a path that refuses the handshake (the app backs off and retries, as
+ * offline); `__benchConnectedAt` is when the last socket to the real path opened (epoch ms).
+ * In the page, not a Playwright route: a proxied socket would measure the proxy.
+ */
+const SOCKET_GATE = `
+  (() => {
+    const Native = window.WebSocket;
+    const sockets = [];
+    window.__benchCut = false;
+    window.__benchConnectedAt = 0;
+    window.__benchDrop = () => {
+      window.__benchCut = true;
+      for (const s of sockets.splice(0)) s.close();
+    };
+    window.WebSocket = class extends Native {
+      constructor(url, protocols) {
+        const cut = window.__benchCut;
+        super(cut ? String(url).replace(/\\/ws$/, "/ws-offline") : url, protocols);
+        if (!cut) {
+          sockets.push(this);
+          this.addEventListener("open", () => {
+            window.__benchConnectedAt = performance.timeOrigin + performance.now();
+          });
+        }
       }
-      ws.connectToServer();
-      this.#current = ws;
-      const at = Date.now();
-      for (const wake of this.#waiters.splice(0)) wake(at);
-    });
-  }
+    };
+  })();
+`;
 
-  async drop(): Promise<void> {
-    this.cut = true;
-    await this.#current?.close({ code: 4000, reason: "bench: offline" });
-    this.#current = null;
-  }
+interface GateWindow {
+  __benchCut: boolean;
+  __benchConnectedAt: number;
+  __benchDrop: () => void;
+}
 
-  /** Let sockets through again; resolves with the epoch ms the next one reached the server. */
-  reopen(): Promise<number> {
-    const connected = new Promise<number>((resolveAt) => this.#waiters.push(resolveAt));
-    this.cut = false;
-    return connected;
-  }
+async function dropSocket(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    (window as unknown as GateWindow).__benchDrop();
+  });
+}
+
+/** Let sockets through again; resolves with the epoch ms the next one opened. */
+async function reopenSocket(page: Page): Promise<number> {
+  await page.evaluate(() => {
+    const w = window as unknown as GateWindow;
+    w.__benchConnectedAt = 0;
+    w.__benchCut = false;
+  });
+  const at = await page.waitForFunction(
+    () => (window as unknown as GateWindow).__benchConnectedAt || null,
+    undefined,
+    { timeout: 60_000, polling: "raf" },
+  );
+  return (await at.jsonValue()) as number;
 }
 
 async function openDm(page: Page, senderName: string): Promise<void> {
@@ -185,16 +210,14 @@ async function once(browser: Browser, base: string, seeded: Seeded, seeder: Seed
   try {
     await context.addInitScript(LONG_TASK_OBSERVER);
     const page = await context.newPage();
-    const gate = new SocketGate();
-    await gate.install(page);
+    await context.addInitScript(SOCKET_GATE);
     await signIn(page, seeded.recipient_email, PASSWORD);
     await openDm(page, seeded.sender_name);
     await expect(page.locator(`.msg[data-seq="${String(before)}"]`)).toBeVisible({ timeout: 30_000 });
-    await gate.drop();
+    await dropSocket(page);
     const last = await seeder.round();
-    const connected = gate.reopen();
     const watching = caughtUp(page, before, last);
-    const t0 = await connected;
+    const t0 = await reopenSocket(page);
     const seen = await watching;
     // The page's performance.now() at t0 (both clocks are this machine's).
     const pageT0 = await page.evaluate((at) => at - performance.timeOrigin, t0);

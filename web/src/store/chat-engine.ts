@@ -98,6 +98,9 @@ export class ChatEngine {
    */
   readonly #ahead = new Map<string, { readonly before: number; readonly at: number; readonly page: Promise<OlderPage> }>();
   readonly #typingTimers = new Map<string, number>();
+  /** Envelopes received and not yet opened (`#openIncoming`), and whether it runs. */
+  readonly #sealed: Message[] = [];
+  #opening = false;
   readonly #cleanup: (() => void)[] = [];
   readonly userId: string;
 
@@ -334,7 +337,13 @@ export class ChatEngine {
   #onFrame(frame: ServerFrame): void {
     switch (frame.type) {
       case "message.new":
-        void this.#onNewMessage(frame.message);
+        if (frame.message.body != null || frame.message.removed === true) {
+          // Public text is shown in the same task.
+          this.#onNewMessages(frame.message.conversation_id, [decodePlain(frame.message)]);
+        } else {
+          this.#sealed.push(frame.message);
+          if (!this.#opening) void this.#openIncoming();
+        }
         break;
       case "sync.gap":
         this.store.noteLastSeq(frame.conversation_id, frame.last_seq);
@@ -387,22 +396,45 @@ export class ChatEngine {
     }
   }
 
-  async #onNewMessage(message: Message): Promise<void> {
-    const id = message.conversation_id;
-    const known = id in this.store.getState().conversations || id in this.store.getState().unread;
-    // Public text is shown in the same task; an envelope once it is opened.
-    const m =
-      message.body != null || message.removed === true ? decodePlain(message) : (await this.#decode([message]))[0];
-    if (m === undefined) return;
-    const added = this.store.addMessages(id, [m]);
-    if (added.length > 0) {
-      this.store.stopTyping(id, m.senderId);
-      if (m.senderId !== this.userId) {
-        const active = this.store.getState().activeConversation === id;
-        if (!active || document.visibilityState === "hidden") this.store.incrementUnread(id);
-        this.markRead(id);
+  /**
+   * Envelopes from the socket, opened in batches: those that arrive while a batch is being
+   * opened go into the next one, so a resume of hundreds of messages costs a few batch
+   * decryptions rather than hundreds of single ones, and a lone live message is not delayed.
+   */
+  async #openIncoming(): Promise<void> {
+    this.#opening = true;
+    try {
+      while (this.#sealed.length > 0) {
+        // One turn of the event loop first: frames already received but not yet dispatched
+        // (the browser hands a socket's messages over one task at a time) join this batch.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        const batch = this.#sealed.splice(0);
+        const byConversation = new Map<string, Message[]>();
+        for (const m of batch) {
+          const list = byConversation.get(m.conversation_id);
+          if (list === undefined) byConversation.set(m.conversation_id, [m]);
+          else list.push(m);
+        }
+        for (const [id, sealed] of byConversation) this.#onNewMessages(id, await this.#decode(sealed));
       }
+    } finally {
+      this.#opening = false;
     }
+  }
+
+  #onNewMessages(id: string, messages: readonly ChatMessage[]): void {
+    const known = id in this.store.getState().conversations || id in this.store.getState().unread;
+    if (messages.length === 0) return;
+    const added = this.store.addMessages(id, messages);
+    let fromOthers = false;
+    for (const m of added) {
+      this.store.stopTyping(id, m.senderId);
+      if (m.senderId === this.userId) continue;
+      fromOthers = true;
+      const active = this.store.getState().activeConversation === id;
+      if (!active || document.visibilityState === "hidden") this.store.incrementUnread(id);
+    }
+    if (fromOthers) this.markRead(id);
     if (!known) this.#events.conversationsChanged();
     this.#maybeFill(id);
   }

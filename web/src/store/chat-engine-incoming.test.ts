@@ -1,0 +1,125 @@
+// @vitest-environment happy-dom
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+
+import { ApiClient } from "@/api/client";
+import type { Message } from "@/api/types";
+import { ChatEngine, type PrivateMessaging } from "@/store/chat-engine";
+import type { ChatMessage } from "@/store/pipeline";
+import { FakeWebSocket as FakeSocket } from "@/test/fake-socket";
+
+const ME = "11111111-1111-4111-8111-111111111111";
+const OTHER = "22222222-2222-4222-8222-222222222222";
+const DM = "3c1f6a1e-3d4c-4e8a-9a51-6f2f5b8d2c22";
+
+function sealed(seq: number): Message {
+  return {
+    id: seq,
+    conversation_id: DM,
+    seq,
+    sender_id: OTHER,
+    sender_device_id: OTHER,
+    client_msg_id: seq.toString(16).padStart(32, "0"),
+    created_at: 1_700_000_000_000 + seq,
+    generation: 1,
+    ciphertext: "AAAA",
+  };
+}
+
+function opened(m: Message): ChatMessage {
+  return {
+    id: m.id,
+    conversationId: m.conversation_id,
+    seq: m.seq,
+    senderId: m.sender_id,
+    clientMsgId: m.client_msg_id,
+    createdAt: m.created_at,
+    text: `text ${String(m.seq)}`,
+    encrypted: true,
+  };
+}
+
+/** A decoder that opens each batch only when the test says so, recording the batch sizes. */
+function slowDecoder() {
+  const batches: number[] = [];
+  const release: (() => void)[] = [];
+  const messaging: PrivateMessaging = {
+    decode: async (messages) => {
+      batches.push(messages.length);
+      await new Promise<void>((resolve) => release.push(resolve));
+      return messages.map(opened);
+    },
+    seal: (entry) => Promise.resolve(entry),
+  };
+  return { batches, release, messaging };
+}
+
+function api(): ApiClient {
+  return new ApiClient((input) => {
+    let body: unknown = {};
+    if (input.endsWith("/ws-ticket")) body = { ticket: "ticket", expires_in: 30 };
+    else if (input.includes("/messages")) body = { messages: [], has_more_before: false, last_seq: 0 };
+    return Promise.resolve(new Response(JSON.stringify(body), { status: 200, headers: { "Content-Type": "application/json" } }));
+  });
+}
+
+describe("ChatEngine incoming envelopes", () => {
+  beforeEach(() => {
+    FakeSocket.all.length = 0;
+    vi.stubGlobal("WebSocket", FakeSocket);
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.unstubAllGlobals();
+  });
+
+  it("envelopes_arriving_while_a_batch_opens_are_opened_together_in_order", async () => {
+    const decoder = slowDecoder();
+    const engine = new ChatEngine(
+      api(),
+      ME,
+      { conversationsChanged: () => undefined, membersChanged: () => undefined, authLost: () => undefined },
+      { privateMessaging: () => Promise.resolve(decoder.messaging) },
+    );
+    engine.start();
+    await vi.advanceTimersByTimeAsync(0);
+    const socket = FakeSocket.all.at(-1);
+    if (socket === undefined) throw new Error("no socket opened");
+    socket.open();
+    socket.receive({ type: "ready", user_id: ME, device_id: ME, heartbeat_s: 20 });
+
+    // A live envelope is opened on its own; the 199 of a resume arriving meanwhile go together.
+    socket.receive({ type: "message.new", message: sealed(1) });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(decoder.batches).toEqual([1]);
+    for (let seq = 2; seq <= 200; seq++) socket.receive({ type: "message.new", message: sealed(seq) });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(decoder.batches).toEqual([1]);
+    decoder.release.shift()?.();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(decoder.batches).toEqual([1, 199]);
+    decoder.release.shift()?.();
+    await vi.advanceTimersByTimeAsync(0);
+
+    const messages = engine.store.conversation(DM).messages;
+    expect(messages.map((m) => m.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(messages.at(-1)?.text).toBe("text 200");
+    expect(engine.store.getState().unread[DM]).toBe(200);
+
+    // Frames already received when a batch starts are in it, however they were dispatched.
+    socket.receive({ type: "message.new", message: sealed(201) });
+    socket.receive({ type: "message.new", message: sealed(202) });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(decoder.batches).toEqual([1, 199, 2]);
+    decoder.release.shift()?.();
+    await vi.advanceTimersByTimeAsync(0);
+    // A lone live envelope afterwards is opened on its own, without waiting for more.
+    socket.receive({ type: "message.new", message: sealed(203) });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(decoder.batches).toEqual([1, 199, 2, 1]);
+    decoder.release.shift()?.();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(engine.store.conversation(DM).messages.at(-1)?.seq).toBe(203);
+    engine.stop();
+  });
+});

@@ -1,9 +1,11 @@
 """The one module that knows which database it talks to (SQLite or PostgreSQL).
 
 Everything above it gets `Database.read()` / `Database.write()` connections and writes portable
-SQLAlchemy Core. SQLite allows one writer at a time, so writes are serialised here with a lock and
-`BEGIN IMMEDIATE` (no "database is locked" surprises under concurrent senders); PostgreSQL runs
-writes concurrently and relies on row locks.
+SQLAlchemy Core; the one exception is the send batch, which on PostgreSQL runs on the asyncpg
+connection itself (`Database.driver_write()`, storage/sql/pg_send_batch.py). SQLite allows one
+writer at a time, so writes are serialised here with a lock and `BEGIN IMMEDIATE` (no "database
+is locked" surprises under concurrent senders); PostgreSQL runs writes concurrently and relies on
+row locks.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -44,6 +47,11 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
+
+    @property
+    def has_driver_write(self) -> bool:
+        """Whether `driver_write()` is available (PostgreSQL through asyncpg)."""
+        return self.dialect == "postgresql"
 
     def _prepare_sqlite_path(self) -> None:
         db = self.url.database
@@ -103,6 +111,38 @@ class Database:
         else:
             async with self.engine.begin() as conn:
                 yield conn
+
+    @asynccontextmanager
+    async def driver_write(self) -> AsyncIterator[Any]:
+        """A read-write transaction on a pooled connection's asyncpg connection (PostgreSQL),
+        committed when the block exits without error. The same pool as `write()` (one pool to
+        size and dispose); SQLAlchemy sees the connection idle, so its reset on return costs
+        nothing, and a connection this block cannot trust any more is dropped from the pool."""
+        async with self.engine.connect() as conn:
+            driver: Any = (await conn.get_raw_connection()).driver_connection
+            if driver.is_closed():
+                # The server closed it while it idled in the pool (a restart): reconnect once.
+                await conn.invalidate()
+                driver = (await conn.get_raw_connection()).driver_connection
+            try:
+                transaction = driver.transaction()
+                await transaction.start()
+                try:
+                    yield driver
+                except BaseException:
+                    await transaction.rollback()
+                    raise
+                await transaction.commit()
+            except BaseException as exc:
+                if (
+                    driver.is_closed()
+                    or driver.is_in_transaction()
+                    or not isinstance(exc, Exception)  # cancelled mid-statement
+                    or isinstance(exc, asyncpg.InterfaceError | OSError | TimeoutError)
+                ):
+                    # Gone, interrupted, or not rolled back: never reuse it.
+                    await conn.invalidate()
+                raise
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

@@ -143,12 +143,12 @@ async def test_batch_that_loses_a_unique_race_is_stored_send_by_send(
     # PostgreSQL stores send batches on the asyncpg connection (storage/sql/pg_send_batch.py).
     real_pg = PgSendBatch.insert_many
 
-    async def lose_once_pg(self: PgSendBatch, rows: Any) -> Any:
+    async def lose_once_pg(self: PgSendBatch, rows: Any, last_seqs: Any) -> Any:
         nonlocal failures
         if failures == 0:
             failures += 1
             raise asyncpg.UniqueViolationError("duplicate key (simulated race)")
-        return await real_pg(self, rows)
+        return await real_pg(self, rows, last_seqs)
 
     monkeypatch.setattr(PgSendBatch, "insert_many", lose_once_pg)
     ids = [cmid() for _ in range(12)]

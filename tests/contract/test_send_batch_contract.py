@@ -129,8 +129,7 @@ async def test_a_lost_unique_race_is_a_write_conflict_and_the_retry_finds_the_wi
     async def store_again() -> None:
         async with container.storage.send_batch() as tx:
             await tx.lock_with_member_ids([uuid.UUID(room)])
-            await tx.set_last_seqs({uuid.UUID(room): 2})
-            await tx.insert_many([(new_message(ana, cmd), 2)])
+            await tx.insert_many([(new_message(ana, cmd), 2)], {uuid.UUID(room): 2})
 
     with pytest.raises(WriteConflict):
         await store_again()

@@ -290,12 +290,11 @@ class MessageService:
                 rows.append((self._new_message(principal, cmd, now), last_seqs[conv.id]))
                 accepted.append(i)
             if rows:
-                await tx.set_last_seqs(
-                    {cid: seq for cid, seq in last_seqs.items() if seq != convs[cid].last_seq}
+                # Also marks each message read by its sender (your own message is never unread).
+                records = await tx.insert_many(
+                    rows,
+                    {cid: seq for cid, seq in last_seqs.items() if seq != convs[cid].last_seq},
                 )
-                records = await tx.insert_many(rows)
-                # Your own message is read by you: it never counts as unread.
-                await tx.set_read_many([(r.conversation_id, r.sender_id, r.seq) for r in records])
                 # A message brings back a conversation its members hid (not an ignored
                 # request); the lock told whether anyone hid it, so usually nothing runs here.
                 await tx.unhide_for_senders(

@@ -9,7 +9,7 @@ sent after the block is an ack after commit.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Protocol
 
 from hushroom.storage.conversations import LockedConversation, MessageRecord, NewMessage
@@ -34,18 +34,14 @@ class SendBatch(Protocol):
         """Those of the devices that have a certificate and are not revoked."""
         ...
 
-    async def set_last_seqs(self, last_seqs: dict[uuid.UUID, int]) -> None:
-        """Store new sequence highs for conversations locked by `lock_with_member_ids`."""
-        ...
-
-    async def insert_many(self, rows: Sequence[tuple[NewMessage, int]]) -> list[MessageRecord]:
-        """Insert (message, seq) pairs, public bodies sealed at rest; records in the same order.
-        A (device, client_msg_id) stored meanwhile by another transaction raises WriteConflict
+    async def insert_many(
+        self, rows: Sequence[tuple[NewMessage, int]], last_seqs: Mapping[uuid.UUID, int]
+    ) -> list[MessageRecord]:
+        """Insert (message, seq) pairs, public bodies sealed at rest; store the new sequence
+        highs of the conversations (locked by `lock_with_member_ids`); and mark each message read
+        by its sender (your own message never counts as unread). Records in the rows' order. A
+        (device, client_msg_id) stored meanwhile by another transaction raises WriteConflict
         (once the block exits)."""
-        ...
-
-    async def set_read_many(self, positions: Sequence[tuple[uuid.UUID, uuid.UUID, int]]) -> None:
-        """Move each (conversation, user) read position up to seq (never down)."""
         ...
 
     async def unhide_for_senders(self, pairs: Collection[tuple[uuid.UUID, uuid.UUID]]) -> None:

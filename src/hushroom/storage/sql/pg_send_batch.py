@@ -11,7 +11,7 @@ same sealing of public bodies (storage/sql/sealed.py), readable by the same read
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import asyncpg
 
@@ -50,24 +50,25 @@ _CERTIFIED_IDS = (
     "SELECT id FROM devices "
     "WHERE id = ANY($1::uuid[]) AND certificate IS NOT NULL AND revoked_at IS NULL"
 )
-_SET_LAST_SEQS = (
+# The whole write of a batch in one round trip: the conversations' new seq highs, each sender's
+# read position (one source row per (conversation, user): UPDATE … FROM applies only one of
+# several matches), and the messages. RETURNING names each row by (conversation, seq): the order
+# of INSERT … SELECT's RETURNING is not promised, the pair is unique. The three touch different
+# tables, so the one snapshot they share hides nothing from each other.
+_INSERT_MESSAGES = (
+    "WITH seqs AS ("
     "UPDATE conversations c SET last_seq = v.seq "
     "FROM unnest($1::uuid[], $2::bigint[]) AS v(id, seq) WHERE c.id = v.id"
-)
-# RETURNING names each row by (conversation, seq): the order of INSERT … SELECT's RETURNING is
-# not promised, the pair is unique.
-_INSERT_MESSAGES = (
+    "), reads AS ("
+    "UPDATE members m SET last_read_seq = v.seq "
+    "FROM unnest($3::uuid[], $4::uuid[], $5::bigint[]) AS v(conv, usr, seq) "
+    "WHERE m.conversation_id = v.conv AND m.user_id = v.usr AND m.last_read_seq < v.seq"
+    ") "
     "INSERT INTO messages (conversation_id, seq, sender_id, sender_device_id, client_msg_id, "
     "created_at, body_sealed, generation, ciphertext) "
-    "SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::uuid[], $5::varchar[], "
-    "$6::bigint[], $7::bytea[], $8::integer[], $9::bytea[]) "
+    "SELECT * FROM unnest($6::uuid[], $7::bigint[], $8::uuid[], $9::uuid[], $10::varchar[], "
+    "$11::bigint[], $12::bytea[], $13::integer[], $14::bytea[]) "
     "RETURNING id, conversation_id, seq"
-)
-# One source row per (conversation, user): UPDATE … FROM applies only one of several matches.
-_SET_READ_MANY = (
-    "UPDATE members m SET last_read_seq = v.seq "
-    "FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS v(conv, usr, seq) "
-    "WHERE m.conversation_id = v.conv AND m.user_id = v.usr AND m.last_read_seq < v.seq"
 )
 # Several senders per conversation set the same value: any unblocked one unhides the member.
 _UNHIDE = (
@@ -148,18 +149,25 @@ class PgSendBatch:
             return set()
         return {r[0] for r in await self._conn.fetch(_CERTIFIED_IDS, sorted(device_ids))}
 
-    async def set_last_seqs(self, last_seqs: dict[uuid.UUID, int]) -> None:
-        if not last_seqs:
-            return
-        ordered = sorted(last_seqs.items())
-        await self._conn.fetch(_SET_LAST_SEQS, [c for c, _ in ordered], [s for _, s in ordered])
-
-    async def insert_many(self, rows: Sequence[tuple[NewMessage, int]]) -> list[MessageRecord]:
+    async def insert_many(
+        self, rows: Sequence[tuple[NewMessage, int]], last_seqs: Mapping[uuid.UUID, int]
+    ) -> list[MessageRecord]:
         if not rows:
             return []
+        seqs = sorted(last_seqs.items())
+        read: dict[tuple[uuid.UUID, uuid.UUID], int] = {}
+        for m, seq in rows:
+            key = (m.conversation_id, m.sender_id)
+            read[key] = max(seq, read.get(key, 0))
+        reads = sorted(read.items())
         seal = self._cipher.seal
         returned = await self._conn.fetch(
             _INSERT_MESSAGES,
+            [c for c, _ in seqs],
+            [s for _, s in seqs],
+            [c for (c, _u), _s in reads],
+            [u for (_c, u), _s in reads],
+            [s for _k, s in reads],
             [m.conversation_id for m, _ in rows],
             [seq for _, seq in rows],
             [m.sender_id for m, _ in rows],
@@ -193,21 +201,6 @@ class PgSendBatch:
             )
             for m, seq in rows
         ]
-
-    async def set_read_many(self, positions: Sequence[tuple[uuid.UUID, uuid.UUID, int]]) -> None:
-        if not positions:
-            return
-        highest: dict[tuple[uuid.UUID, uuid.UUID], int] = {}
-        for conv, user, seq in positions:
-            if seq > highest.get((conv, user), -1):
-                highest[(conv, user)] = seq
-        ordered = sorted(highest.items())
-        await self._conn.fetch(
-            _SET_READ_MANY,
-            [c for (c, _u), _s in ordered],
-            [u for (_c, u), _s in ordered],
-            [s for _k, s in ordered],
-        )
 
     async def unhide_for_senders(self, pairs: Collection[tuple[uuid.UUID, uuid.UUID]]) -> None:
         if not pairs:

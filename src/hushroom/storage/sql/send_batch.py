@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from hushroom.storage.conversations import LockedConversation, MessageRecord, NewMessage
@@ -29,14 +29,15 @@ class SqlSendBatch:
     async def certified_ids(self, device_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
         return await self._repos.devices.certified_ids(device_ids)
 
-    async def set_last_seqs(self, last_seqs: dict[uuid.UUID, int]) -> None:
-        await self._repos.conversations.set_last_seqs(last_seqs)
-
-    async def insert_many(self, rows: Sequence[tuple[NewMessage, int]]) -> list[MessageRecord]:
-        return await self._repos.messages.insert_many(rows)
-
-    async def set_read_many(self, positions: Sequence[tuple[uuid.UUID, uuid.UUID, int]]) -> None:
-        await self._repos.members.set_read_many(positions)
+    async def insert_many(
+        self, rows: Sequence[tuple[NewMessage, int]], last_seqs: Mapping[uuid.UUID, int]
+    ) -> list[MessageRecord]:
+        await self._repos.conversations.set_last_seqs(dict(last_seqs))
+        records = await self._repos.messages.insert_many(rows)
+        await self._repos.members.set_read_many(
+            [(r.conversation_id, r.sender_id, r.seq) for r in records]
+        )
+        return records
 
     async def unhide_for_senders(self, pairs: Collection[tuple[uuid.UUID, uuid.UUID]]) -> None:
         await self._repos.members.unhide_for_senders(pairs)

@@ -9,18 +9,20 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from sqlalchemy import select
+from sqlalchemy import text as sqltext
 
 from hushroom.app import create_app
 from hushroom.clock import FakeClock
 from hushroom.config import Settings
 from hushroom.container import Container
-from hushroom.errors import WriteConflict
+from hushroom.errors import ServiceUnavailable, WriteConflict
 from hushroom.principal import Principal
 from hushroom.services.messages import SendCommand, SendResult
 from hushroom.storage.conversations import NewMessage
@@ -29,6 +31,7 @@ from hushroom.storage.sql.send_batch import SqlSendBatch
 from hushroom.storage.sql.tables import messages
 from tests.api.test_messages import make_room
 from tests.support.accounts import Account, register_and_login
+from tests.support.server import free_port
 
 
 @pytest.fixture
@@ -271,3 +274,52 @@ async def test_an_empty_conversation_and_an_unknown_one_lock_as_they_are(
     assert locked[uuid.UUID(room)].member_ids == []
     assert locked[uuid.UUID(room)].conversation.kind == "room"
     assert certified == set()  # a device without a certificate
+
+
+async def test_a_dropped_connection_fails_one_batch_at_most_and_the_next_one_stores(
+    app: tuple[httpx.AsyncClient, Container], database_url: str
+) -> None:
+    """A database restart closes every pooled connection: a batch may fail with 503 (never
+    acknowledged), the next one reconnects and stores."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server connection to lose")
+    client, container = app
+    ana = await register_and_login(client, "Ana")
+    room = await make_room(client, ana)
+    results(await store(container, [(ana, text(room, "before"))]))
+    async with container.storage.read() as tx:
+        await tx.conn.execute(
+            sqltext(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+
+    first = (await store(container, [(ana, text(room, "during"))]))[0]
+    second = (await store(container, [(ana, text(room, "after"))]))[0]
+
+    assert isinstance(first, SendResult | ServiceUnavailable), first
+    assert isinstance(second, SendResult), second
+    stored = 3 if isinstance(first, SendResult) else 2
+    assert await seqs(container, ana, room) == list(range(1, stored + 1))
+
+
+async def test_an_unreachable_database_answers_every_send_of_the_batch_with_503(
+    database_url: str, tmp_path: Path
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("an embedded SQLite database cannot be unreachable")
+    settings = Settings(
+        database_url=f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nothing",
+        data_dir=tmp_path,
+        jwt_secret="outage-secret-" + "z" * 40,  # type: ignore[arg-type]
+    )
+    container = Container(settings)
+    someone = Principal(uuid.uuid4(), uuid.uuid4(), uuid.uuid4())
+    try:
+        outcomes = await container.messages._store_batch(
+            [(someone, text(str(uuid.uuid4()), f"m{i}"), None) for i in range(3)]
+        )
+    finally:
+        await container.stop()
+    assert [type(o) for o in outcomes] == [ServiceUnavailable] * 3

@@ -22,6 +22,14 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+# Errors after which an asyncpg connection cannot be trusted.
+_BROKEN = (
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.PostgresConnectionError,
+    OSError,
+)
+
 
 class Database:
     def __init__(self, url: str, *, pool_size: int = 20, driver_pool_size: int = 2) -> None:
@@ -123,8 +131,14 @@ class Database:
         batch runs once per transaction; sized by the send batch workers, so it adds only that
         many connections."""
         pool = self._driver_pool or await self._open_driver_pool()
-        async with pool.acquire() as driver, driver.transaction():
-            yield driver
+        async with pool.acquire() as driver:
+            try:
+                async with driver.transaction():
+                    yield driver
+            except _BROKEN:
+                # Closed under us (a database restart) or left mid-protocol: never pooled again.
+                driver.terminate()
+                raise
 
     async def _open_driver_pool(self) -> Any:
         async with self._driver_pool_lock:

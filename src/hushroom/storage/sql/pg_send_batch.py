@@ -218,7 +218,8 @@ def is_connection_error(exc: BaseException) -> bool:
     """The connection cannot be trusted any more (it is dropped, not returned to the pool)."""
     if isinstance(exc, asyncpg.PostgresError):
         return str(getattr(exc, "sqlstate", "") or "")[:2] in _UNAVAILABLE_CLASSES
-    return isinstance(exc, OSError | asyncpg.InterfaceError | asyncpg.ConnectionDoesNotExistError)
+    # InternalClientError: the server closed the connection while a statement was being sent.
+    return isinstance(exc, OSError | asyncpg.InterfaceError | asyncpg.InternalClientError)
 
 
 def translate(exc: BaseException) -> HushroomError | None:

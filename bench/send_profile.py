@@ -4,7 +4,8 @@ DMs, for plaintext bodies of the same length into two-member public rooms (the D
 plaintext twin), or both, one after the other, with the difference.
 
 `uv run --group bench python -m bench.send_profile [--mode envelope,plain] [--n 2000]
-[--concurrency 50]`. It starts a `hushroom serve` on `hushroom_bench` (created if missing) only to
+[--concurrency 50] [--database hushroom_send_profile]`. It starts a `hushroom serve` on its own
+database (recreated each run, so other benches sharing the server keep theirs) only to
 register `2 × concurrency` accounts with real keys and open their DMs (with a key set each) or
 rooms, then sends in-process. Envelopes are sealed before the timed rounds, as the load
 generators do. Not measured here: the gateway (frame parsing, base64 of the ciphertext) and
@@ -26,12 +27,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event
 
 from bench import accounts
 from bench.common import ENVELOPE_PLAINTEXT, Sealer, envelope_bytes, make_cmid, now_ns
-from bench.servers import BENCH_DB, BENCH_ENV, PG_ADMIN_DSN, hushroom_server, pg_url
-from hushroom.config import Settings
+from bench.servers import BENCH_ENV, hushroom_server, pg_url, recreate_database
+from hushroom.config import Settings, encode_at_rest_key
 from hushroom.container import Container
 from hushroom.principal import Principal
 from hushroom.services.messages import SendCommand
@@ -39,26 +41,21 @@ from hushroom.services.messages import SendCommand
 WARMUP_ROUNDS = 20
 
 
-async def _ensure_database() -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", BENCH_DB):
-            await conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    finally:
-        await conn.close()
+# The setup server and the in-process container must seal and open under the same KEK.
+AT_REST_KEY = encode_at_rest_key(os.urandom(32))
 
 
 # One sender as the send path sees it: who, into which conversation, and how to make its sends.
 Sender = tuple[Principal, uuid.UUID, Sealer | None]
 
 
-def _setup(concurrency: int, modes: list[str]) -> dict[str, list[Sender]]:
+def _setup(concurrency: int, modes: list[str], database: str) -> dict[str, list[Sender]]:
     """Accounts, DMs with a key set each, two-member rooms: over HTTP, as the load bench does."""
-    asyncio.run(_ensure_database())
+    url = recreate_database(database)
     log_dir = Path(tempfile.mkdtemp(prefix="send-profile-"))
-    server = hushroom_server("send-profile-setup", pg_url(), log_dir, set())
+    server = hushroom_server(
+        "send-profile-setup", url, log_dir, set(), HUSHROOM_AT_REST_KEY=AT_REST_KEY
+    )
     server.start()
     try:
         users = accounts.create_users(server.base_url, 2 * concurrency)
@@ -111,12 +108,23 @@ def _commands(senders: list[Sender], rounds: int, body_chars: int) -> list[list[
 async def _profile(
     container: Container, mode: str, senders: list[Sender], n: int, body_chars: int
 ) -> float:
-    statements = 0
+    statements = raw_statements = 0
 
     @event.listens_for(container.db.engine.sync_engine, "before_cursor_execute")
     def _count(*_args: object) -> None:
         nonlocal statements
         statements += 1
+
+    # Statements the send batch runs on the asyncpg connection itself (storage/sql/pg_send_batch.py)
+    # bypass SQLAlchemy's events: count them where asyncpg runs a query with arguments.
+    real_execute = asyncpg.Connection._execute
+
+    async def _count_raw(self: asyncpg.Connection, *args: Any, **kwargs: Any) -> Any:
+        nonlocal raw_statements
+        raw_statements += 1
+        return await real_execute(self, *args, **kwargs)
+
+    asyncpg.Connection._execute = _count_raw
 
     concurrency = len(senders)
     rounds = max(1, n // concurrency)
@@ -136,7 +144,7 @@ async def _profile(
     try:
         for _ in range(WARMUP_ROUNDS):  # pool, statement caches
             await send()
-        statements = 0
+        statements = raw_statements = 0
         t0, wall0 = os.times(), time.perf_counter()
         for _ in range(rounds):
             await send()
@@ -147,7 +155,8 @@ async def _profile(
         print(
             f"{mode}: {sends} sends, {concurrency} at a time: {user + system:.0f} µs CPU each "
             f"({user:.0f} user, {system:.0f} system), {wall / sends * 1e3:.2f} ms wall, "
-            f"{statements / sends:.1f} SQL statements each (plus BEGIN, COMMIT), "
+            f"{statements / sends:.2f} SQLAlchemy + {raw_statements / sends:.2f} raw asyncpg "
+            "statements each (plus BEGIN, COMMIT), "
             f"load {os.getloadavg()}"
         )
         prof = cProfile.Profile(time.process_time)  # CPU time, not wall time
@@ -157,6 +166,7 @@ async def _profile(
         prof.disable()
     finally:
         event.remove(container.db.engine.sync_engine, "before_cursor_execute", _count)
+        asyncpg.Connection._execute = real_execute
     out = io.StringIO()
     pstats.Stats(prof, stream=out).sort_stats(
         os.environ.get("PROFILE_SORT", "tottime")
@@ -165,10 +175,16 @@ async def _profile(
     return user + system
 
 
-async def run(n: int, concurrency: int, modes: list[str], senders: dict[str, list[Sender]]) -> None:
+async def run(
+    n: int, concurrency: int, modes: list[str], senders: dict[str, list[Sender]], database: str
+) -> None:
     for k, v in BENCH_ENV.items():
         os.environ.setdefault(k, v)
-    settings = Settings(database_url=pg_url(), jwt_secret="bench-secret-" + "z" * 40)
+    settings = Settings(
+        database_url=pg_url(database),
+        jwt_secret="bench-secret-" + "z" * 40,
+        at_rest_key=AT_REST_KEY,
+    )
     container = Container(settings)
     await container.start()
     body_chars = -(-envelope_bytes() * 4 // 3)  # as long as the envelope's base64, as dm_plain
@@ -188,6 +204,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=1, help="sends in flight at once")
     parser.add_argument(
+        "--database", default="hushroom_send_profile", help="PostgreSQL database (recreated)"
+    )
+    parser.add_argument(
         "--mode",
         default="envelope,plain",
         help="envelope (real envelopes into DMs), plain (text bodies into two-member rooms), "
@@ -197,8 +216,8 @@ def main() -> None:
     modes = [m.strip() for m in args.mode.split(",") if m.strip()]
     if not modes or set(modes) - {"envelope", "plain"} or len(set(modes)) != len(modes):
         parser.error("--mode: envelope, plain, or both comma-separated")
-    senders = _setup(args.concurrency, modes)
-    asyncio.run(run(args.n, args.concurrency, modes, senders))
+    senders = _setup(args.concurrency, modes, args.database)
+    asyncio.run(run(args.n, args.concurrency, modes, senders, args.database))
 
 
 if __name__ == "__main__":

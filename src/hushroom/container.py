@@ -49,7 +49,8 @@ class Container:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.metrics = Metrics()
-        self.db = Database(settings.database_url)
+        # PostgreSQL send batches have their own asyncpg connections, one per batch worker.
+        self.db = Database(settings.database_url, driver_pool_size=settings.send_batch_workers)
         # Free text the server can read is sealed at rest (docs/decisions/0008).
         self.at_rest_keys = AtRestKeys(AtRestCipher(settings.resolved_at_rest_key()), self.clock)
         self.storage = Storage(self.db, self.at_rest_keys)

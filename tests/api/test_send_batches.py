@@ -9,11 +9,13 @@ import re
 import uuid
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy.exc import IntegrityError
 
 from hushroom.storage.sql.conversations import SqlMessageRepository
+from hushroom.storage.sql.pg_send_batch import PgSendBatch
 from tests.api.test_messages import cmid, make_room, send
 from tests.support.accounts import Account, register_and_login
 from tests.support.e2ee import (
@@ -138,6 +140,17 @@ async def test_batch_that_loses_a_unique_race_is_stored_send_by_send(
         return await real(self, rows)
 
     monkeypatch.setattr(SqlMessageRepository, "insert_many", lose_once)
+    # PostgreSQL stores send batches on the asyncpg connection (storage/sql/pg_send_batch.py).
+    real_pg = PgSendBatch.insert_many
+
+    async def lose_once_pg(self: PgSendBatch, rows: Any, last_seqs: Any) -> Any:
+        nonlocal failures
+        if failures == 0:
+            failures += 1
+            raise asyncpg.UniqueViolationError("duplicate key (simulated race)")
+        return await real_pg(self, rows, last_seqs)
+
+    monkeypatch.setattr(PgSendBatch, "insert_many", lose_once_pg)
     ids = [cmid() for _ in range(12)]
     replies = await asyncio.gather(
         *(send(client, ana if i % 2 else ben, room, f"m{i}", ids[i]) for i in range(12))

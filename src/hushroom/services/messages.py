@@ -240,9 +240,10 @@ class MessageService:
         first: dict[tuple[uuid.UUID, str], int] = {}
         followers: list[tuple[int, int]] = []
         stored: list[tuple[MessageRecord, list[uuid.UUID]]] = []
-        async with self._storage.write() as tx:
+        # On PostgreSQL prepared statements on the driver connection (storage/send_batch.py).
+        async with self._storage.send_batch() as tx:
             keys = [(p.device_id, cmd.client_msg_id) for p, cmd, _v in sends]
-            existing = await tx.messages.by_client_ids(keys)
+            existing = await tx.by_client_ids(keys)
             fresh: list[int] = []
             for i, key in enumerate(keys):
                 if key in first:
@@ -255,14 +256,14 @@ class MessageService:
                 else:
                     outcomes[i] = _follow(SendResult(found, duplicate=True), sends[i][1])
             conv_ids = {sends[i][1].conversation_id for i in fresh}
-            locked = await tx.conversations.lock_with_member_ids(conv_ids)
+            locked = await tx.lock_with_member_ids(conv_ids)
             convs = {cid: lock.conversation for cid, lock in locked.items()}
             member_ids = {cid: set(lock.member_ids) for cid, lock in locked.items()}
             last_seqs = {cid: conv.last_seq for cid, conv in convs.items()}
             # Envelopes come from certified devices only: at most one query for the batch's
             # devices, none when they were all seen certified moments ago.
             envelope_devices = {sends[i][0].device_id for i in fresh if sends[i][1].ciphertext}
-            certified = await self._certified.which(envelope_devices, tx.devices.certified_ids)
+            certified = await self._certified.which(envelope_devices, tx.certified_ids)
             rows: list[tuple[NewMessage, int]] = []
             accepted: list[int] = []
             for i in fresh:
@@ -289,17 +290,14 @@ class MessageService:
                 rows.append((self._new_message(principal, cmd, now), last_seqs[conv.id]))
                 accepted.append(i)
             if rows:
-                await tx.conversations.set_last_seqs(
-                    {cid: seq for cid, seq in last_seqs.items() if seq != convs[cid].last_seq}
-                )
-                records = await tx.messages.insert_many(rows)
-                # Your own message is read by you: it never counts as unread.
-                await tx.members.set_read_many(
-                    [(r.conversation_id, r.sender_id, r.seq) for r in records]
+                # Also marks each message read by its sender (your own message is never unread).
+                records = await tx.insert_many(
+                    rows,
+                    {cid: seq for cid, seq in last_seqs.items() if seq != convs[cid].last_seq},
                 )
                 # A message brings back a conversation its members hid (not an ignored
                 # request); the lock told whether anyone hid it, so usually nothing runs here.
-                await tx.members.unhide_for_senders(
+                await tx.unhide_for_senders(
                     {
                         (r.conversation_id, r.sender_id)
                         for r in records

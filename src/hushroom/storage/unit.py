@@ -37,6 +37,8 @@ from hushroom.storage.identities import (
     SignInFlowRepository,
 )
 from hushroom.storage.moderation import AuditLogRepository
+from hushroom.storage.send_batch import SendBatch
+from hushroom.storage.sql import pg_send_batch
 from hushroom.storage.sql.accounts import (
     SqlDeviceRepository,
     SqlPukCertificateRepository,
@@ -59,6 +61,7 @@ from hushroom.storage.sql.identities import (
     SqlSignInFlowRepository,
 )
 from hushroom.storage.sql.moderation import SqlAuditLogRepository
+from hushroom.storage.sql.send_batch import SqlSendBatch
 from hushroom.storage.sql.user_stores import SqlUserStoreRepository
 from hushroom.storage.user_stores import UserStoreRepository
 
@@ -132,6 +135,37 @@ async def _translated(
         raise translated from exc
 
 
+@asynccontextmanager
+async def _sql_send_batch(repos: AbstractAsyncContextManager[Repos]) -> AsyncIterator[SendBatch]:
+    async with repos as tx:
+        yield SqlSendBatch(tx)
+
+
+@asynccontextmanager
+async def _driver_send_batch(keys: AtRestKeys, db: Database) -> AsyncIterator[SendBatch]:
+    """The send batch on the asyncpg connection; its errors become the same domain errors as
+    `_translated`'s (a lost unique race → WriteConflict, an outage → 503)."""
+    try:
+        await keys.ensure(db)
+        async with db.driver_write() as conn:
+            yield pg_send_batch.PgSendBatch(conn, keys.cipher)
+    except UnknownDataKey as exc:
+        keys.mark_stale()
+        raise ServiceUnavailable("the server is loading a new data key", retry_after=1.0) from exc
+    except PoolTimeout as exc:
+        raise ServiceUnavailable("the server is busy", retry_after=1.0) from exc
+    except (DBAPIError, OSError) as exc:
+        translated = _translate(exc)
+        if translated is None:
+            raise
+        raise translated from exc
+    except Exception as exc:
+        driver_error = pg_send_batch.translate(exc)
+        if driver_error is None:
+            raise
+        raise driver_error from exc
+
+
 class Storage:
     def __init__(self, db: Database, keys: AtRestKeys) -> None:
         self.db = db
@@ -142,3 +176,9 @@ class Storage:
 
     def read(self) -> AbstractAsyncContextManager[Repos]:
         return _translated(self.keys, self.db, self.db.read())
+
+    def send_batch(self) -> AbstractAsyncContextManager[SendBatch]:
+        """One transaction storing a batch of sends (storage/send_batch.py)."""
+        if self.db.has_driver_write:
+            return _driver_send_batch(self.keys, self.db)
+        return _sql_send_batch(self.write())

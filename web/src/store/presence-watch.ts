@@ -17,7 +17,13 @@ export class PresenceWatch {
   #scheduled = false;
 
   /** `send` returns false when it could not send (not connected): `reconnected` sends later. */
-  constructor(send: (ids: readonly string[]) => boolean, schedule: (run: () => void) => void = queueMicrotask) {
+  constructor(
+    send: (ids: readonly string[]) => boolean,
+    // Wrapped: a browser's queueMicrotask called as a method of this object throws.
+    schedule: (run: () => void) => void = (run) => {
+      queueMicrotask(run);
+    },
+  ) {
     this.#send = send;
     this.#schedule = schedule;
   }

@@ -16,6 +16,7 @@ import pytest
 from hushroom.config import Settings
 from hushroom.container import Container
 from hushroom.events.event import Event
+from hushroom.presence.base import PresenceInfo
 from hushroom.principal import Principal
 from hushroom.storage.accounts import UserRecord
 from hushroom.storage.conversations import MemberRecord
@@ -38,7 +39,7 @@ async def settings(
     yield Settings(
         database_url=database_url,
         data_dir=tmp_path / "data",
-        jwt_secret="test-secret-" + "x" * 40,  # type: ignore[arg-type]
+        jwt_secret="test-secret-" + "x" * 40,
         log_json=True,
         rate_limit_scale=1000,
         redis_url=redis_url,
@@ -66,8 +67,8 @@ async def accepted_dm(client: httpx.AsyncClient, a: Account, b: Account) -> str:
     return dm
 
 
-def snapshot(infos: list[object]) -> list[tuple[str, str]]:
-    return [(str(i.user_id), i.status) for i in infos]  # type: ignore[attr-defined]
+def snapshot(infos: list[PresenceInfo]) -> list[tuple[str, str]]:
+    return [(str(i.user_id), i.status) for i in infos]
 
 
 async def test_a_dm_partner_gets_online_and_offline_a_room_co_member_does_not(

@@ -139,9 +139,16 @@ async def test_blocking_stops_presence_both_ways(
 
     published.clear()
     assert (await app_client.delete(f"{API}/blocks/{ana.user_id}", headers=ben.headers)).is_success
+    # Unblocked, they share the room again (Ben's side of the DM is a request now), and room
+    # presence reaches whoever watches (docs/protocol.md "Presence").
     await container.presence.connected(principal(ben), "b2")
-    assert presence_of(published, ben, ana) == ["online"]
-    assert presence_of(published, ana, ben) == ["away"]
+    assert presence_of(published, ben, ana) == []
+    await container.presence.watch(principal(ana), "a1", [uuid.UUID(ben.user_id)])
+    await container.presence.watch(principal(ben), "b2", [uuid.UUID(ana.user_id)])
+    await container.presence.set_status(principal(ben), "b2", "away")
+    await container.presence.set_status(principal(ana), "a1", "online")
+    assert presence_of(published, ben, ana) == ["away"]
+    assert presence_of(published, ana, ben) == ["online"]
 
 
 async def test_no_typing_or_receipts_cross_a_block_in_a_shared_group(

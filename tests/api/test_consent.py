@@ -146,7 +146,9 @@ async def test_public_room_co_members_stay_strangers_but_keep_room_presence(
     await post(app_client, ben, f"/rooms/{room.json()['id']}/join")
     dm = await open_dm(app_client, ana, ben)
     assert (await listing(app_client, ben))[dm]["request"] is True
-    # Joining a public room is choosing to be seen there: room presence is kept.
+    # Joining a public room is choosing to be seen there: room presence is kept, for those
+    # who watch (it is no longer pushed room-wide: docs/protocol.md "Presence").
+    await container.presence.watch(principal(ana), "a1", [uuid.UUID(ben.user_id)])
     published.clear()
     await container.presence.connected(principal(ben), "b1")
     assert presence_of(published, ben, ana) == ["online"]

@@ -30,24 +30,29 @@ def _presence_to(events: list[Event], about: Account, to: Account) -> list[str]:
     ]
 
 
-async def test_joining_a_room_exchanges_presence_with_online_members(
+async def test_joining_a_room_exchanges_presence_only_with_watchers(
     client: httpx.AsyncClient, container: Container, published: list[Event]
 ) -> None:
+    # Room-wide presence is gone (docs/protocol.md "Presence"): a joiner is shown only to
+    # members watching them, and learns others' presence by watching them.
     alice = await register_and_login(client, "Alice")
     bob = await register_and_login(client, "Bob")
-    carol = await register_and_login(client, "Carol")  # never connects: stays offline
+    carol = await register_and_login(client, "Carol")
     await container.presence.connected(principal(alice), "a1")
     await container.presence.connected(principal(bob), "b1")
+    await container.presence.connected(principal(carol), "c1")
     r = await client.post("/api/v1/rooms", json={"name": "Garden"}, headers=alice.headers)
     room = r.json()["id"]
     await client.post(f"/api/v1/rooms/{room}/join", headers=carol.headers)
+    # Alice already watches Bob (say, his id was on her screen), Carol does not.
+    await container.presence.watch(principal(alice), "a1", [uuid.UUID(bob.user_id)])
     published.clear()
 
     r = await client.post(f"/api/v1/rooms/{room}/join", headers=bob.headers)
     assert r.status_code == 200, r.text
     assert _presence_to(published, bob, alice) == ["online"]
-    assert _presence_to(published, alice, bob) == ["online"]
-    assert _presence_to(published, carol, bob) == []  # offline is the default: nothing sent
+    assert _presence_to(published, bob, carol) == []
+    assert _presence_to(published, carol, bob) == []
 
 
 async def test_a_dm_shows_the_partner_online_once_accepted(

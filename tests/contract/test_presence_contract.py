@@ -88,6 +88,33 @@ async def test_typing_is_relayed_once_per_ttl(presence: PresenceBackend) -> None
     assert await presence.set_typing(conv, alice, NOW + 1000, 300) is True
 
 
+async def test_a_watch_replaces_the_last_and_lists_its_watcher(presence: PresenceBackend) -> None:
+    ana, ben, cat, dan = (uuid.uuid4() for _ in range(4))
+    await presence.connect(ana, "a1", NOW)
+    await presence.watch("a1", ana, [ben, cat])
+    await presence.connect(dan, "d1", NOW)
+    await presence.watch("d1", dan, [ben])
+    assert await presence.watchers(ben) == {ana, dan}
+    assert await presence.watchers(cat) == {ana}
+    await presence.watch("a1", ana, [cat])  # replaces: Ben is no longer watched by her
+    assert await presence.watchers(ben) == {dan}
+    await presence.watch("a1", ana, [])
+    assert await presence.watchers(cat) == set()
+    assert await presence.watchers(uuid.uuid4()) == set()
+
+
+async def test_a_watch_dies_with_its_connection_only(presence: PresenceBackend) -> None:
+    ana, ben = uuid.uuid4(), uuid.uuid4()
+    await presence.connect(ana, "a1", NOW)
+    await presence.connect(ana, "a2", NOW)
+    await presence.watch("a1", ana, [ben])
+    await presence.watch("a2", ana, [ben])
+    await presence.disconnect(ana, "a1", NOW + 1)
+    assert await presence.watchers(ben) == {ana}  # her other socket still watches
+    await presence.disconnect(ana, "a2", NOW + 2)
+    assert await presence.watchers(ben) == set()
+
+
 # Redis only: several nodes, TTLs, heartbeats ----------------------------------------------------
 
 
@@ -167,8 +194,41 @@ async def test_unreachable_redis_degrades_without_raising() -> None:
         assert await down.set_status(user, "c1", "away", NOW) == "online"
         assert await down.disconnect(user, "c1", NOW) == "online"  # no "went offline" event
         assert await down.set_typing(uuid.uuid4(), user, NOW, 1000) is False
+        await down.watch("c1", user, [uuid.uuid4()])  # kept for the heartbeat to write later
+        assert await down.watchers(user) == set()
         [info] = await down.get([user])
         assert (info.status, info.last_seen_ms) == ("offline", None)
         await asyncio.sleep(0.3)  # the heartbeat fails quietly too
     finally:
         await down.stop()
+
+
+@pytest.mark.timeout(30)
+async def test_watches_are_shared_between_nodes_and_lapse_with_a_dead_node(
+    presence: PresenceBackend, redis_prefix: str
+) -> None:
+    live = redis_only(presence)  # conn_ttl 2 s, heartbeat 0.5 s
+    doomed = RedisPresence(REDIS_URL, prefix=redis_prefix, conn_ttl_s=2.0, heartbeat_s=0.5)
+    await doomed.start()
+    ana, ben, cat = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await live.watch("a1", ana, [cat])
+    await doomed.watch("b1", ben, [cat])
+    assert await live.watchers(cat) == {ana, ben}
+    await doomed.stop()  # no disconnect: its watches expire with its connections
+    await asyncio.sleep(3.0)
+    assert await live.watchers(cat) == {ana}  # kept alive by the heartbeat
+
+
+@pytest.mark.timeout(30)
+async def test_heartbeat_restores_watches_lost_by_redis(
+    presence: PresenceBackend, redis_prefix: str
+) -> None:
+    live = redis_only(presence)
+    from tests.contract.conftest import delete_prefix
+
+    ana, ben = uuid.uuid4(), uuid.uuid4()
+    await live.watch("a1", ana, [ben])
+    await delete_prefix(redis_prefix)
+    assert await live.watchers(ben) == set()
+    await asyncio.sleep(1.0)
+    assert await live.watchers(ben) == {ana}

@@ -70,6 +70,15 @@ def test_typing_presence_receipts_and_membership_events(server: ServerProcess) -
                 "user_id": ben.user_id,
             }
 
+            # Room presence reaches those watching (docs/protocol.md "Presence"): Ana watches
+            # Ben, as a client does for the members on its screen.
+            await ws_ana.send(
+                orjson.dumps({"type": "presence.watch", "user_ids": [ben.user_id]}).decode()
+            )
+            snapshot = await next_of(ws_ana, "presence.snapshot")
+            assert [(p["user_id"], p["status"]) for p in snapshot["presences"]] == [
+                (ben.user_id, "offline")
+            ]
             ws_ben = await open_socket(c, server, ben)
             online = await next_of(ws_ana, "presence")
             assert (online["user_id"], online["status"]) == (ben.user_id, "online")

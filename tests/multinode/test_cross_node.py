@@ -157,6 +157,42 @@ async def test_presence_and_typing_cross_nodes(cluster: Cluster) -> None:
         assert isinstance(offline.data["last_seen"], int)
 
 
+async def test_a_watch_on_one_node_sees_a_room_member_on_the_other(cluster: Cluster) -> None:
+    """Room presence is no longer pushed: a watch on node A (kept in Redis) reaches the
+    changes of a member connected to node B; a room co-member who does not watch gets none."""
+    a, b = cluster.nodes
+    async with clients(("Ada", a.base_url), ("Bob", b.base_url), ("Cy", a.base_url)) as (
+        ada,
+        bob,
+        cy,
+    ):
+        assert ada.user_id is not None and bob.user_id is not None
+        room = await ada.create_room("watched")
+        await bob.join_room(room.id)
+        await cy.join_room(room.id)
+        rt_a = await ada.connect()
+        rt_c = await cy.connect()  # in the room, watching nobody
+        await rt_a.watch_presence([bob.user_id])
+        snapshot = await next_server_event(rt_a, "presence.snapshot")
+        assert snapshot.data["presences"][0]["status"] == "offline"
+
+        rt_b = await bob.connect()
+        online = await next_server_event(rt_a, "presence", user_id=str(bob.user_id))
+        assert online.data["status"] == "online"
+        await rt_b.send_frame({"type": "presence.set", "status": "away"})
+        away = await next_server_event(rt_a, "presence", user_id=str(bob.user_id))
+        assert away.data["status"] == "away"
+        with pytest.raises(TimeoutError):
+            await next_server_event(rt_c, "presence", within=0.5, user_id=str(bob.user_id))
+
+        # Another socket's watch, on the first node, reads the state Bob's node wrote.
+        await rt_c.watch_presence([bob.user_id])
+        snap = await next_server_event(rt_c, "presence.snapshot")
+        assert [(p["user_id"], p["status"]) for p in snap.data["presences"]] == [
+            (str(bob.user_id), "away")
+        ]
+
+
 async def test_nginx_body_limit_and_upgrade_headers(cluster: Cluster) -> None:
     async with httpx.AsyncClient(base_url=cluster.nginx.base_url, timeout=10) as http:
         # Over 4 MiB: refused by nginx itself, before any node.

@@ -120,6 +120,26 @@ test("the typing indicator shows", async () => {
   await ben.page.getByLabel("Message", { exact: true }).fill("");
 });
 
+test("the member panel shows a room member's presence (watched, not pushed room-wide)", async () => {
+  await ana.page.getByRole("button", { name: /^Members/ }).click();
+  const panel = ana.page.getByRole("complementary", { name: "Members" });
+  const benRow = panel.getByRole("listitem").filter({ hasText: "Ben" });
+  await expect(benRow.getByRole("img", { name: "online" })).toBeVisible();
+  // Ben's tab goes to the background: away reaches Ana through her watch.
+  await ben.page.evaluate(() => {
+    Object.defineProperty(document, "visibilityState", { value: "hidden", configurable: true });
+    document.dispatchEvent(new Event("visibilitychange"));
+  });
+  await expect(benRow.getByRole("img", { name: "away" })).toBeVisible();
+  await ben.page.evaluate(() => {
+    Object.defineProperty(document, "visibilityState", { value: "visible", configurable: true });
+    document.dispatchEvent(new Event("visibilitychange"));
+  });
+  await expect(benRow.getByRole("img", { name: "online" })).toBeVisible();
+  await ana.page.getByRole("button", { name: /^Members/ }).click();
+  await expect(panel).toBeHidden();
+});
+
 test("an unread badge appears and clears on open, and the read receipt updates", async () => {
   await ben.page.goto("/");
   await connected(ben.page);

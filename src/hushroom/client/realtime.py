@@ -25,6 +25,7 @@ import json
 import logging
 import random
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -124,6 +125,8 @@ class Realtime:
         self._fatal: ConnectionFailed | None = None
         self._closed = False
         self._tasks: list[asyncio.Task[None]] = []
+        # The users whose presence this client watches (`presence.watch`), sent on every connect.
+        self._watched: list[str] = []
 
     def __repr__(self) -> str:
         return f"Realtime({self._ws_url!r}, connected={self.connected})"
@@ -400,6 +403,8 @@ class Realtime:
         self._resume_due = None  # this resume covers any that was due
         self._ready.set()
         await self._send_resume()
+        if self._watched:
+            await self._send_watch()
         self._emit(
             Connected(uuid.UUID(first["user_id"]), uuid.UUID(first["device_id"]), self._connections)
         )
@@ -408,6 +413,22 @@ class Realtime:
         with contextlib.suppress(ConnectionClosed):
             async for raw in ws:
                 await self._handle(raw)
+
+    async def watch_presence(self, user_ids: Iterable[Id]) -> None:
+        """Watch these users' presence (at most 100; replaces the last watch, [] stops it): the
+        server answers `presence.snapshot` with those you may see, then sends their `presence`
+        changes. Sent again after every reconnect."""
+        self._watched = list(dict.fromkeys(str(u) for u in user_ids))
+        if self._ready.is_set():
+            await self._send_watch()
+
+    async def _send_watch(self) -> None:
+        ws = self._ws
+        if ws is None:
+            return
+        await self._limit.acquire()
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(json.dumps({"type": "presence.watch", "user_ids": self._watched}))
 
     async def _send_resume(self) -> None:
         ws = self._ws

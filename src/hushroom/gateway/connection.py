@@ -24,6 +24,7 @@ from hushroom.gateway import protocol as p
 from hushroom.gateway.wire import WIRE_EXTENSION, WireProtocol, text_frame
 from hushroom.principal import Principal
 from hushroom.services.messages import SendCommand
+from hushroom.services.presence import presence_view
 from hushroom.services.revocations import SESSION_REVOKED
 from hushroom.services.views import message_view
 
@@ -167,7 +168,7 @@ class Connection:
             return
         principal = self.principal
         assert principal is not None
-        ref = command.ref if isinstance(command, p.SendMessage) else None
+        ref = command.ref if isinstance(command, p.SendMessage | p.WatchPresence) else None
         try:
             if isinstance(command, p.SendMessage):
                 result = await self.c.messages.send(
@@ -200,6 +201,11 @@ class Connection:
                 await self.c.messages.mark_read(principal, command.conversation_id, command.seq)
             elif isinstance(command, p.SetPresence):
                 await self.c.presence.set_status(principal, self.id, command.status)
+            elif isinstance(command, p.WatchPresence):
+                infos = await self.c.presence.watch(principal, self.id, command.user_ids)
+                await self._apply(
+                    self.protocol.presence_snapshot(ref, [presence_view(i) for i in infos])
+                )
         except HushroomError as exc:
             await self._apply(self.protocol.command_failed(ref, exc, now()))
 

@@ -25,6 +25,8 @@ MAX_GENERATION: Final = 2**31 - 1
 MAX_REF_CHARS: Final = 64
 MAX_TICKET_CHARS: Final = 512
 MAX_RESUME_ENTRIES: Final = 1000
+# Users one socket may watch (`presence.watch`); services/presence.py MAX_WATCHED.
+MAX_WATCHED_USERS: Final = 100
 
 _UUID_RE: Final = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -128,6 +130,13 @@ class PresenceSetFrame(_Frame):
     status: Literal["online", "away"]
 
 
+class PresenceWatchFrame(_Frame):
+    type: Literal["presence.watch"]
+    ref: Ref | None = None
+    # Replaces the socket's previous watch; [] stops watching.
+    user_ids: Annotated[list[Uuid], Field(max_length=MAX_WATCHED_USERS)]
+
+
 class PingFrame(_Frame):
     type: Literal["ping"]
     ref: Ref | None = None
@@ -140,6 +149,7 @@ _AnyFrame = (
     | TypingFrame
     | ReadFrame
     | PresenceSetFrame
+    | PresenceWatchFrame
     | PingFrame
 )
 # A union discriminated by "type" (usable as a pydantic field or TypeAdapter type).
@@ -153,6 +163,7 @@ _MODELS: Final[dict[str, type[_AnyFrame]]] = {
     "typing": TypingFrame,
     "read": ReadFrame,
     "presence.set": PresenceSetFrame,
+    "presence.watch": PresenceWatchFrame,
     "ping": PingFrame,
 }
 CLIENT_FRAME_TYPES: Final = frozenset(_MODELS)

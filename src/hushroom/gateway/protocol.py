@@ -11,8 +11,9 @@ monotonic time where time matters, and carries out the returned effects in order
   effects (every later call returns []).
 - `Authenticate`: redeem the ticket, then call `authenticated(principal, now)` or
   `authentication_failed(now)`. Do not call `receive` until then (read frames one at a time).
-- `SendMessage`, `Resume`, `Typing`, `MarkRead`, `SetPresence`: run the command as the
-  authenticated principal and report back (`message_sent` / `command_failed` / `resume_*`).
+- `SendMessage`, `Resume`, `Typing`, `MarkRead`, `SetPresence`, `WatchPresence`: run the
+  command as the authenticated principal and report back (`message_sent` / `command_failed` /
+  `resume_*` / `presence_snapshot`).
 
 The wire format is documented in docs/protocol.md § WebSocket.
 """
@@ -33,6 +34,7 @@ from hushroom.gateway.frames import (
     FrameError,
     PingFrame,
     PresenceSetFrame,
+    PresenceWatchFrame,
     ReadFrame,
     ResumeFrame,
     SendMessageFrame,
@@ -110,7 +112,14 @@ class SetPresence:
     status: Literal["online", "away"]
 
 
-Command = SendMessage | Resume | Typing | MarkRead | SetPresence
+@dataclass(frozen=True, slots=True)
+class WatchPresence:
+    ref: str | None
+    # Replaces this socket's previous watch (at most MAX_WATCHED_USERS, no duplicates).
+    user_ids: tuple[uuid.UUID, ...]
+
+
+Command = SendMessage | Resume | Typing | MarkRead | SetPresence | WatchPresence
 Effect = SendFrame | Close | Authenticate | Command
 
 
@@ -246,6 +255,8 @@ class GatewayProtocol:
             return [SendFrame({"type": "pong", "ref": frame.ref})]
         if isinstance(frame, PresenceSetFrame):
             return [SetPresence(frame.status)]
+        if isinstance(frame, PresenceWatchFrame):
+            return [WatchPresence(frame.ref, tuple(dict.fromkeys(frame.user_ids)))]
         if isinstance(frame, ResumeFrame):
             # A new resume replaces the old marks (bounded memory). What the client says it has
             # needs no live copy either.
@@ -355,6 +366,12 @@ class GatewayProtocol:
                 }
             )
         ]
+
+    def presence_snapshot(self, ref: str | None, presences: list[dict[str, Any]]) -> list[Effect]:
+        """The answer to `presence.watch`: the watched users' presence the caller may see."""
+        if self.state is not State.READY:
+            return []
+        return [SendFrame({"type": "presence.snapshot", "ref": ref, "presences": presences})]
 
     def resume_done(self) -> list[Effect]:
         if self.state is not State.READY:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -23,7 +24,7 @@ class PresenceBackend(Protocol):
         ...
 
     async def disconnect(self, user_id: uuid.UUID, conn_id: str, now_ms: int) -> Status:
-        """Drop a connection; returns the user's status after it."""
+        """Drop a connection (and its watch, see `watch`); returns the user's status after it."""
         ...
 
     async def set_status(
@@ -38,4 +39,14 @@ class PresenceBackend(Protocol):
         self, conversation_id: uuid.UUID, user_id: uuid.UUID, now_ms: int, ttl_ms: int
     ) -> bool:
         """Mark a user typing; True if they were not already (so the event is worth sending)."""
+        ...
+
+    async def watch(self, conn_id: str, watcher: uuid.UUID, targets: Collection[uuid.UUID]) -> None:
+        """Connection `conn_id` of `watcher` now watches exactly `targets` (replacing what it
+        watched before; empty: nothing). A watch lives as long as its connection: `disconnect`
+        drops it, and on Redis it expires with a dead node's connections."""
+        ...
+
+    async def watchers(self, user_id: uuid.UUID) -> set[uuid.UUID]:
+        """The users with a live connection watching `user_id`."""
         ...

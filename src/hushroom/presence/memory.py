@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 
 from hushroom.presence.base import PresenceInfo, Status
 
@@ -12,6 +13,9 @@ class MemoryPresence:
         self._conns: dict[uuid.UUID, dict[str, Status]] = {}
         self._last_seen: dict[uuid.UUID, int] = {}
         self._typing: dict[tuple[uuid.UUID, uuid.UUID], int] = {}
+        # Watches: connection -> (watcher, targets), and target -> {connection: watcher}.
+        self._watching: dict[str, tuple[uuid.UUID, frozenset[uuid.UUID]]] = {}
+        self._watched: dict[uuid.UUID, dict[str, uuid.UUID]] = {}
 
     def _aggregate(self, user_id: uuid.UUID) -> Status:
         statuses = self._conns.get(user_id)
@@ -26,6 +30,7 @@ class MemoryPresence:
         return before
 
     async def disconnect(self, user_id: uuid.UUID, conn_id: str, now_ms: int) -> Status:
+        self._unwatch(conn_id)
         statuses = self._conns.get(user_id)
         if statuses is not None:
             statuses.pop(conn_id, None)
@@ -57,3 +62,26 @@ class MemoryPresence:
         if len(self._typing) > 10_000:  # bound memory: forget expired entries
             self._typing = {k: v for k, v in self._typing.items() if v > now_ms}
         return True
+
+    async def watch(self, conn_id: str, watcher: uuid.UUID, targets: Collection[uuid.UUID]) -> None:
+        self._unwatch(conn_id)
+        wanted = frozenset(targets)
+        if not wanted:
+            return
+        self._watching[conn_id] = (watcher, wanted)
+        for target in wanted:
+            self._watched.setdefault(target, {})[conn_id] = watcher
+
+    async def watchers(self, user_id: uuid.UUID) -> set[uuid.UUID]:
+        return set(self._watched.get(user_id, {}).values())
+
+    def _unwatch(self, conn_id: str) -> None:
+        old = self._watching.pop(conn_id, None)
+        if old is None:
+            return
+        for target in old[1]:
+            conns = self._watched.get(target)
+            if conns is not None:
+                conns.pop(conn_id, None)
+                if not conns:
+                    del self._watched[target]

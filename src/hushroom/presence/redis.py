@@ -8,6 +8,9 @@ Keys (all under the configured prefix):
   refreshing, so its users are offline at most `conn_ttl_s` (45 s) after it died.
 - `ps:{user}` hash: connection id -> "online" | "away".
 - `ls:{user}` last seen (ms, from the injected clock), kept `last_seen_ttl_s` (30 days).
+- `w:{user}` sorted set: "{watcher}/{connection id}" -> expiry, the connections watching this
+  user's presence (`presence.watch`), refreshed by the heartbeat like `p:{user}`, so a dead
+  node's watches lapse after `conn_ttl_s`; a disconnect removes its connection's entries.
 - `t:{conversation}:{user}` typing marker: `SET NX PX ttl`, so a notice is relayed at most once
   per TTL per user and conversation, on every node.
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Collection
 
 import redis.asyncio as aioredis
 from redis.backoff import ExponentialBackoff
@@ -132,6 +136,46 @@ return #KEYS / 2
 """
 )
 
+# KEYS: the w-keys to leave (the first ARGV[3]), then the w-keys to join
+# ARGV: member ("{watcher}/{conn}") conn_ttl_ms n_leave
+_WATCH = (
+    _PRELUDE
+    + """
+local n = tonumber(ARGV[3])
+local ttl = tonumber(ARGV[2])
+local expiry = now_ms() + ttl
+for i = 1, n do redis.call('ZREM', KEYS[i], ARGV[1]) end
+for i = n + 1, #KEYS do
+  redis.call('ZADD', KEYS[i], expiry, ARGV[1])
+  redis.call('PEXPIRE', KEYS[i], ttl * 2)
+end
+return #KEYS - n
+"""
+)
+
+# KEYS: w-key   returns the live members ("{watcher}/{conn}") after pruning the expired ones
+_WATCHERS = (
+    _PRELUDE
+    + """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms())
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+"""
+)
+
+# KEYS: w-key1 w-key2 ...   ARGV: conn_ttl_ms member1 member2 ...
+_WATCH_HEARTBEAT = (
+    _PRELUDE
+    + """
+local ttl = tonumber(ARGV[1])
+local expiry = now_ms() + ttl
+for i = 1, #KEYS do
+  redis.call('ZADD', KEYS[i], expiry, ARGV[i + 1])
+  redis.call('PEXPIRE', KEYS[i], ttl * 2)
+end
+return #KEYS
+"""
+)
+
 
 class RedisPresence:
     """`PresenceBackend` in Redis; see the module docstring. `start` runs the heartbeat."""
@@ -157,6 +201,8 @@ class RedisPresence:
         self._client: aioredis.Redis | None = None
         # This node's live connections: conn id -> (user, status); re-asserted by the heartbeat.
         self._local: dict[str, tuple[uuid.UUID, Status]] = {}
+        # This node's watches: conn id -> (watcher, targets); re-asserted by the heartbeat too.
+        self._local_watch: dict[str, tuple[uuid.UUID, frozenset[uuid.UUID]]] = {}
         self._heartbeat: asyncio.Task[None] | None = None
         self._outage_logged = False
         self._scripts: dict[str, AsyncScript] = {}
@@ -187,6 +233,9 @@ class RedisPresence:
     def _keys(self, user_id: uuid.UUID) -> list[str]:
         u = user_id.hex
         return [f"{self._prefix}p:{u}", f"{self._prefix}ps:{u}", f"{self._prefix}ls:{u}"]
+
+    def _watch_key(self, user_id: uuid.UUID) -> str:
+        return f"{self._prefix}w:{user_id.hex}"
 
     def _redis(self) -> aioredis.Redis:
         if self._client is None:
@@ -232,6 +281,7 @@ class RedisPresence:
     async def disconnect(self, user_id: uuid.UUID, conn_id: str, now_ms: int) -> Status:
         self._local.pop(conn_id, None)
         try:
+            await self._set_watch(conn_id, user_id, frozenset())
             after = await self._eval(
                 _DISCONNECT, self._keys(user_id), [conn_id, now_ms, self._last_seen_ttl_ms]
             )
@@ -288,6 +338,42 @@ class RedisPresence:
             self._failed(exc)
             return False
 
+    async def watch(self, conn_id: str, watcher: uuid.UUID, targets: Collection[uuid.UUID]) -> None:
+        try:
+            await self._set_watch(conn_id, watcher, frozenset(targets))
+        except (RedisError, OSError) as exc:
+            # Kept locally: the heartbeat writes it once Redis is back.
+            self._failed(exc)
+            return
+        self._ok()
+
+    async def _set_watch(
+        self, conn_id: str, watcher: uuid.UUID, targets: frozenset[uuid.UUID]
+    ) -> None:
+        old = self._local_watch.pop(conn_id, None)
+        if targets:
+            self._local_watch[conn_id] = (watcher, targets)
+        leave = sorted(old[1] - targets) if old is not None else []
+        join = sorted(targets)  # all of them: refreshes the expiry of the kept ones
+        if not leave and not join:
+            return
+        keys = [self._watch_key(u) for u in (*leave, *join)]
+        await self._eval(_WATCH, keys, [f"{watcher.hex}/{conn_id}", self._conn_ttl_ms, len(leave)])
+
+    async def watchers(self, user_id: uuid.UUID) -> set[uuid.UUID]:
+        try:
+            raw = await self._eval(_WATCHERS, [self._watch_key(user_id)], [])
+        except (RedisError, OSError) as exc:
+            self._failed(exc)
+            return set()
+        self._ok()
+        assert isinstance(raw, list)
+        out: set[uuid.UUID] = set()
+        for member in raw:
+            text = member.decode() if isinstance(member, bytes) else str(member)
+            out.add(uuid.UUID(text.partition("/")[0]))
+        return out
+
     # Heartbeat ----------------------------------------------------------------------------------
     async def heartbeat(self) -> None:
         """Refresh (or re-create) every local connection; runs every `heartbeat_s`."""
@@ -300,6 +386,16 @@ class RedisPresence:
                 keys += [zkey, hkey]
                 args += [conn_id, status]
             await self._eval(_HEARTBEAT, keys, args)
+        pairs = [
+            (self._watch_key(target), f"{watcher.hex}/{conn_id}")
+            for conn_id, (watcher, targets) in list(self._local_watch.items())
+            for target in targets
+        ]
+        for i in range(0, len(pairs), _CHUNK):
+            chunk = pairs[i : i + _CHUNK]
+            await self._eval(
+                _WATCH_HEARTBEAT, [k for k, _ in chunk], [self._conn_ttl_ms, *(m for _, m in chunk)]
+            )
 
     async def _beat_forever(self) -> None:
         while True:

@@ -16,6 +16,8 @@ from hushroom.storage.unit import Storage
 # Relay a typing notice at most this often per user and conversation; clients show it twice as long.
 TYPING_TTL_MS = 3000
 MAX_PRESENCE_AUDIENCE = 5000
+# Users one socket may watch at a time (`presence.watch`): a screenful of members.
+MAX_WATCHED = 100
 
 
 def presence_view(info: PresenceInfo) -> dict[str, object]:
@@ -32,8 +34,14 @@ class PresenceService:
         self._clock = clock
 
     async def _announce(self, user_id: uuid.UUID, status: Status) -> None:
+        # Pushed to the people the user has a relationship with (shared private conversations)
+        # and to whoever is watching them (docs/protocol.md "Presence"): never room-wide, which
+        # made a big room's connects cost members^2 frames.
+        watchers = await self._backend.watchers(user_id)
         async with self._storage.read() as tx:
-            audience = await tx.members.co_members(user_id, MAX_PRESENCE_AUDIENCE)
+            audience = await tx.members.presence_recipients(
+                user_id, watchers, MAX_PRESENCE_AUDIENCE
+            )
         info = PresenceInfo(user_id, status, self._clock.now_ms())
         await self._events.publish(
             Event("presence", presence_view(info), frozenset(audience) | {user_id})
@@ -45,6 +53,7 @@ class PresenceService:
             await self._announce(principal.user_id, "online")
 
     async def disconnected(self, principal: Principal, conn_id: str) -> None:
+        # Drops the connection's watch too (a watch dies with its socket).
         after = await self._backend.disconnect(principal.user_id, conn_id, self._clock.now_ms())
         if after == "offline":
             await self._announce(principal.user_id, "offline")
@@ -57,28 +66,57 @@ class PresenceService:
         if after != before:
             await self._announce(principal.user_id, after)
 
+    async def watch(
+        self, principal: Principal, conn_id: str, user_ids: Collection[uuid.UUID]
+    ) -> list[PresenceInfo]:
+        """Connection `conn_id` now watches exactly `user_ids` (at most MAX_WATCHED; the frame
+        parser enforces it): their changes reach this user from now on, while they share a
+        conversation (a public room is enough) and neither blocks the other. Returns the
+        current presence of those the caller may see, in the order asked; the others are left
+        out, the same answer whether they exist or not."""
+        targets = list(dict.fromkeys(user_ids))[:MAX_WATCHED]
+        # Registered before reading, so a change between the two is pushed, not lost.
+        await self._backend.watch(conn_id, principal.user_id, targets)
+        if not targets:
+            return []
+        async with self._storage.read() as tx:
+            visible = await tx.members.presence_visible_among(principal.user_id, targets)
+        return await self._backend.get([u for u in targets if u in visible])
+
     async def introduce(
         self, newcomers: Collection[uuid.UUID], members: Collection[uuid.UUID]
     ) -> None:
-        """People who just became co-members learn each other's presence: each newcomer sees
-        the members who are online or away, and they see the newcomer. (Offline is what a
-        client assumes for someone it has heard nothing about.) Callers pass only people whose
-        presence may flow (accepted members, docs/decisions/0006); a block either way between
-        two of them keeps that pair apart."""
-        new = set(newcomers)
-        everyone = list(new | set(members))[:MAX_PRESENCE_AUDIENCE]
+        """People who may just have started to see each other learn each other's presence: a
+        newcomer and another of them exchange it when they share a private conversation where
+        both accepted, or one watches the other in a conversation they share (the same rule as
+        pushes; a public room alone does not push). Only online or away is sent (offline is
+        what a client assumes for someone it has heard nothing about). A block either way
+        keeps a pair apart."""
+        new = list(dict.fromkeys(newcomers))
         if not new:
             return
+        everyone = list(dict.fromkeys([*new, *members]))[:MAX_PRESENCE_AUDIENCE]
+        # pairs[n]: who may see newcomer n (and, the rule being symmetric, whom n may see).
+        watchers = {n: await self._backend.watchers(n) for n in new}
+        pairs: dict[uuid.UUID, set[uuid.UUID]] = {}
         async with self._storage.read() as tx:
-            blocked = await tx.blocks.touching(new)
-        events = []
-        for info in await self._backend.get(everyone):
-            if info.status == "offline":
-                continue
-            audience = (set(everyone) if info.user_id in new else new) - {info.user_id}
-            audience = {a for a in audience if frozenset((a, info.user_id)) not in blocked}
-            if audience:
-                events.append(Event("presence", presence_view(info), frozenset(audience)))
+            for n in new:
+                found = await tx.members.presence_recipients(
+                    n, watchers[n], MAX_PRESENCE_AUDIENCE, among=everyone
+                )
+                pairs[n] = set(found) - {n}
+        audiences: dict[uuid.UUID, set[uuid.UUID]] = {}
+        for n, seen_by in pairs.items():
+            audiences.setdefault(n, set()).update(seen_by)
+            for other in seen_by:
+                audiences.setdefault(other, set()).add(n)
+        if not audiences:
+            return
+        events = [
+            Event("presence", presence_view(info), frozenset(audiences[info.user_id]))
+            for info in await self._backend.get(sorted(audiences))
+            if info.status != "offline" and audiences[info.user_id]
+        ]
         if events:
             await self._events.publish_many(events)
 

@@ -236,6 +236,25 @@ class MemberRepository(Protocol):
         """Whether `b` is in `a`'s presence audience (`co_members`, for one pair)."""
         ...
 
+    async def presence_recipients(
+        self,
+        user_id: uuid.UUID,
+        watchers: Collection[uuid.UUID],
+        limit: int,
+        among: Collection[uuid.UUID] | None = None,
+    ) -> list[uuid.UUID]:
+        """Who is pushed `user_id`'s presence changes (docs/protocol.md "Presence"): users sharing
+        a private conversation with them where both have accepted, plus those of `watchers` in
+        their presence audience (`co_members`: a shared public room is enough), less anyone
+        either of them blocks. `among`: only these candidates."""
+        ...
+
+    async def presence_visible_among(
+        self, user_id: uuid.UUID, candidates: Collection[uuid.UUID]
+    ) -> set[uuid.UUID]:
+        """The candidates in `user_id`'s presence audience (`co_members`), for a watch."""
+        ...
+
     async def contacts_among(
         self, user_id: uuid.UUID, candidates: Collection[uuid.UUID]
     ) -> set[uuid.UUID]:

@@ -139,6 +139,7 @@ def test_every_documented_type_is_known() -> None:
         "typing",
         "read",
         "presence.set",
+        "presence.watch",
         "ping",
     } == CLIENT_FRAME_TYPES
 

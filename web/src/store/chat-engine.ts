@@ -7,6 +7,7 @@ import type { Message, MessagePage } from "@/api/types";
 import { keyring } from "@/session/unlocked-keys";
 import { browserE2eeStore } from "@/storage/local-crypto-store";
 import { ChatStore } from "@/store/chat-store";
+import { PresenceWatch } from "@/store/presence-watch";
 import { type ChatMessage, decodeMessages, decodePlain, type MessageDecoder } from "@/store/pipeline";
 import type { ServerFrame } from "@/transport/frames";
 import { EncryptedOutbox, IndexedDbOutbox, MemoryOutbox, type Outbox, type OutboxEntry } from "@/transport/outbox";
@@ -103,6 +104,8 @@ export class ChatEngine {
   #opening = false;
   readonly #cleanup: (() => void)[] = [];
   readonly userId: string;
+  /** Whose presence this tab watches (room members on screen; docs/protocol.md "Presence"). */
+  readonly presenceWatch = new PresenceWatch((ids) => this.realtime.watchPresence(ids));
 
   constructor(api: ApiClient, userId: string, events: EngineEvents, options: EngineOptions = {}) {
     this.#api = api;
@@ -372,6 +375,17 @@ export class ChatEngine {
         break;
       case "presence":
         this.store.presence(frame.user_id, { status: frame.status, lastSeen: frame.last_seen });
+        break;
+      case "ready":
+        this.presenceWatch.reconnected();
+        break;
+      case "presence.snapshot":
+        for (const p of frame.presences) {
+          // A change pushed once the watch was registered may arrive first: the newer wins.
+          const known = this.store.getState().presence[p.user_id];
+          if (known !== undefined && (known.lastSeen ?? 0) > (p.last_seen ?? 0)) continue;
+          this.store.presence(p.user_id, { status: p.status, lastSeen: p.last_seen });
+        }
         break;
       case "member.joined":
       case "member.left":

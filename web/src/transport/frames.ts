@@ -21,6 +21,12 @@ export type ServerFrame =
   | { type: "typing"; conversation_id: string; user_id: string }
   | { type: "receipt"; conversation_id: string; user_id: string; seq: number }
   | { type: "presence"; user_id: string; status: string; last_seen: number | null }
+  /** The answer to `presence.watch`: the watched users this client may see. */
+  | {
+      type: "presence.snapshot";
+      ref: string | null;
+      presences: { user_id: string; status: string; last_seen: number | null }[];
+    }
   | { type: "member.joined"; conversation_id: string; user_id: string }
   | { type: "member.left"; conversation_id: string; user_id: string }
   | { type: "conversation.updated"; conversation: Conversation }
@@ -55,6 +61,7 @@ export type ClientFrame =
   | { type: "typing"; conversation_id: string }
   | { type: "read"; conversation_id: string; seq: number }
   | { type: "presence.set"; status: "online" | "away" }
+  | { type: "presence.watch"; user_ids: string[] }
   | { type: "ping"; ref: string };
 
 export function parseServerFrame(data: unknown): ServerFrame | null {

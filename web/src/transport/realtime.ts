@@ -236,6 +236,13 @@ export class RealtimeClient {
     if (this.#ready) this.#sendFrame({ type: "presence.set", status });
   }
 
+  /** Watch these users' presence (replaces the last watch); false when not connected. */
+  watchPresence(userIds: readonly string[]): boolean {
+    if (!this.#ready) return false;
+    this.#sendFrame({ type: "presence.watch", user_ids: [...userIds] });
+    return true;
+  }
+
   /** Send `resume` again (e.g. after joining a conversation). */
   resume(): void {
     if (this.#ready) this.#sendFrame({ type: "resume", positions: this.#o.positions() });

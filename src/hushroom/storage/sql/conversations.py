@@ -563,6 +563,38 @@ class SqlMemberRepository:
         row = (await self._conn.execute(stmt.where(theirs == b).limit(1))).first()
         return row is not None
 
+    async def presence_recipients(
+        self,
+        user_id: uuid.UUID,
+        watchers: Collection[uuid.UUID],
+        limit: int,
+        among: Collection[uuid.UUID] | None = None,
+    ) -> list[uuid.UUID]:
+        # The audience statement, narrowed: a public room counts only for a watcher (room-wide
+        # pushes are what made presence O(members^2)); private conversations as before.
+        stmt = self._presence_audience(user_id)
+        theirs = stmt.selected_columns[0]
+        reach = conversations.c.kind != "room"
+        if watchers:
+            reach = or_(reach, theirs.in_(sorted(set(watchers))))
+        stmt = stmt.where(reach)
+        if among is not None:
+            if not among:
+                return []
+            stmt = stmt.where(theirs.in_(sorted(set(among))))
+        rows = await self._conn.execute(stmt.distinct().limit(limit))
+        return [r[0] for r in rows]
+
+    async def presence_visible_among(
+        self, user_id: uuid.UUID, candidates: Collection[uuid.UUID]
+    ) -> set[uuid.UUID]:
+        if not candidates:
+            return set()
+        stmt = self._presence_audience(user_id)
+        theirs = stmt.selected_columns[0]
+        rows = await self._conn.execute(stmt.where(theirs.in_(sorted(set(candidates)))).distinct())
+        return {r[0] for r in rows}
+
     async def contacts_among(
         self, user_id: uuid.UUID, candidates: Collection[uuid.UUID]
     ) -> set[uuid.UUID]:

@@ -8,6 +8,7 @@ import { Link } from "react-router";
 import type { ConversationSummary } from "@/api/types";
 import { PresenceDot, PresenceText } from "@/features/chat/presence-dot";
 import { PrivacyBadge } from "@/components/privacy";
+import { useWatchPresence } from "@/store/use-watch-presence";
 
 interface HeaderProps {
   readonly name: string;
@@ -33,6 +34,8 @@ export function ConversationHeader({
   onToggleMembers,
   onLeave,
 }: HeaderProps) {
+  // Pushed once both accepted; watching also brings the partner's state when the DM opens.
+  useWatchPresence(partnerId === undefined ? undefined : [partnerId]);
   const group = kind === "group";
   const toggle = group
     ? "Group info"

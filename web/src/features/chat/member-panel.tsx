@@ -1,6 +1,7 @@
 /** The members of a conversation with their presence and role. */
 import { PresenceDot, PresenceText } from "@/features/chat/presence-dot";
 import { UserName } from "@/features/chat/user-name";
+import { useWatchPresence } from "@/store/use-watch-presence";
 
 interface Member {
   readonly user_id: string;
@@ -8,6 +9,8 @@ interface Member {
 }
 
 export function MemberPanel({ members }: { members: readonly Member[] | undefined }) {
+  // Room members' presence is not pushed: watch the ones listed (the first 100).
+  useWatchPresence(members?.map((m) => m.user_id));
   return (
     <aside id="member-panel" className="members" aria-label="Members">
       <h3>Members</h3>

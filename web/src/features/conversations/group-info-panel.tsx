@@ -17,6 +17,7 @@ import { Presence, PresenceWords } from "@/features/conversations/presence";
 import { useGroupFlows } from "@/features/conversations/use-group-flows";
 import { useSession } from "@/session/session";
 import { useEngine } from "@/store/react";
+import { useWatchPresence } from "@/store/use-watch-presence";
 import { useUnlockedKeys } from "@/session/unlocked-keys";
 
 import "./conversations.css";
@@ -78,6 +79,8 @@ function VerdictLine({ verdict }: { verdict: Verdict | null }) {
 
 export function GroupInfoPanel({ groupId, name, members, onClose, onLeft }: GroupInfoPanelProps) {
   const me = useEngine().userId;
+  // The members' current presence when the panel opens (changes are pushed anyway).
+  useWatchPresence(members?.map((m) => m.user_id));
   const flows = useGroupFlows();
   const panel = useRef<HTMLElement>(null);
   const [busy, setBusy] = useState(false);

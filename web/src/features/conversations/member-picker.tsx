@@ -7,6 +7,7 @@ import { useDeferredValue, useId, useState } from "react";
 import { useUserSearch } from "@/api/queries";
 import type { PublicUser } from "@/api/types";
 import { Presence } from "@/features/conversations/presence";
+import { useWatchPresence } from "@/store/use-watch-presence";
 
 interface MemberPickerProps {
   readonly label: string;
@@ -25,6 +26,8 @@ export function MemberPicker({ label, onPick, hidden, chosen, chosenLabel = "add
   const results = useUserSearch(query);
   const listId = useId();
   const people = (results.data ?? []).filter((u) => hidden?.has(u.user_id) !== true);
+  // Shown only for people the server lets you see (a shared conversation).
+  useWatchPresence(people.map((u) => u.user_id));
 
   return (
     <div className="picker">

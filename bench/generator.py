@@ -37,6 +37,7 @@ CONNECT_CONCURRENCY = 64
 _NEW = '{"type":"message.new"'
 _ACK = '{"type":"message.ack"'
 _PONG = '{"type":"pong"'
+_PRESENCE = '{"type":"presence",'
 _CMID = '"client_msg_id":"'
 
 
@@ -75,7 +76,11 @@ class Generator:
         self.errors = 0
         self.error_samples: list[str] = []
         self.closed = 0
+        # `message.new` frames for a sender's own sends: none once the server stops echoing
+        # to the sending socket (issue 17); nothing here depends on them either way.
         self.echoes = 0
+        # `presence` frames received (all sockets, since the process started).
+        self.presence_frames = 0
         self.http: httpx.AsyncClient | None = None
         # DM senders' sealers by connection index (their counters run across steps).
         self.sealers: dict[int, Sealer] = {}
@@ -107,6 +112,8 @@ class Generator:
             if self.rec is not None:
                 i = msg.find(_CMID) + len(_CMID)
                 self.rec.acked.add(msg[i : i + 32])
+        elif msg.startswith(_PRESENCE):
+            self.presence_frames += 1
         elif msg.startswith(_PONG):
             ref = orjson.loads(msg).get("ref")
             if ref is not None:
@@ -171,6 +178,7 @@ class Generator:
         """Open connections until `target` are open (bounded by count and time)."""
         target = min(target, len(self.specs))
         start_n = len(self.conns)
+        presence_before = self.presence_frames
         todo = [Conn(i, self.specs[i]) for i in range(start_n, target)]
         sem = asyncio.Semaphore(CONNECT_CONCURRENCY)
         times: list[float] = []
@@ -208,6 +216,7 @@ class Generator:
             "connect_p50_ms": times[len(times) // 2] * 1000 if times else None,
             "connect_p99_ms": times[int(len(times) * 0.99)] * 1000 if times else None,
             "open_now": len(self.conns) - self.closed,
+            "presence_frames": self.presence_frames - presence_before,
         }
 
     # -- commands -----------------------------------------------------------------------------
@@ -222,6 +231,7 @@ class Generator:
         rec = Recorder(per_message)
         self.rec = rec
         errors_before = self.errors
+        presence_before, echoes_before = self.presence_frames, self.echoes
         n = int(rate * duration) if senders else 0
         interval = 1e9 / rate if rate > 0 else 0
         rnd = random.Random(os.getpid() ^ start)
@@ -299,6 +309,8 @@ class Generator:
             "errors": self.errors - errors_before,
             "error_samples": self.error_samples[:3],
             "closed_conns": self.closed,
+            "presence_frames": self.presence_frames - presence_before,
+            "echoes": self.echoes - echoes_before,
             "generator_lag_p99_ms": lags[int(len(lags) * 0.99)] if lags else None,
             "generator_lag_max_ms": lags[-1] if lags else None,
             "send_span_s": (now_ns() - start) / 1e9,
@@ -381,7 +393,12 @@ class Generator:
                 elif cmd == "ping_all":
                     out = await self.ping_all(args.get("timeout_s", 30))
                 elif cmd == "status":
-                    out = {"open": len(self.conns) - self.closed, "errors": self.errors}
+                    out = {
+                        "open": len(self.conns) - self.closed,
+                        "errors": self.errors,
+                        "presence_frames": self.presence_frames,
+                        "echoes": self.echoes,
+                    }
                 elif cmd == "close":
                     await self.close_all()
                     self.pipe.send({"closed": True})

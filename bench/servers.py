@@ -167,9 +167,16 @@ class Server:
 
 
 def hushroom_server(
-    name: str, database_url: str, log_dir: Path, cpus: set[int], **extra: str
+    name: str,
+    database_url: str,
+    log_dir: Path,
+    cpus: set[int],
+    module: str = "hushroom.cli",
+    port: int | None = None,
+    **extra: str,
 ) -> Server:
-    port = free_port()
+    """`module`: `bench.fallback_serve` runs it on the gateway's fallback path (plain ASGI sends)."""
+    port = port or free_port()
     data_dir = log_dir / f"{name}-data"
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {
@@ -182,7 +189,9 @@ def hushroom_server(
         "HUSHROOM_ALLOWED_ORIGINS": f'["http://127.0.0.1:{port}"]',
         **extra,
     }
-    return Server(name, [sys.executable, "-m", "hushroom.cli", "serve"], port, log_dir, cpus, env)
+    if module != "hushroom.cli":
+        env["PYTHONPATH"] = str(Path(__file__).parent.parent)
+    return Server(name, [sys.executable, "-m", module, "serve"], port, log_dir, cpus, env)
 
 
 def baseline_server(log_dir: Path, cpus: set[int]) -> Server:

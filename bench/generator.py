@@ -412,4 +412,9 @@ def generator_main(spec: dict[str, Any], pipe: Pipe) -> None:
     """Entry point of a generator process (multiprocessing target)."""
     set_nofile_max()
     pin(set(spec.get("cpus", ())))
+    if spec.get("kind") == "storm":
+        from bench.storm_gen import StormGenerator
+
+        asyncio.run(StormGenerator(spec, pipe).main())
+        return
     asyncio.run(Generator(spec, pipe).main())

@@ -16,7 +16,7 @@ from typing import Any
 
 from bench import accounts, report, scenarios, storms
 from bench.common import REPO, cpu_plan, loadavg, machine_info, pin, set_nofile_max
-from bench.servers import BENCH_ENV, recreate_database
+from bench.servers import BENCH_DB, BENCH_ENV, recreate_database
 
 QUICK = [
     "idle",
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         needs_db = any(s in NEEDS_DB for s in chosen)
         if needs_db:
-            print("bench: recreating database hushroom_bench", flush=True)
+            print(f"bench: recreating database {BENCH_DB}", flush=True)
             url = recreate_database()
             ctx = scenarios.Context(
                 plan, out, url, server_cpus, gen_cpus, profile_rate=args.profile_rate

@@ -64,6 +64,7 @@ class SConn:
     __slots__ = (
         "affected_ns",
         "backoff",
+        "closed_ns",
         "connects",
         "conv",
         "idx",
@@ -99,6 +100,7 @@ class SConn:
         self.resume_sent_ns = 0
         self.resumed_ns = 0
         self.stale_ns = 0  # the last `sync.stale` received
+        self.closed_ns = 0
         self.outstanding = 0
         self.resume_due: asyncio.TimerHandle | None = None
 
@@ -122,6 +124,10 @@ class StormGenerator:
         self.errors: Counter[str] = Counter()
         self.error_samples: list[str] = []
         self.first_ready = 0
+        # Reconnects since the mark, in ms: (waited after the close, ticket, WebSocket open,
+        # auth → ready), and resume → sync.done.
+        self.reconnect_ms: list[tuple[float, float, float, float]] = []
+        self.resume_rtt_ms: list[float] = []
         # The load: client message id → scheduled ns; acknowledged; received by the receiver.
         self.sent: dict[str, int] = {}
         self.acked: set[str] = set()
@@ -157,6 +163,8 @@ class StormGenerator:
             c.outstanding = max(0, c.outstanding - 1)
             if c.outstanding == 0 and c.resume_sent_ns >= c.affected_ns:
                 c.resumed_ns = t
+                if c.affected_ns >= self.mark_ns > 0:
+                    self.resume_rtt_ms.append((t - c.resume_sent_ns) / 1e6)
         elif kind == "sync.stale":
             self.stale += 1
             c.affected_ns = c.stale_ns = t
@@ -239,7 +247,9 @@ class StormGenerator:
         return str(r.json()["ticket"])
 
     async def _open(self, c: SConn) -> None:
+        t0 = now_ns()
         ticket = await self._ticket(c)
+        t1 = now_ns()
         ws = await connect(
             c.spec["ws_url"],
             open_timeout=30,
@@ -248,6 +258,7 @@ class StormGenerator:
             max_size=2**22,
             max_queue=None,
         )
+        t2 = now_ns()
         try:
             await ws.send(orjson.dumps({"type": "auth", "ticket": ticket}).decode())
             first = str(await asyncio.wait_for(ws.recv(), 30))
@@ -263,7 +274,11 @@ class StormGenerator:
         c.backoff.reset()
         if c.connects > 1:
             self.reconnects += 1
-            c.affected_ns = now_ns()
+            c.affected_ns = t3 = now_ns()
+            if c.closed_ns >= self.mark_ns > 0:
+                self.reconnect_ms.append(
+                    ((t0 - c.closed_ns) / 1e6, (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6)
+                )
         await self._resume(c)
         for frame in list(c.outbox.values()):  # the outbox, as the SDK re-sends pending sends
             await ws.send(frame)
@@ -302,7 +317,7 @@ class StormGenerator:
                 return
             code = ws.close_code if ws.close_code is not None else 1006
             self.closes[code] += 1
-            c.affected_ns = now_ns()
+            c.affected_ns = c.closed_ns = now_ns()
             delay = self._reconnect_delay(c, code, ws.close_reason or "")
 
     def _reconnect_delay(self, c: SConn, code: int, reason: str) -> float:
@@ -398,6 +413,8 @@ class StormGenerator:
             "resumed": len(resumed),
             "resumed_all_ns": max((c.resumed_ns for c in resumed), default=0),
             "resumed_ns": sorted(c.resumed_ns for c in resumed),
+            "reconnect_ms": self.reconnect_ms,
+            "resume_rtt_ms": self.resume_rtt_ms,
             "stale_ns": sorted(c.stale_ns for c in self.conns if c.stale_ns >= mark > 0),
             "closes": {str(k): v for k, v in self.closes.items()},
             "reconnects": self.reconnects,
@@ -419,6 +436,8 @@ class StormGenerator:
         self.reconnects = 0
         self.connect_failures.clear()
         self.presence = self.stale = self.gaps = 0
+        self.reconnect_ms = []
+        self.resume_rtt_ms = []
 
     async def close_all(self) -> None:
         self.stopping = True

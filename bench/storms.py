@@ -184,6 +184,13 @@ def _finish(st: list[dict[str, Any]], t0_ns: int, origin: str) -> dict[str, Any]
         f"all_resumed_s_after_{origin}": round((last - t0_ns) / 1e9, 2) if last else None,
         f"resume_ms_after_{origin}": latency_summary(rel),
         f"stale_received_ms_after_{origin}": latency_summary(stale),
+        # Where a reconnect's time went (ms): waiting (backoff), the ticket over HTTP, the
+        # WebSocket handshake, auth → ready; and each resume's answer (resume → sync.done).
+        "reconnect_ms": {
+            name: latency_summary([r[i] for s in st for r in s["reconnect_ms"]])
+            for i, name in enumerate(("waited", "ticket", "ws_open", "auth_to_ready"))
+        },
+        "resume_to_sync_done_ms": latency_summary([x for s in st for x in s["resume_rtt_ms"]]),
         "closes": closes,
         "closed_for_overload": closes.get(CLOSE_OVERLOAD, 0),
         "reconnects": sum(s["reconnects"] for s in st),
@@ -336,7 +343,7 @@ def storm_node(ctx: Context) -> dict[str, Any]:
             **env,
         )
         servers.append(a2)
-        a2.start()
+        a2.start(timeout=300)  # a loaded machine: the start-up alone took 22 s here
         t_ready = now_ns()
         _log(f"storm_node: node A ready again {(t_ready - t_term) / 1e9:.1f}s after SIGTERM")
         total = sum(len(s) for s in per_gen)

@@ -62,6 +62,8 @@ class Recorder:
         self.per_message: dict[str, list[float]] | None = {} if per_message else None
         self.acked: set[str] = set()
         self.sent: set[str] = set()
+        # Set for steps whose latency counts from the actual send, not the scheduled time.
+        self.sent_at: dict[str, int] | None = None
 
 
 class Generator:
@@ -102,7 +104,8 @@ class Generator:
                 return
             i = msg.find(_CMID) + len(_CMID)
             cmid = msg[i : i + 32]
-            lat = (t - cmid_time(cmid)) / 1e6
+            sent_at = rec.sent_at.get(cmid) if rec.sent_at is not None else None
+            lat = (t - (sent_at if sent_at is not None else cmid_time(cmid))) / 1e6
             if rec.per_message is not None:
                 rec.per_message.setdefault(cmid, []).append(lat)
             if cmid not in rec.received:
@@ -229,6 +232,8 @@ class Generator:
         senders = [c for c in self.conns if c.role == "send" and c.ws is not None]
         receivers = sum(1 for c in self.conns if c.role != "send")
         rec = Recorder(per_message)
+        if args.get("latency_from_send"):
+            rec.sent_at = {}
         self.rec = rec
         errors_before = self.errors
         presence_before, echoes_before = self.presence_frames, self.echoes
@@ -279,6 +284,8 @@ class Generator:
                     f'"{cmid}","body":"bench message {i} {pool[i & 31][:120]}"}}'
                 )
             rec.sent.add(cmid)
+            if rec.sent_at is not None:
+                rec.sent_at[cmid] = now_ns()
             try:
                 assert c.ws is not None
                 await c.ws.send(frame)

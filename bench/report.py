@@ -625,7 +625,8 @@ def _lone_rows(results: dict[str, Any]) -> list[str]:
         *_ladder_rows(results, "lone"),
         "",
         "One DM a second between two users on an otherwise idle server (after a warm-up and "
-        "3 s of quiet); latency from the scheduled send to the receiver's `message.new`.",
+        "3 s of quiet); latency from the actual send (the generator's wake-up lag on its "
+        "core is its own: gen lag) to the receiver's `message.new`.",
     ]
 
 

@@ -402,20 +402,17 @@ class StormGenerator:
         }
 
     # -- status -------------------------------------------------------------------------------
-    def status(self) -> dict[str, Any]:
+    def status(self, full: bool) -> dict[str, Any]:
+        """`full`: with the per-socket times (large; the polls during a storm leave them out)."""
         mark = self.mark_ns
         affected = [c for c in self.conns if c.affected_ns >= mark > 0]
         resumed = [c for c in affected if c.resumed_ns >= c.affected_ns and c.ready]
-        return {
+        out = {
             "conns": len(self.conns),
             "ready": sum(1 for c in self.conns if c.ready),
             "affected": len(affected),
             "resumed": len(resumed),
             "resumed_all_ns": max((c.resumed_ns for c in resumed), default=0),
-            "resumed_ns": sorted(c.resumed_ns for c in resumed),
-            "reconnect_ms": self.reconnect_ms,
-            "resume_rtt_ms": self.resume_rtt_ms,
-            "stale_ns": sorted(c.stale_ns for c in self.conns if c.stale_ns >= mark > 0),
             "closes": {str(k): v for k, v in self.closes.items()},
             "reconnects": self.reconnects,
             "connect_failures": dict(self.connect_failures.most_common(5)),
@@ -428,6 +425,12 @@ class StormGenerator:
             "acked": len(self.acked),
             "received": len(self.received),
         }
+        if full:
+            out["resumed_ns"] = sorted(c.resumed_ns for c in resumed)
+            out["reconnect_ms"] = self.reconnect_ms
+            out["resume_rtt_ms"] = self.resume_rtt_ms
+            out["stale_ns"] = sorted(c.stale_ns for c in self.conns if c.stale_ns >= mark > 0)
+        return out
 
     def mark(self, mark_ns: int) -> None:
         """From now on, count closes, reconnects and resumes afresh."""
@@ -471,7 +474,7 @@ class StormGenerator:
                 elif cmd == "mark":
                     self.mark(args["mark_ns"])
                 elif cmd == "status":
-                    out = self.status()
+                    out = self.status(bool(args.get("full")))
                 elif cmd == "close":
                     await self.close_all()
                     self.pipe.send({"closed": True})

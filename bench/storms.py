@@ -134,8 +134,8 @@ def _start_load(gens: list[Gen], per_gen: list[list[dict[str, Any]]], rate: floa
     call_all(gens, "load", [{"rate": rate * n / total} for n in senders], 30)
 
 
-def _status(gens: list[Gen]) -> list[dict[str, Any]]:
-    return call_all(gens, "status", [{}] * len(gens), 60)
+def _status(gens: list[Gen], full: bool = False) -> list[dict[str, Any]]:
+    return call_all(gens, "status", [{"full": full}] * len(gens), 60)
 
 
 def _wait_resumed(
@@ -266,7 +266,7 @@ def storm_redis(ctx: Context) -> dict[str, Any]:
         t_end = now_ns()
         time.sleep(STEADY_S)  # the load goes on after the storm
         load = _stop_load(gens, [t_kill, t_end])
-        final = _status(gens)
+        final = _status(gens, full=True)
         out = _finish(final, t_restart, "restart")
         out.update(
             {
@@ -363,7 +363,7 @@ def storm_node(ctx: Context) -> dict[str, Any]:
         node_fds_after = [a2.sample()["fds"], b.sample()["fds"]]
         time.sleep(STEADY_S)
         load = _stop_load(gens, [t_term, t_end])
-        final = _status(gens)
+        final = _status(gens, full=True)
         out = _finish(final, t_term, "sigterm")
         last = max((s["resumed_all_ns"] for s in final), default=0)
         out.update(

@@ -695,7 +695,7 @@ def _storm_rows(results: dict[str, Any]) -> list[str]:
         "last resumed s",
         "resume p50 / p99 s",
         "closes",
-        "lost / unacked / sent",
+        "lost / late / unacked / sent",
         "load p99 during ms",
         "server CPU s (storm wall s)",
         "presence / stale frames",
@@ -716,7 +716,8 @@ def _storm_rows(results: dict[str, Any]) -> list[str]:
                 f"{_fmt(st[f'all_resumed_s_after_{origin}'])} after {origin}",
                 f"{_fmt((r['p50_ms'] or 0) / 1000, 2)} / {_fmt((r['p99_ms'] or 0) / 1000, 2)}",
                 ", ".join(f"{k}: {v}" for k, v in sorted(st["closes"].items())) or "none",
-                f"{load['lost']} / {load['unacked']} / {_fmt(load['sent'])}",
+                f"{load['lost']} / {load.get('late_receiver_not_back', 0)} / "
+                f"{load['unacked']} / {_fmt(load['sent'])}",
                 _fmt(during["p99_ms"]),
                 f"{_fmt(st['server_cpu_s_storm'], 2)} ({_fmt(st['storm_wall_s'], 1)})",
                 f"{_fmt(st['presence_frames'])} / {_fmt(st['stale_frames'])}",
@@ -730,7 +731,9 @@ def _storm_rows(results: dict[str, Any]) -> list[str]:
         "`storm_node`: two nodes + Redis behind nginx; node A gets SIGTERM and is started "
         "again on its port; the sockets it closed reconnect through nginx (jittered, as the "
         "SDK does) and resume. A background DM load runs throughout; `lost` counts "
-        "acknowledged messages the receiver never got, live or by a resume. Server CPU: from "
+        "acknowledged messages the receiver never got, live or by a resume, within 60 s after "
+        "the load stopped; `late`: not received because the receiver itself was not back yet "
+        "(not reconnected or not resumed). Server CPU: from "
         "the fault until every socket had resumed (storm_node: both nodes, the restarted one "
         "with its start-up). results.json has the split of a reconnect's time (backoff, "
         "ticket, handshake, auth) and the load's latency before, during and after the storm.",

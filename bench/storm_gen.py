@@ -77,6 +77,7 @@ class SConn:
         "resumed_ns",
         "role",
         "sealer",
+        "sent_ids",
         "spec",
         "stale_ns",
         "task",
@@ -94,6 +95,7 @@ class SConn:
         self.connects = 0
         self.positions = {c: Track(int(s)) for c, s in (spec.get("positions") or {}).items()}
         self.outbox: dict[str, str] = {}  # client message id → frame, until acknowledged
+        self.sent_ids: list[str] = []
         self.sealer = Sealer(spec["seal"]) if spec.get("seal") else None
         self.backoff = Backoff()
         self.affected_ns = 0
@@ -367,6 +369,7 @@ class StormGenerator:
             cmid = make_cmid(due, salt + i)
             frame = c.sealer.frame(cmid, due // 1_000_000, plaintext)
             self.sent[cmid] = due
+            c.sent_ids.append(cmid)
             c.outbox[cmid] = frame
             ws = c.ws
             if ws is not None and c.ready:
@@ -386,6 +389,18 @@ class StormGenerator:
                 break
             await asyncio.sleep(0.1)
         lat = sorted(self.received.values())
+        # A message not received yet whose receiver is not back (not connected, or not resumed
+        # since it was affected) is late, not lost: its resume has not run.
+        receiver = {c.conv: c for c in self.conns if c.role == "recv"}
+        conv_of = {cmid: c.conv for c in self.conns if c.role == "send" for cmid in c.sent_ids}
+        missing = self.acked - self.received.keys()
+        late = {
+            m
+            for m in missing
+            if (r := receiver.get(conv_of.get(m))) is None
+            or not r.ready
+            or r.resumed_ns < r.affected_ns
+        }
         by_phase: list[list[float]] = [[] for _ in range(len(phases) + 1)]
         for cmid, ms in self.received.items():
             due = self.sent[cmid]
@@ -395,7 +410,8 @@ class StormGenerator:
             "sent": len(self.sent),
             "acked": len(self.acked),
             "received": len(self.received),
-            "lost": len(self.acked - self.received.keys()),
+            "lost": len(missing - late),
+            "late_receiver_not_back": len(late),
             "unacked": len(self.sent) - len(self.acked),
             "duplicates": self.duplicates,
             "latencies_ms": lat,

@@ -37,6 +37,8 @@ from bench.servers import PrivateRedis, Server, hushroom_server
 
 STEADY_S = 5.0
 RESUME_TIMEOUT_S = 180.0
+# After the storm: until every send is acknowledged and every acknowledged one received.
+DRAIN_S = 60.0
 CLOSE_OVERLOAD = "1013"
 
 
@@ -205,7 +207,9 @@ def _finish(st: list[dict[str, Any]], t0_ns: int, origin: str) -> dict[str, Any]
 
 def _stop_load(gens: list[Gen], phases: list[int]) -> dict[str, Any]:
     """`phases`: [fault, everyone resumed] (ns)."""
-    res = call_all(gens, "stop_load", [{"drain_s": 20, "phases": phases}] * len(gens), 90)
+    res = call_all(
+        gens, "stop_load", [{"drain_s": DRAIN_S, "phases": phases}] * len(gens), DRAIN_S + 90
+    )
     lat = [x for r in res for x in r["latencies_ms"]]
     names = ("before_fault", "during_storm", "after_storm")
     return {
@@ -217,6 +221,7 @@ def _stop_load(gens: list[Gen], phases: list[int]) -> dict[str, Any]:
         "acked": sum(r["acked"] for r in res),
         "received": sum(r["received"] for r in res),
         "lost": sum(r["lost"] for r in res),
+        "late_receiver_not_back": sum(r["late_receiver_not_back"] for r in res),
         "unacked": sum(r["unacked"] for r in res),
         "duplicates_received": sum(r["duplicates"] for r in res),
         "latency": latency_summary(lat),

@@ -474,7 +474,9 @@ class StormGenerator:
 
     async def main(self) -> None:
         loop = asyncio.get_running_loop()
-        limits = httpx.Limits(max_connections=CONNECT_CONCURRENCY)
+        # No client-side cap that a fleet of real clients would not have: a reconnect storm's
+        # ticket requests reach nginx and the nodes all at once.
+        limits = httpx.Limits(max_connections=4096, max_keepalive_connections=CONNECT_CONCURRENCY)
         async with httpx.AsyncClient(timeout=30, limits=limits) as http:
             self.http = http
             while True:

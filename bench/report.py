@@ -404,6 +404,7 @@ def _idle_rows(results: dict[str, Any]) -> list[str]:
         "ping-all p50 ms",
         "p99 ms",
         "all answered ms",
+        "presence frames while connecting",
         "load after",
     )
     for s in _steps(results, "idle"):
@@ -418,6 +419,7 @@ def _idle_rows(results: dict[str, Any]) -> list[str]:
                 _fmt(p["p50_ms"]),
                 _fmt(p["p99_ms"]),
                 _fmt(p["all_answered_ms"]),
+                _fmt(s.get("presence_frames_during_connect")),
                 s["idle_step"]["loadavg_after"],
             )
         )
@@ -433,7 +435,16 @@ def _idle_rows(results: dict[str, Any]) -> list[str]:
 
 
 def _room_rows(results: dict[str, Any]) -> list[str]:
-    rows = _head(
+    presence = (results["scenarios"].get("room") or {}).get("presence_frames_during_connect")
+    rows = []
+    if presence:
+        rows += [
+            f"Presence frames received while {_fmt(presence['members_connected'])} members "
+            f"connected: {_fmt(presence['total'])} ({_fmt(presence['within_2s_after'])} of them "
+            "in the 2 s after the last one was ready).",
+            "",
+        ]
+    rows += _head(
         "members",
         "msg/s",
         "reached all",

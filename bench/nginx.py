@@ -122,6 +122,7 @@ class Nginx:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
+        self.stop()
         raise RuntimeError(f"nginx not ready in {timeout}s")
 
     def stop(self) -> None:

@@ -141,6 +141,7 @@ class Server:
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
+        self.stop()  # not left running behind the error
         raise RuntimeError(f"{self.name} not ready in {timeout}s")
 
     @property
@@ -264,6 +265,7 @@ class PrivateRedis:
             except OSError:
                 pass
             time.sleep(0.05)
+        self.stop()
         raise RuntimeError(f"redis-server not ready in {timeout}s")
 
     def kill(self) -> None:

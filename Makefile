@@ -77,7 +77,7 @@ soak: install services ## Repeat the fault tests (Redis SIGKILL + restart, node 
 	  $(UV) run pytest -p no:randomly tests/multinode/test_redis_restart.py tests/multinode/test_failover.py || exit 1; \
 	done
 
-bench: install services ## Load benchmark, quick + crypto micro-benchmarks + 10,000 unable-to-decrypt sequences + browser benches + HTTP and WebSocket fuzz + at-rest cost + PITR rehearsal (~65 min) → bench/results/
+bench: install services ## Load benchmark, quick (with 100 senders, a lone DM, the fallback path) + crypto micro-benchmarks + 10,000 unable-to-decrypt sequences + browser benches + HTTP and WebSocket fuzz + at-rest cost + PITR rehearsal (~65 min) → bench/results/
 	$(UV) sync --frozen --group bench
 	$(UV) run --frozen --group bench python -m bench.run --quick
 	$(UV) run --frozen --group bench python -m bench.utd --sequences 10000 --out bench/results/latest-quick/utd.json
@@ -94,7 +94,7 @@ bench: install services ## Load benchmark, quick + crypto micro-benchmarks + 10,
 dr-rehearsal: install-py ## Point-in-time recovery rehearsal on a private PostgreSQL 15 (WAL archive, base backup, restore to a timestamp, verify; ~4 min) → bench/results/dr-rehearsal.json
 	$(UV) run --frozen python -m bench.dr_rehearsal
 
-bench-full: install services ## The whole benchmark ladder (up to 19,500 connections, 5,000 DM/s; ~30 min)
+bench-full: install services ## The whole benchmark ladder (up to 19,500 connections, 5,000+ DM/s, Redis and node-restart storms of 19,500 sockets; ~45 min)
 	$(UV) sync --frozen --group bench
 	$(UV) run --frozen --group bench python -m bench.run --full
 	@if grep -q '"bench:crypto"' $(WEB)/package.json 2>/dev/null; then (cd $(WEB) && npm run bench:crypto); fi

@@ -4,8 +4,9 @@ no storage and no auth checks.
 
 It speaks the subset of the Hushroom protocol the benchmark uses, so the same load generator
 drives both: `auth` (the "ticket" is the user id) → `ready`; `message.send` → `message.ack` to
-the sender and `message.new` to every connection of every member of the conversation
-(the sender's own included, as Hushroom does); `ping` → `pong`. Conversations are registered
+the sending socket and `message.new` to every other connection of every member of the
+conversation (the sender's other sockets included, the sending socket not: its ack carries seq,
+id and time, as Hushroom does since issue 17); `ping` → `pong`. Conversations are registered
 over HTTP: `POST /conversations {"id", "members"}`.
 
 Run: `python -m bench.baseline_server --port 8765`.
@@ -96,6 +97,8 @@ async def _route(ws: WebSocket, user_id: str, frame: dict[str, Any]) -> None:
     framed = text_frame(text)
     for member in _members.get(conv, ()):
         for target in tuple(_sockets.get(member, ())):
+            if target is ws:  # no echo to the sending socket: the ack was its answer
+                continue
             with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                 await _send(target, text, framed)
 

@@ -23,11 +23,19 @@ class Gen:
         conns: list[dict[str, Any]],
         cpus: set[int],
         compression: str | None = None,
+        **extra: Any,
     ) -> None:
+        """`extra`: more of the process's spec, e.g. `kind="storm"` (bench/storm_gen.py)."""
         ctx = mp.get_context("spawn")
         self.name = name
         self.pipe, child = ctx.Pipe()
-        spec = {"name": name, "conns": conns, "cpus": sorted(cpus), "compression": compression}
+        spec = {
+            "name": name,
+            "conns": conns,
+            "cpus": sorted(cpus),
+            "compression": compression,
+            **extra,
+        }
         self.proc = ctx.Process(target=generator_main, args=(spec, child), daemon=True)
         self.proc.start()
         self.size = len(conns)

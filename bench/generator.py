@@ -37,6 +37,7 @@ CONNECT_CONCURRENCY = 64
 _NEW = '{"type":"message.new"'
 _ACK = '{"type":"message.ack"'
 _PONG = '{"type":"pong"'
+_PRESENCE = '{"type":"presence",'
 _CMID = '"client_msg_id":"'
 
 
@@ -61,6 +62,8 @@ class Recorder:
         self.per_message: dict[str, list[float]] | None = {} if per_message else None
         self.acked: set[str] = set()
         self.sent: set[str] = set()
+        # Set for steps whose latency counts from the actual send, not the scheduled time.
+        self.sent_at: dict[str, int] | None = None
 
 
 class Generator:
@@ -75,7 +78,11 @@ class Generator:
         self.errors = 0
         self.error_samples: list[str] = []
         self.closed = 0
+        # `message.new` frames for a sender's own sends: none once the server stops echoing
+        # to the sending socket (issue 17); nothing here depends on them either way.
         self.echoes = 0
+        # `presence` frames received (all sockets, since the process started).
+        self.presence_frames = 0
         self.http: httpx.AsyncClient | None = None
         # DM senders' sealers by connection index (their counters run across steps).
         self.sealers: dict[int, Sealer] = {}
@@ -97,7 +104,8 @@ class Generator:
                 return
             i = msg.find(_CMID) + len(_CMID)
             cmid = msg[i : i + 32]
-            lat = (t - cmid_time(cmid)) / 1e6
+            sent_at = rec.sent_at.get(cmid) if rec.sent_at is not None else None
+            lat = (t - (sent_at if sent_at is not None else cmid_time(cmid))) / 1e6
             if rec.per_message is not None:
                 rec.per_message.setdefault(cmid, []).append(lat)
             if cmid not in rec.received:
@@ -107,6 +115,8 @@ class Generator:
             if self.rec is not None:
                 i = msg.find(_CMID) + len(_CMID)
                 self.rec.acked.add(msg[i : i + 32])
+        elif msg.startswith(_PRESENCE):
+            self.presence_frames += 1
         elif msg.startswith(_PONG):
             ref = orjson.loads(msg).get("ref")
             if ref is not None:
@@ -171,6 +181,7 @@ class Generator:
         """Open connections until `target` are open (bounded by count and time)."""
         target = min(target, len(self.specs))
         start_n = len(self.conns)
+        presence_before = self.presence_frames
         todo = [Conn(i, self.specs[i]) for i in range(start_n, target)]
         sem = asyncio.Semaphore(CONNECT_CONCURRENCY)
         times: list[float] = []
@@ -208,6 +219,7 @@ class Generator:
             "connect_p50_ms": times[len(times) // 2] * 1000 if times else None,
             "connect_p99_ms": times[int(len(times) * 0.99)] * 1000 if times else None,
             "open_now": len(self.conns) - self.closed,
+            "presence_frames": self.presence_frames - presence_before,
         }
 
     # -- commands -----------------------------------------------------------------------------
@@ -220,8 +232,11 @@ class Generator:
         senders = [c for c in self.conns if c.role == "send" and c.ws is not None]
         receivers = sum(1 for c in self.conns if c.role != "send")
         rec = Recorder(per_message)
+        if args.get("latency_from_send"):
+            rec.sent_at = {}
         self.rec = rec
         errors_before = self.errors
+        presence_before, echoes_before = self.presence_frames, self.echoes
         n = int(rate * duration) if senders else 0
         interval = 1e9 / rate if rate > 0 else 0
         rnd = random.Random(os.getpid() ^ start)
@@ -269,6 +284,8 @@ class Generator:
                     f'"{cmid}","body":"bench message {i} {pool[i & 31][:120]}"}}'
                 )
             rec.sent.add(cmid)
+            if rec.sent_at is not None:
+                rec.sent_at[cmid] = now_ns()
             try:
                 assert c.ws is not None
                 await c.ws.send(frame)
@@ -299,6 +316,8 @@ class Generator:
             "errors": self.errors - errors_before,
             "error_samples": self.error_samples[:3],
             "closed_conns": self.closed,
+            "presence_frames": self.presence_frames - presence_before,
+            "echoes": self.echoes - echoes_before,
             "generator_lag_p99_ms": lags[int(len(lags) * 0.99)] if lags else None,
             "generator_lag_max_ms": lags[-1] if lags else None,
             "send_span_s": (now_ns() - start) / 1e9,
@@ -381,7 +400,12 @@ class Generator:
                 elif cmd == "ping_all":
                     out = await self.ping_all(args.get("timeout_s", 30))
                 elif cmd == "status":
-                    out = {"open": len(self.conns) - self.closed, "errors": self.errors}
+                    out = {
+                        "open": len(self.conns) - self.closed,
+                        "errors": self.errors,
+                        "presence_frames": self.presence_frames,
+                        "echoes": self.echoes,
+                    }
                 elif cmd == "close":
                     await self.close_all()
                     self.pipe.send({"closed": True})
@@ -395,4 +419,9 @@ def generator_main(spec: dict[str, Any], pipe: Pipe) -> None:
     """Entry point of a generator process (multiprocessing target)."""
     set_nofile_max()
     pin(set(spec.get("cpus", ())))
+    if spec.get("kind") == "storm":
+        from bench.storm_gen import StormGenerator
+
+        asyncio.run(StormGenerator(spec, pipe).main())
+        return
     asyncio.run(Generator(spec, pipe).main())

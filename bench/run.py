@@ -14,11 +14,26 @@ import time
 import traceback
 from typing import Any
 
-from bench import accounts, report, scenarios
+from bench import accounts, report, scenarios, storms
 from bench.common import REPO, cpu_plan, loadavg, machine_info, pin, set_nofile_max
-from bench.servers import BENCH_ENV, recreate_database
+from bench.servers import BENCH_DB, BENCH_ENV, recreate_database
 
-ALL = ["idle", "dm", "dm_plain", "room", "baseline", "crossnode"]
+QUICK = [
+    "idle",
+    "dm",
+    "dm_plain",
+    "dm_senders100",
+    "lone",
+    "dm_fallback",
+    "room",
+    "baseline",
+    "crossnode",
+]
+# The storms (19,500 sockets each) run in --full only, or when named.
+STORMS = ["storm_redis", "storm_node"]
+ALL = QUICK + STORMS
+# Scenarios on the Hushroom server (the others start their own servers or none).
+NEEDS_DB = set(ALL) - {"baseline"}
 RESULTS = REPO / "bench" / "results"
 
 
@@ -27,7 +42,24 @@ def main(argv: list[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="few steps, small sizes (default)")
     mode.add_argument("--full", action="store_true", help="the whole ladder")
-    parser.add_argument("--scenarios", default=",".join(ALL), help=f"comma-separated, of {ALL}")
+    parser.add_argument(
+        "--scenarios",
+        default=None,
+        help=f"comma-separated, of {ALL} (default: all; --quick leaves out the storms)",
+    )
+    parser.add_argument(
+        "--storm-sockets",
+        type=int,
+        default=None,
+        help="sockets in each storm (default: 2,000 quick, 19,500 full)",
+    )
+    parser.add_argument(
+        "--storm-reconnect-spread-s",
+        type=float,
+        default=0.0,
+        help="storm clients wait uniform(0, this) before reconnecting after close 1012 "
+        "(default 0: the SDK's backoff, hushroom.client.pacing.Backoff)",
+    )
     parser.add_argument(
         "--profile-rate",
         type=int,
@@ -45,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         help="also copy the results dir to bench/results/<name> (e.g. latest-quick)",
     )
     args = parser.parse_args(argv)
-    chosen = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    default = ALL if args.full else QUICK
+    chosen = [s.strip() for s in (args.scenarios or ",".join(default)).split(",") if s.strip()]
     unknown = set(chosen) - set(ALL)
     if unknown:
         parser.error(f"unknown scenarios: {sorted(unknown)}")
@@ -57,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--dm-rates: comma-separated integers")
         if not plan.dm_rates or min(plan.dm_rates) <= 0:
             parser.error("--dm-rates: at least one rate, every rate > 0")
+    if args.storm_sockets is not None:
+        if args.storm_sockets < 2 * plan.storm_pairs + 10:
+            parser.error(f"--storm-sockets: at least {2 * plan.storm_pairs + 10}")
+        plan.storm_sockets = args.storm_sockets
+    plan.storm_reconnect_spread_s = args.storm_reconnect_spread_s
     started = dt.datetime.now(dt.UTC)
     out = RESULTS / started.strftime("%Y%m%dT%H%M%SZ")
     out.mkdir(parents=True, exist_ok=True)
@@ -84,21 +122,16 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     ctx: scenarios.Context | None = None
     try:
-        needs_db = any(s in chosen for s in ("idle", "dm", "dm_plain", "room", "crossnode"))
+        needs_db = any(s in NEEDS_DB for s in chosen)
         if needs_db:
-            print("bench: recreating database hushroom_bench", flush=True)
+            print(f"bench: recreating database {BENCH_DB}", flush=True)
             url = recreate_database()
             ctx = scenarios.Context(
                 plan, out, url, server_cpus, gen_cpus, profile_rate=args.profile_rate
             )
             setup = ctx.server("setup")
             try:
-                n_users = plan.users
-                if "idle" not in chosen:
-                    n_users = min(
-                        n_users,
-                        max(plan.room_members, 2 * scenarios._pairs(n_users, plan.dm_rates)),
-                    )
+                n_users = scenarios.users_needed(plan, chosen)
                 print(f"bench: registering {n_users} users", flush=True)
                 t = time.monotonic()
                 ctx.users = accounts.create_users(setup.base_url, n_users)
@@ -117,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
                 if name == "idle":
                     results["scenarios"]["idle"] = scenarios.idle(ctx)
                     results["scenarios"]["idle_deflate"] = scenarios.idle_deflate(ctx)
+                elif name in STORMS:
+                    results["scenarios"][name] = getattr(storms, name)(ctx)
                 else:
                     results["scenarios"][name] = getattr(scenarios, name)(ctx)
             except Exception as exc:  # keep the other scenarios' figures

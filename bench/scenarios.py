@@ -34,6 +34,19 @@ class Plan:
     cross_rates: list[int]
     idle_window: float
     users: int
+    # 100 sender sockets, one DM each (issue 17: pipelined sends), total msg/s.
+    senders100_rates: list[int] = field(default_factory=lambda: [500, 2_000])
+    # One DM a second on an idle server, for this long.
+    lone_duration: float = 10.0
+    # The DM ladder on the gateway's fallback path (plain ASGI sends).
+    fallback_rates: list[int] = field(default_factory=lambda: [500, 2_000])
+    # Storms: sockets in all (DM pairs included), background DM load and its pairs.
+    storm_sockets: int = 2_000
+    storm_rate: int = 100
+    storm_pairs: int = 50
+    # > 0: storm clients reconnect after a close 1012 at uniform(0, this) seconds instead of
+    # the SDK's backoff.
+    storm_reconnect_spread_s: float = 0.0
     drain_s: float = 5.0
 
     @staticmethod
@@ -62,6 +75,12 @@ class Plan:
             cross_rates=[500, 1_000, 2_000],
             idle_window=25.0,
             users=1_002,
+            senders100_rates=[1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 8_000],
+            lone_duration=30.0,
+            fallback_rates=[500, 1_000, 2_000, 3_000, 4_000],
+            storm_sockets=19_500,
+            storm_rate=200,
+            storm_pairs=200,
         )
 
 
@@ -75,10 +94,35 @@ class Context:
     users: list[dict[str, Any]] = field(default_factory=list)
     profile_rate: int | None = None
 
-    def server(self, name: str, **env: str) -> Server:
-        s = hushroom_server(name, self.database_url, self.out_dir, self.server_cpus, **env)
+    def server(self, name: str, module: str = "hushroom.cli", **env: str) -> Server:
+        s = hushroom_server(
+            name, self.database_url, self.out_dir, self.server_cpus, module=module, **env
+        )
         s.start()
         return s
+
+
+# Idle storm sockets per user at most (the bench server allows 50 per user).
+STORM_SOCKETS_PER_USER = 40
+
+
+def users_needed(plan: Plan, chosen: list[str]) -> int:
+    """Accounts to register for the chosen scenarios."""
+    if "idle" in chosen:
+        return plan.users
+    need = [2]
+    if {"dm", "dm_plain", "dm_fallback", "crossnode"} & set(chosen):
+        need.append(min(plan.users, 2 * _pairs(plan.users, plan.dm_rates)))
+    if "dm_fallback" in chosen:
+        need.append(min(plan.users, 2 * _pairs(plan.users, plan.fallback_rates)))
+    if "dm_senders100" in chosen:
+        need.append(200)
+    if "room" in chosen:
+        need.append(plan.room_members)
+    if {"storm_redis", "storm_node"} & set(chosen):
+        idle = plan.storm_sockets - 2 * plan.storm_pairs
+        need.append(2 * plan.storm_pairs + -(-idle // STORM_SOCKETS_PER_USER))
+    return max(need)
 
 
 def _log(text: str) -> None:
@@ -147,6 +191,9 @@ def idle(ctx: Context) -> dict[str, Any]:
                     "target": level,
                     "failed": sum(r["failed"] for r in grown),
                     "failure_samples": [s for r in grown for s in r["failure_samples"]][:5],
+                    "presence_frames_during_connect": sum(
+                        r.get("presence_frames", 0) for r in grown
+                    ),
                     "connect_rate_per_s": round(added / elapsed, 1) if elapsed else None,
                     "connect_p50_ms": grown[0]["connect_p50_ms"],
                     "connect_p99_ms": grown[0]["connect_p99_ms"],
@@ -215,6 +262,8 @@ def _send_ladder(
     profile: tuple[int, Path] | None = None,
     kind: str = "envelope",
     body_chars: int | None = None,
+    pause_s: float = 0.0,
+    latency_from_send: bool = False,
 ) -> list[dict[str, Any]]:
     # Senders seal every envelope of a step before it starts: leave them the time (measured
     # now, with room to spare; a late start shows as generator lag). Plaintext sends wait the
@@ -237,6 +286,8 @@ def _send_ladder(
         * len(gens),
         60,
     )
+    if pause_s:  # an idle server before the first step (the lone-message latency)
+        time.sleep(pause_s)
     steps = []
     for rate in rates:
         _log(f"{label}: {rate} msg/s for {duration:.0f}s")
@@ -249,6 +300,7 @@ def _send_ladder(
             "kind": kind,
             "body_chars": body_chars,
             "drain_s": drain_s,
+            "latency_from_send": latency_from_send,
         }
         spy = None
         if profile is not None and profile[0] == rate:
@@ -284,6 +336,9 @@ def _send_ladder(
             "error_samples": [s for r in res for s in r["error_samples"]][:3],
             "generator_lag_p99_ms": max((r["generator_lag_p99_ms"] or 0) for r in res),
             "generator_lag_max_ms": max((r["generator_lag_max_ms"] or 0) for r in res),
+            # `message.new` frames the sending sockets got for their own sends (0 without echo).
+            "echoes": sum(r.get("echoes", 0) for r in res),
+            "presence_frames": sum(r.get("presence_frames", 0) for r in res),
             "step": info,
         }
         _log(
@@ -346,11 +401,74 @@ def dm_plain(ctx: Context) -> dict[str, Any]:
     return _dm_ladder(ctx, "dm_plain", plain=True)
 
 
-def _dm_ladder(ctx: Context, label: str, plain: bool) -> dict[str, Any]:
+def dm_senders100(ctx: Context) -> dict[str, Any]:
+    """100 sender sockets, each in one DM with its own receiver, open loop at a total rate: at
+    5,000/s each socket has 50 sends a second, many in flight at once (the generator never
+    waits for an ack before the next send), so the server's per-socket pipelining is what is
+    measured."""
+    return _dm_ladder(
+        ctx, "dm_senders100", plain=False, n_pairs=100, rates=ctx.plan.senders100_rates
+    )
+
+
+def dm_fallback(ctx: Context) -> dict[str, Any]:
+    """The DM ladder with the gateway on its fallback path (plain ASGI sends, as after a failed
+    wire self-check: bench/fallback_serve.py), to set next to `dm`."""
+    out = _dm_ladder(
+        ctx,
+        "dm_fallback",
+        plain=False,
+        rates=ctx.plan.fallback_rates,
+        module="bench.fallback_serve",
+    )
+    log = (ctx.out_dir / "dm_fallback.log").read_text(errors="replace")
+    # The server's own warning proves the run was on the fallback path.
+    out["fallback_confirmed"] = "direct frame writes are off" in log
+    return out
+
+
+def lone(ctx: Context) -> dict[str, Any]:
+    """One DM a second on an otherwise idle server: the latency a person feels."""
     plan = ctx.plan
-    n_pairs = _pairs(len(ctx.users), plan.dm_rates)
+    # From the actual send: at one message a second, the generator's own wake-up delay on its
+    # busy core (recorded as gen lag) is not the server's.
+    out = _dm_ladder(
+        ctx,
+        "lone",
+        plain=False,
+        n_pairs=1,
+        rates=[1],
+        duration=plan.lone_duration,
+        pause_s=3.0,
+        latency_from_send=True,
+    )
+    out["latency_from"] = "the actual send (not the scheduled time)"
+    step = out["steps"][0] if out["steps"] else {}
+    _log(
+        f"lone: {step.get('received')}/{step.get('sent')} received, p50 {step.get('p50_ms')} "
+        f"p99 {step.get('p99_ms')} max {step.get('max_ms')} ms"
+    )
+    return out
+
+
+def _dm_ladder(
+    ctx: Context,
+    label: str,
+    plain: bool,
+    n_pairs: int | None = None,
+    rates: list[int] | None = None,
+    duration: float | None = None,
+    module: str = "hushroom.cli",
+    pause_s: float = 0.0,
+    latency_from_send: bool = False,
+) -> dict[str, Any]:
+    plan = ctx.plan
+    rates = rates or plan.dm_rates
+    n_pairs = n_pairs or _pairs(len(ctx.users), rates)
+    if 2 * n_pairs > len(ctx.users):
+        raise RuntimeError(f"{label}: needs {2 * n_pairs} users, have {len(ctx.users)}")
     users = ctx.users[: 2 * n_pairs]
-    server = ctx.server(label)
+    server = ctx.server(label, module=module)
     size = envelope_bytes()
     body_chars = -(-size * 4 // 3) if plain else None  # unpadded base64 of the envelope
     try:
@@ -376,12 +494,14 @@ def _dm_ladder(ctx: Context, label: str, plain: bool) -> dict[str, Any]:
                 label,
                 [server],
                 gens,
-                plan.dm_rates,
-                plan.dm_duration,
+                rates,
+                duration or plan.dm_duration,
                 plan.drain_s,
                 profile,
                 kind="body" if plain else "envelope",
                 body_chars=body_chars,
+                pause_s=pause_s,
+                latency_from_send=latency_from_send,
             )
         finally:
             for g in gens:
@@ -443,7 +563,21 @@ def room(ctx: Context) -> dict[str, Any]:
         gens = [Gen("room", specs, ctx.gen_cpus)]
         steps = []
         try:
-            call_all(gens, "grow", [{"target": len(specs)}], 300)
+            grown = call_all(gens, "grow", [{"target": len(specs)}], 300)[0]
+            # Presence: every member coming online, as seen by the others (issue 17: it must
+            # grow linearly with the room, not with its square). Late frames get 2 s to land.
+            time.sleep(2.0)
+            status = call_all(gens, "status", [{}], 30)[0]
+            presence = {
+                "members_connected": grown["open_now"],
+                "during_connect": grown["presence_frames"],
+                "within_2s_after": status["presence_frames"] - grown["presence_frames"],
+                "total": status["presence_frames"],
+            }
+            _log(
+                f"room: {grown['open_now']} members connected, presence frames received "
+                f"{presence['total']} ({presence['within_2s_after']} in the 2 s after)"
+            )
             for rate in plan.room_rates:
                 _log(f"room: {rate} msg/s to {receivers} members for {plan.room_duration:.0f}s")
                 n = int(rate * plan.room_duration)
@@ -502,7 +636,7 @@ def room(ctx: Context) -> dict[str, Any]:
                 g.close()
     finally:
         server.stop()
-    return {"steps": steps}
+    return {"presence_frames_during_connect": presence, "steps": steps}
 
 
 # -- cross-node -----------------------------------------------------------------------------------

@@ -18,11 +18,13 @@ import httpx
 import psutil
 
 from bench.common import pin, set_nofile_max
+from hushroom.config import encode_at_rest_key
 
 PG_ADMIN_DSN = os.environ.get(
     "HUSHROOM_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-BENCH_DB = "hushroom_bench"
+# HUSHROOM_BENCH_DB: another name, so two runs on one PostgreSQL do not drop each other's.
+BENCH_DB = os.environ.get("HUSHROOM_BENCH_DB", "hushroom_bench")
 REDIS_URL = os.environ.get("HUSHROOM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 # Settings that only make the benchmark's setup fast or keep its load generator from tripping
@@ -42,6 +44,11 @@ BENCH_ENV = {
     "HUSHROOM_RATE_LIMIT_SCALE": "100000",
     "HUSHROOM_LOG_LEVEL": "WARNING",
 }
+
+
+# One at-rest key-encryption key for every server of a run: each server has its own data
+# directory, and a server can only read the data keys the first one created with this KEK.
+_AT_REST_KEY = encode_at_rest_key(os.urandom(32))
 
 
 def free_port() -> int:
@@ -110,7 +117,7 @@ class Server:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws"
 
-    def start(self, timeout: float = 60.0) -> None:
+    def start(self, timeout: float = 180.0) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
@@ -134,6 +141,7 @@ class Server:
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
+        self.stop()  # not left running behind the error
         raise RuntimeError(f"{self.name} not ready in {timeout}s")
 
     @property
@@ -167,9 +175,16 @@ class Server:
 
 
 def hushroom_server(
-    name: str, database_url: str, log_dir: Path, cpus: set[int], **extra: str
+    name: str,
+    database_url: str,
+    log_dir: Path,
+    cpus: set[int],
+    module: str = "hushroom.cli",
+    port: int | None = None,
+    **extra: str,
 ) -> Server:
-    port = free_port()
+    """`module`: `bench.fallback_serve` runs it on the gateway's fallback path (ASGI sends)."""
+    port = port or free_port()
     data_dir = log_dir / f"{name}-data"
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {
@@ -179,10 +194,13 @@ def hushroom_server(
         "HUSHROOM_PORT": str(port),
         "HUSHROOM_HOST": "127.0.0.1",
         "HUSHROOM_JWT_SECRET": "bench-secret-" + "z" * 40,
+        "HUSHROOM_AT_REST_KEY": _AT_REST_KEY,
         "HUSHROOM_ALLOWED_ORIGINS": f'["http://127.0.0.1:{port}"]',
         **extra,
     }
-    return Server(name, [sys.executable, "-m", "hushroom.cli", "serve"], port, log_dir, cpus, env)
+    if module != "hushroom.cli":
+        env["PYTHONPATH"] = str(Path(__file__).parent.parent)
+    return Server(name, [sys.executable, "-m", module, "serve"], port, log_dir, cpus, env)
 
 
 def baseline_server(log_dir: Path, cpus: set[int]) -> Server:
@@ -191,3 +209,76 @@ def baseline_server(log_dir: Path, cpus: set[int]) -> Server:
     return Server(
         "baseline", argv, port, log_dir, cpus, {"PYTHONPATH": str(Path(__file__).parent.parent)}
     )
+
+
+class PrivateRedis:
+    """A redis-server of the bench's own on a free port (no persistence), so a storm can
+    SIGKILL and restart it without touching the machine's shared Redis."""
+
+    def __init__(self, log_dir: Path, cpus: set[int], port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.dir = log_dir / "redis"
+        self.log_path = log_dir / "redis.log"
+        self.cpus = cpus
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 15.0) -> None:
+        import shutil
+
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise RuntimeError("redis-server is not installed")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [
+                exe,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_preexec(self.cpus),
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited:\n{self.log_path.read_text()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"redis-server not ready in {timeout}s")
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye to its clients."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)

@@ -26,11 +26,13 @@ CONV = uuid.uuid4()
 
 
 class FakeMessages:
-    """Stores in call order (seq per call); `gate` cleared holds every send before its commit."""
+    """Stores in call order (seq per call). `gate` cleared holds every send before its commit;
+    `permits` lets that many held sends through meanwhile."""
 
     def __init__(self) -> None:
         self.gate = asyncio.Event()
         self.gate.set()
+        self.permits = asyncio.Semaphore(0)
         self.calls: list[SendCommand] = []
         self.stored: list[str] = []
         self.in_flight = 0
@@ -44,7 +46,14 @@ class FakeMessages:
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
-            await self.gate.wait()
+            gate = asyncio.ensure_future(self.gate.wait())
+            permit = asyncio.ensure_future(self.permits.acquire())
+            await asyncio.wait((gate, permit), return_when=asyncio.FIRST_COMPLETED)
+            if not permit.done():
+                permit.cancel()
+            elif gate.done() and permit.done():
+                self.permits.release()  # not needed after all: leave it for the next
+            gate.cancel()
         finally:
             self.in_flight -= 1
         self.stored.append(cmd.client_msg_id)
@@ -66,6 +75,9 @@ class FakePresence:
     async def typing(self, principal: Principal, conversation_id: uuid.UUID) -> None:
         self.typing_saw_stored.append(len(self._messages.stored))
 
+    async def disconnected(self, principal: Principal, connection_id: str) -> None:
+        return None
+
 
 def pipelined_connection(
     ws: FakeWebSocket, in_flight: int = 32
@@ -78,9 +90,12 @@ def pipelined_connection(
         metrics=SimpleNamespace(ws_closes=_Counter(), errors=_Counter()),
         messages=messages,
         presence=presence,
+        fanout=SimpleNamespace(unsubscribe=lambda _conn: None),
     )
     registry = SimpleNamespace(
-        limits=p.ProtocolLimits(frame_burst=1000, frames_per_second=1000.0), framed=text_frame
+        limits=p.ProtocolLimits(frame_burst=1000, frames_per_second=1000.0),
+        framed=text_frame,
+        remove=lambda _conn: None,
     )
     conn = Connection(ws, container, registry)  # type: ignore[arg-type]
     conn.protocol.state = p.State.READY
@@ -150,11 +165,12 @@ async def test_reading_stops_at_the_in_flight_bound_and_resumes_when_one_is_acke
     # The 5th frame was read and waits for room; the other 5 are still unread on the socket.
     assert ws.inbox.qsize() == 5
     assert ws.sent == []
-    # One commit frees one place: exactly one more send starts.
-    messages.gate.set()
-    messages.gate.clear()
+    # One commit frees one place: exactly one more send starts, still none beyond the bound.
+    messages.permits.release()
     await settle()
-    assert messages.most_in_flight == 4
+    assert (messages.in_flight, len(messages.calls), len(messages.stored)) == (4, 5, 1)
+    assert ws.inbox.qsize() == 4
+    assert [a["ref"] for a in received(ws)] == ["r0"]
     messages.gate.set()
     await settle()
     await asyncio.sleep(0.01)

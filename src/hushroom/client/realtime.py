@@ -487,28 +487,31 @@ class Realtime:
             return
         ack = SendAck.from_json(frame)
         me = self._me
-        if me is not None:
-            # Our own copy, as the echo used to bring it (before the ack, as the echo came);
-            # one already delivered (a retry's duplicate, a backfill) is dropped by seq.
-            generation, ciphertext = pending.envelope or (None, None)
-            await self._deliver(
-                [
-                    Message(
-                        id=ack.message_id,
-                        conversation_id=ack.conversation_id,
-                        seq=ack.seq,
-                        sender_id=me[0],
-                        sender_device_id=me[1],
-                        client_msg_id=ack.client_msg_id,
-                        created_at=ack.created_at,
-                        body=pending.body,
-                        generation=generation,
-                        ciphertext=ciphertext,
-                    )
-                ]
-            )
-        if not pending.future.done():
-            pending.future.set_result(ack)
+        try:
+            if me is not None:
+                # Our own copy, as the echo used to bring it (before the ack, as the echo came);
+                # one already delivered (a retry's duplicate, a backfill) is dropped by seq.
+                generation, ciphertext = pending.envelope or (None, None)
+                await self._deliver(
+                    [
+                        Message(
+                            id=ack.message_id,
+                            conversation_id=ack.conversation_id,
+                            seq=ack.seq,
+                            sender_id=me[0],
+                            sender_device_id=me[1],
+                            client_msg_id=ack.client_msg_id,
+                            created_at=ack.created_at,
+                            body=pending.body,
+                            generation=generation,
+                            ciphertext=ciphertext,
+                        )
+                    ]
+                )
+        finally:
+            # Acknowledged even if filling a hole before it failed (the connection retries that).
+            if not pending.future.done():
+                pending.future.set_result(ack)
 
     def _refused(self, frame: dict[str, Any]) -> None:
         ref = str(frame["ref"])

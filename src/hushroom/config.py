@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     ws_frames_per_second: float = 30.0
     ws_frame_burst: int = 60
     ws_send_queue: int = 1000
+    # Sends one socket may have in flight (read on while earlier ones wait for their commit);
+    # at the bound the server stops reading that socket until one is acknowledged.
+    ws_sends_in_flight: int = Field(default=32, ge=1, le=1024)
     ws_max_errors: int = 10
     # Whole seconds: sent to clients as the integer `heartbeat_s` in `ready`.
     ws_ping_interval_s: int = Field(default=20, ge=1)

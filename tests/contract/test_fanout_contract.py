@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+import orjson
 import pytest
 import redis.asyncio as aioredis
 
@@ -464,3 +465,31 @@ async def test_each_recipient_gets_one_copy_whatever_the_audience_size(
     assert all(len(m.events) == 1 for m in members)
     assert outsider_a.events == outsider_b.events == []
     assert all(m.user_id in m.events[0].recipients for m in members)
+
+
+async def test_the_origin_socket_to_exclude_crosses_nodes(fanout_factory: FanoutFactory) -> None:
+    """An event keeps the sending socket's id (no echo to it, protocol 2) on every node."""
+    a, b = await fanout_factory(), await fanout_factory()
+    user = uuid.uuid4()
+    on_a, on_b = Recorder(user), Recorder(user)
+    a.subscribe(on_a)
+    b.subscribe(on_b)
+    await settled(a, b)
+    sent = Event(
+        type="message.new",
+        payload={"n": 1},
+        recipients=frozenset({user}),
+        seq=1,
+        exclude_connection="0f" * 16,
+    )
+    await a.publish(sent)
+    await until(lambda: len(on_a.events) == 1 and len(on_b.events) == 1)
+    assert [e.exclude_connection for e in on_a.events + on_b.events] == ["0f" * 16] * 2
+
+
+def test_an_event_from_a_node_before_protocol_2_excludes_no_socket() -> None:
+    from hushroom.fanout.redis import _decode, _encode
+
+    body = orjson.loads(_encode(event(uuid.uuid4(), seq=3)))
+    del body["o"]  # what an older node sends during a rolling upgrade
+    assert _decode(orjson.dumps(body))["exclude_connection"] is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -19,10 +20,17 @@ from hushroom.client import (
     Realtime,
     ServerEvent,
     new_client_msg_id,
+    open_socket,
 )
 from tests.integration.helpers import quiet_events
 from tests.multinode.conftest import Cluster
-from tests.multinode.helpers import clients, next_messages, next_server_event, percentile
+from tests.multinode.helpers import (
+    WAIT_S,
+    clients,
+    next_messages,
+    next_server_event,
+    percentile,
+)
 from tests.support.e2ee import sdk_envelope
 
 pytestmark = pytest.mark.timeout(240)
@@ -279,3 +287,41 @@ async def test_last_message_of_a_fanout_outage_arrives_with_nothing_after_it(
         assert isinstance(stale[0].data["within_ms"], int)
         assert [(m.seq, m.client_msg_id) for m in got] == [(last.seq, last.client_msg_id)]
         assert rt_b.connected
+
+
+async def test_no_echo_to_the_sending_socket_across_nodes(cluster: Cluster) -> None:
+    """The event crosses Redis with its origin socket: the sender's socket on node A gets the
+    ack only, its twin (same user) on node B gets the message."""
+    a, b = cluster.nodes
+    async with clients(("Ada", a.base_url)) as (ada,):
+        room = await ada.create_room("no echo across nodes")
+        sender = await open_socket(ada.http, a.ws_url)
+        twin = await open_socket(ada.http, b.ws_url)
+        try:
+            cmid = new_client_msg_id()
+            frame = {
+                "type": "message.send",
+                "ref": "x1",
+                "conversation_id": str(room.id),
+                "client_msg_id": cmid,
+                "body": "over redis",
+            }
+            await sender.send(json.dumps(frame))
+            on_sender: list[dict[str, object]] = []
+            async with asyncio.timeout(WAIT_S):
+                while not on_sender or on_sender[-1]["type"] != "message.ack":
+                    on_sender.append(json.loads(await sender.recv()))
+                while True:
+                    got = json.loads(await twin.recv())
+                    if got["type"] == "message.new":
+                        break
+            assert got["message"]["client_msg_id"] == cmid
+            assert on_sender[-1]["ref"] == "x1"
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.5):
+                    while True:
+                        on_sender.append(json.loads(await sender.recv()))
+            assert not [f for f in on_sender if f["type"] == "message.new"]
+        finally:
+            await sender.close()
+            await twin.close()

@@ -173,3 +173,43 @@ def test_spill_at_below_one_is_refused() -> None:
 
     with pytest.raises(ValueError, match="spill_at"):
         GroupCommit(handler, max_batch=1, spill_at=0)
+
+
+async def test_a_keys_later_calls_wait_for_its_batch_in_flight() -> None:
+    """A socket's pipelined sends (one key) never sit in two batches at once, so a later one
+    cannot commit before an earlier one; other keys still use the second worker."""
+    rec = Recorder()
+    rec.release.clear()
+    commit = GroupCommit(rec.handler, max_batch=100, workers=2)
+    first = asyncio.create_task(commit.submit(0, key="a"))
+    await asyncio.sleep(0)  # batch [0] (key a) in flight
+    later = [
+        asyncio.create_task(commit.submit(i, key=k))
+        for i, k in ((2, "a"), (4, "b"), (6, None), (8, "a"))
+    ]
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    # The second worker takes the calls of other keys only; key a's wait, in order.
+    assert rec.batches == [[0], [4, 6]]
+    rec.release.set()
+    assert [await t for t in (first, *later)] == [0, 20, 40, 60, 80]
+    assert rec.batches == [[0], [4, 6], [2, 8]]
+    assert not commit._workers
+    assert not commit._busy
+
+
+async def test_a_worker_finding_only_waiting_keys_leaves_them_to_the_batch_in_flight() -> None:
+    rec = Recorder()
+    rec.release.clear()
+    commit = GroupCommit(rec.handler, max_batch=100, workers=2)
+    first = asyncio.create_task(commit.submit(0, key="a"))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(commit.submit(2, key="a"))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert rec.batches == [[0]]  # the second worker found nothing it may take, and left
+    assert len(commit._workers) == 1
+    rec.release.set()
+    assert [await first, await second] == [0, 20]
+    assert rec.batches == [[0], [2]]
+    assert not commit._workers

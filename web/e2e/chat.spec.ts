@@ -112,6 +112,19 @@ test("messages appear live both ways", async () => {
   await expect(messages(ana.page).locator(".msg.own").getByText("Hello Ben")).toBeVisible();
 });
 
+test("a sent message shows once in its tab and arrives in the sender's other tab", async () => {
+  // Protocol 2: the sending socket gets only the ack; the sender's other sockets get message.new.
+  const other = await ana.context.newPage();
+  await other.goto(ana.page.url());
+  await expect(other.getByRole("heading", { name: ROOM })).toBeVisible({ timeout: 15_000 });
+  await connected(other);
+  await send(ana.page, "Sent from the first tab");
+  await expect(messages(other).locator(".msg.own").getByText("Sent from the first tab")).toBeVisible();
+  await expect(messages(ana.page).locator(".msg.own").getByText("Sent from the first tab")).toHaveCount(1);
+  await expect(messages(ben.page).getByText("Sent from the first tab")).toHaveCount(1);
+  await other.close();
+});
+
 test("the typing indicator shows", async () => {
   // Typing is sent at most every 3 s (and Ben last typed just before sending): let that pass.
   await ben.page.waitForTimeout(3200);

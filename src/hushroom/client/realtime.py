@@ -12,7 +12,9 @@
 - `sync.stale` (the server's fan-out lost events) sends `resume` again after a random part of its
   `within_ms`, so the last messages of a conversation are not left missing;
 - `send` matches `message.ack` / `error` to the pending send by `ref` (= its client_msg_id) and
-  retries until acknowledged.
+  retries until acknowledged. Sends are pipelined: each waits for its own ack only. The server
+  sends no `message.new` for this socket's own sends (protocol 2): the ack becomes the message,
+  delivered in seq order like any other (the client's other sockets get the server's copy).
 
 Iterate the events with `async for event in realtime` or `await realtime.next_event()`.
 """
@@ -74,6 +76,9 @@ class _Pending:
     future: asyncio.Future[SendAck] = field(repr=False)
     # Loop time at which to (re)send; pushed back after each transmission.
     due: float = 0.0
+    # What was sent, to deliver our own copy once acked (the server sends no echo).
+    body: str | None = field(default=None, repr=False)
+    envelope: tuple[int, bytes] | None = field(default=None, repr=False)
 
 
 class _Fatal(Exception):
@@ -121,6 +126,8 @@ class Realtime:
         self._resume_due: float | None = None
         self._rng = random.SystemRandom()
         self._connections = 0
+        # Who this socket is (from `ready`): the sender of the messages it acks.
+        self._me: tuple[uuid.UUID, uuid.UUID] | None = None
         self._auth_failures = 0
         self._fatal: ConnectionFailed | None = None
         self._closed = False
@@ -277,7 +284,13 @@ class Realtime:
             data = json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
             if len(data.encode("utf-8")) > self._max_frame_bytes:
                 raise ValueError("the message does not fit in one WebSocket frame")
-            pending = _Pending(cmid, data, asyncio.get_running_loop().create_future())
+            pending = _Pending(
+                cmid,
+                data,
+                asyncio.get_running_loop().create_future(),
+                body=body,
+                envelope=envelope,
+            )
             self._pending[cmid] = pending
             await self._transmit(pending)
         return await asyncio.shield(pending.future)
@@ -398,6 +411,7 @@ class Realtime:
             raise ConnectionFailed(f"authentication failed: {first!r}")
         self._auth_failures = 0
         self._backoff.reset()
+        self._me = (uuid.UUID(first["user_id"]), uuid.UUID(first["device_id"]))
         self._connections += 1
         self._ws = ws
         self._resume_due = None  # this resume covers any that was due
@@ -467,7 +481,7 @@ class Realtime:
         if kind == "message.new":
             await self._deliver([Message.from_json(frame["message"])])
         elif kind == "message.ack":
-            self._acked(frame)
+            await self._acked(frame)
         elif kind == "error" and frame.get("ref") in self._pending:
             self._refused(frame)
         elif kind == "sync.gap":
@@ -488,10 +502,37 @@ class Realtime:
         elif isinstance(kind, str):
             self._emit(ServerEvent(kind, frame))
 
-    def _acked(self, frame: dict[str, Any]) -> None:
+    async def _acked(self, frame: dict[str, Any]) -> None:
         pending = self._pending.pop(str(frame.get("client_msg_id")), None)
-        if pending is not None and not pending.future.done():
-            pending.future.set_result(SendAck.from_json(frame))
+        if pending is None:
+            return
+        ack = SendAck.from_json(frame)
+        me = self._me
+        try:
+            if me is not None:
+                # Our own copy, as the echo used to bring it (before the ack, as the echo came);
+                # one already delivered (a retry's duplicate, a backfill) is dropped by seq.
+                generation, ciphertext = pending.envelope or (None, None)
+                await self._deliver(
+                    [
+                        Message(
+                            id=ack.message_id,
+                            conversation_id=ack.conversation_id,
+                            seq=ack.seq,
+                            sender_id=me[0],
+                            sender_device_id=me[1],
+                            client_msg_id=ack.client_msg_id,
+                            created_at=ack.created_at,
+                            body=pending.body,
+                            generation=generation,
+                            ciphertext=ciphertext,
+                        )
+                    ]
+                )
+        finally:
+            # Acknowledged even if filling a hole before it failed (the connection retries that).
+            if not pending.future.done():
+                pending.future.set_result(ack)
 
     def _refused(self, frame: dict[str, Any]) -> None:
         ref = str(frame["ref"])

@@ -27,6 +27,9 @@ class Event:
     seq: int | None = None
     # Users that must not get it even if listed (e.g. the typist for "typing").
     exclude_device: uuid.UUID | None = field(default=None)
+    # The socket (gateway connection id) that must not get it: the sender's own socket, which
+    # had the ack instead (protocol 2: no echo). Its other sockets and devices still get it.
+    exclude_connection: str | None = field(default=None)
     # The frame and its JSON text, made on first use and shared by every recipient's socket
     # (a 1,000-member room encodes each message once). Treat the frame as read-only.
     _wire: list[tuple[dict[str, Any], str]] = field(

@@ -453,6 +453,7 @@ class RedisFanout:
                 conversation_id=fields["conversation_id"],
                 seq=fields["seq"],
                 exclude_device=fields["exclude_device"],
+                exclude_connection=fields["exclude_connection"],
             )
         except (ValueError, KeyError, TypeError):
             log.warning("malformed fan-out message ignored", extra={"bytes": len(raw)})
@@ -511,6 +512,7 @@ def _encode(event: Event, *, everyone: bool = False) -> bytes:
             "c": event.conversation_id.hex if event.conversation_id is not None else None,
             "s": event.seq,
             "x": event.exclude_device.hex if event.exclude_device is not None else None,
+            "o": event.exclude_connection,
             "e": everyone,
         }
     )
@@ -528,6 +530,10 @@ def _decode(body: bytes) -> dict[str, Any]:
     seq = data["s"]
     if seq is not None and not isinstance(seq, int):
         raise ValueError("seq is not an integer")
+    # Absent from nodes older than protocol 2 (a rolling upgrade): nobody is excluded.
+    origin = data.get("o")
+    if origin is not None and not isinstance(origin, str):
+        raise ValueError("origin is not a string")
     return {
         "type": data["t"],
         "payload": payload,
@@ -535,5 +541,6 @@ def _decode(body: bytes) -> dict[str, Any]:
         "conversation_id": uuid.UUID(hex=conv) if conv is not None else None,
         "seq": seq,
         "exclude_device": uuid.UUID(hex=excl) if excl is not None else None,
+        "exclude_connection": origin,
         "everyone": data.get("e") is True,
     }

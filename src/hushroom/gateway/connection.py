@@ -31,6 +31,8 @@ from hushroom.services.views import message_view
 log = logging.getLogger("hushroom.gateway")
 
 _CLOSE = object()  # queue sentinel: flush what precedes, then close
+# Longest wait, when a socket ends, for its sends in flight to be stored.
+_SENDS_DRAIN_S = 10.0
 
 
 class Connection:
@@ -50,6 +52,7 @@ class Connection:
         "_close_reason",
         "_closing",
         "_out",
+        "_sends",
         "_wire",
         "_writer",
         "c",
@@ -80,6 +83,8 @@ class Connection:
         self._closing = False
         self._close_code = 1000
         self._close_reason = ""
+        # The `message.send` tasks in flight (pipelining), None while there are none.
+        self._sends: set[asyncio.Task[None]] | None = None
 
     # Subscriber protocol ------------------------------------------------------------------
     @property
@@ -88,7 +93,7 @@ class Connection:
         return self.principal.user_id
 
     def deliver(self, event: Event) -> None:
-        self._apply_sync(self.protocol.event(event))
+        self._apply_sync(self.protocol.event(event, self.id))
 
     # Effects --------------------------------------------------------------------------------
     def _enqueue(self, item: Any) -> None:
@@ -161,6 +166,82 @@ class Connection:
         for command in self._apply_sync(effects):
             await self._run(command)
 
+    async def _dispatch(self, effects: list[p.Effect]) -> None:
+        """Effects of a received frame. A send starts as a task and reading goes on (up to
+        `ws_sends_in_flight` per socket, then reading waits: back-pressure); any other command
+        waits for the sends before it, so its order relative to them holds."""
+        for command in self._apply_sync(effects):
+            if isinstance(command, p.SendMessage):
+                await self._start_send(command)
+            else:
+                await self._settle_sends()
+                await self._run(command)
+
+    async def _start_send(self, command: p.SendMessage) -> None:
+        limit = self.c.settings.ws_sends_in_flight
+        while self._sends is not None and len(self._sends) >= limit:
+            await asyncio.wait(tuple(self._sends), return_when=asyncio.FIRST_COMPLETED)
+        sends = self._sends
+        if sends is None:
+            sends = self._sends = set()
+        # Tasks start in creation order and each submits to the group commit before its first
+        # await, so the socket's sends reach the batch queue in the order they were read.
+        sends.add(asyncio.create_task(self._send(command)))
+
+    async def _settle_sends(self) -> None:
+        while self._sends:
+            await asyncio.wait(tuple(self._sends))
+
+    async def _send(self, command: p.SendMessage) -> None:
+        """One `message.send`: store it, then ack it (or an error frame with its ref). Runs to
+        its end even when the socket closes meanwhile; a closed protocol writes nothing."""
+        principal = self.principal
+        assert principal is not None
+        ref = command.ref
+        try:
+            result = await self.c.messages.send(
+                principal,
+                SendCommand(
+                    command.conversation_id,
+                    command.client_msg_id,
+                    command.body,
+                    command.generation,
+                    command.ciphertext,
+                    origin=self.id,
+                ),
+            )
+            m = result.message
+            self._apply_sync(
+                self.protocol.message_sent(
+                    ref=ref,
+                    conversation_id=m.conversation_id,
+                    client_msg_id=m.client_msg_id,
+                    seq=m.seq,
+                    message_id=m.id,
+                    created_at=m.created_at,
+                    duplicate=result.duplicate,
+                )
+            )
+        except HushroomError as exc:
+            self._apply_sync(self.protocol.command_failed(ref, exc, self.c.clock.monotonic()))
+        except Exception as exc:
+            log.error("gateway error", extra={"error_type": type(exc).__name__})
+            self._apply_sync(self.protocol.internal_error())
+        finally:
+            sends = self._sends
+            current = asyncio.current_task()
+            if sends is not None and current is not None:
+                sends.discard(current)
+                if not sends:
+                    self._sends = None
+
+    async def _finish_sends(self) -> None:
+        """The socket is gone or the server stops: let the sends in flight finish storing (a
+        retry after reconnect then gets duplicate acks), waiting at most a bounded time."""
+        sends = self._sends
+        if sends:
+            await asyncio.wait(tuple(sends), timeout=_SENDS_DRAIN_S)
+
     async def _run(self, command: p.Effect) -> None:
         now = self.c.clock.monotonic
         if isinstance(command, p.Authenticate):
@@ -168,32 +249,12 @@ class Connection:
             return
         principal = self.principal
         assert principal is not None
-        ref = command.ref if isinstance(command, p.SendMessage | p.WatchPresence) else None
+        if isinstance(command, p.SendMessage):
+            await self._send(command)
+            return
+        ref = command.ref if isinstance(command, p.WatchPresence) else None
         try:
-            if isinstance(command, p.SendMessage):
-                result = await self.c.messages.send(
-                    principal,
-                    SendCommand(
-                        command.conversation_id,
-                        command.client_msg_id,
-                        command.body,
-                        command.generation,
-                        command.ciphertext,
-                    ),
-                )
-                m = result.message
-                await self._apply(
-                    self.protocol.message_sent(
-                        ref=ref,
-                        conversation_id=m.conversation_id,
-                        client_msg_id=m.client_msg_id,
-                        seq=m.seq,
-                        message_id=m.id,
-                        created_at=m.created_at,
-                        duplicate=result.duplicate,
-                    )
-                )
-            elif isinstance(command, p.Resume):
+            if isinstance(command, p.Resume):
                 await self._resume(principal, command.positions)
             elif isinstance(command, p.Typing):
                 await self.c.presence.typing(principal, command.conversation_id)
@@ -290,13 +351,14 @@ class Connection:
             data = message.get("text")
             if data is None:
                 data = message.get("bytes") or b""
-            await self._apply(protocol.receive(data, clock.monotonic()))
+            await self._dispatch(protocol.receive(data, clock.monotonic()))
 
     async def serve(self) -> None:
         """Read in the handler's task until the peer leaves or a close is queued.
 
         A command runs to its end inside the read loop, so one in a transaction finishes even
         when the peer disappears meanwhile; the loop then sees the disconnect (or `_closing`).
+        Sends run beside the loop; they too finish (bounded) before the socket is let go.
         """
         try:
             try:
@@ -318,7 +380,10 @@ class Connection:
                 with contextlib.suppress(BaseException):
                     await writer
             self.protocol.connection_closed()
-            await self._cleanup()
+            try:
+                await self._finish_sends()
+            finally:
+                await self._cleanup()
 
     async def _cleanup(self) -> None:
         if self.principal is None:

@@ -13,7 +13,8 @@ monotonic time where time matters, and carries out the returned effects in order
   `authentication_failed(now)`. Do not call `receive` until then (read frames one at a time).
 - `SendMessage`, `Resume`, `Typing`, `MarkRead`, `SetPresence`, `WatchPresence`: run the
   command as the authenticated principal and report back (`message_sent` / `command_failed` /
-  `resume_*` / `presence_snapshot`).
+  `resume_*` / `presence_snapshot`). Several `SendMessage` may run at once (pipelining, each
+  reported with its own ref); any other command runs after the sends before it have been reported.
 
 The wire format is documented in docs/protocol.md § WebSocket.
 """
@@ -42,6 +43,10 @@ from hushroom.gateway.frames import (
     parse_client_frame,
 )
 from hushroom.principal import Principal
+
+# Sent in "ready". 2: no "message.new" echo to the sending socket (the ack stands for it); a
+# socket may have several sends in flight, each ack carrying its ref (docs/protocol.md).
+PROTOCOL_VERSION: Final = 2
 
 # Close codes (RFC 6455 §7.4.1).
 CLOSE_POLICY_VIOLATION: Final = 1008
@@ -279,6 +284,7 @@ class GatewayProtocol:
                     "user_id": str(principal.user_id),
                     "device_id": str(principal.device_id),
                     "heartbeat_s": self.limits.ping_interval_s,
+                    "protocol": PROTOCOL_VERSION,
                 }
             )
         ]
@@ -380,8 +386,12 @@ class GatewayProtocol:
 
     # --- outbound events ---------------------------------------------------------------------
 
-    def event(self, ev: Event) -> list[Effect]:
-        """A published event for this user: the frame to send, or nothing."""
+    def event(self, ev: Event, connection_id: str | None = None) -> list[Effect]:
+        """A published event for this user: the frame to send, or nothing.
+
+        `connection_id`: this socket's id; the socket an event excludes (the sender's, which
+        had the ack) gets nothing.
+        """
         principal = self.principal
         if self.state is not State.READY or principal is None:
             return []
@@ -389,6 +399,8 @@ class GatewayProtocol:
         if principal.user_id not in ev.recipients:
             return []
         if ev.exclude_device is not None and ev.exclude_device == principal.device_id:
+            return []
+        if ev.exclude_connection is not None and ev.exclude_connection == connection_id:
             return []
         if ev.type == "message.new" and ev.conversation_id is not None and ev.seq is not None:
             high = self._high_water.get(ev.conversation_id)

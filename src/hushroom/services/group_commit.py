@@ -8,7 +8,7 @@ caller gets its own outcome, and only after the handler (which commits) returned
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 I = TypeVar("I")  # noqa: E741 - the input type
@@ -34,12 +34,20 @@ class GroupCommit(Generic[I, O]):
         self._max_batch = max_batch
         self._max_workers = workers
         self._spill_at = spill_at
-        self._pending: list[tuple[I, asyncio.Future[O]]] = []
+        self._pending: list[tuple[I, asyncio.Future[O], Hashable | None]] = []
+        # Keys of the calls in the batches in flight.
+        self._busy: set[Hashable] = set()
         self._workers: set[asyncio.Task[None]] = set()
 
-    async def submit(self, item: I) -> O:
+    async def submit(self, item: I, key: Hashable | None = None) -> O:
+        """Store `item` in the next batch and return its outcome.
+
+        `key`: calls with the same key are stored in submit order even with several workers:
+        they never sit in two batches in flight at once (a later batch could otherwise commit
+        first, e.g. while the earlier one retries its items one by one). None: no constraint.
+        """
         future: asyncio.Future[O] = asyncio.get_running_loop().create_future()
-        self._pending.append((item, future))
+        self._pending.append((item, future, key))
         running = len(self._workers)
         if running == 0 or (running < self._max_workers and len(self._pending) >= self._spill_at):
             self._workers.add(asyncio.create_task(self._drain()))
@@ -47,17 +55,43 @@ class GroupCommit(Generic[I, O]):
         # the same client message id finds it.
         return await future
 
+    def _take(self) -> list[tuple[I, asyncio.Future[O], Hashable | None]]:
+        """The next batch: the oldest pending calls whose key no batch in flight holds."""
+        pending = self._pending
+        busy = self._busy
+        if not busy:
+            batch = pending[: self._max_batch]
+            del pending[: self._max_batch]
+        else:
+            batch, rest = [], []
+            for entry in pending:
+                if len(batch) < self._max_batch and (entry[2] is None or entry[2] not in busy):
+                    batch.append(entry)
+                else:
+                    rest.append(entry)
+            self._pending = rest
+        for _item, _future, key in batch:
+            if key is not None:
+                busy.add(key)
+        return batch
+
     async def _drain(self) -> None:
-        batch: list[tuple[I, asyncio.Future[O]]] = []
+        batch: list[tuple[I, asyncio.Future[O], Hashable | None]] = []
         try:
             while self._pending:
-                batch = self._pending[: self._max_batch]
-                del self._pending[: self._max_batch]
+                batch = self._take()
+                if not batch:
+                    # All that waits follows a batch in flight, whose worker takes it next.
+                    break
                 try:
-                    outcomes = await self._handler([item for item, _ in batch])
+                    outcomes = await self._handler([item for item, _, _ in batch])
                 except Exception as exc:  # the handler sorts errors per item; this is a bug guard
                     outcomes = [exc] * len(batch)
-                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                finally:
+                    for _item, _future, key in batch:
+                        if key is not None:
+                            self._busy.discard(key)
+                for (_, future, _key), outcome in zip(batch, outcomes, strict=True):
                     if future.done():
                         continue
                     if isinstance(outcome, Exception):
@@ -67,7 +101,7 @@ class GroupCommit(Generic[I, O]):
                 batch = []
         except BaseException:
             # Cancelled (shutdown): nobody may wait forever.
-            for _, future in batch + self._pending:
+            for _, future, _key in batch + self._pending:
                 future.cancel()
             self._pending.clear()
             raise

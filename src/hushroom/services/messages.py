@@ -54,6 +54,9 @@ class SendCommand:
     body: str | None = None
     generation: int | None = None
     ciphertext: bytes | None = None
+    # The gateway connection id of the socket it came from (None over HTTP). That socket gets
+    # the ack and no "message.new" echo; its sends are stored in the order it sent them.
+    origin: str | None = None
 
 
 # One send as the batch sees it: who, what, and the envelope's verdict from before the batch
@@ -191,7 +194,9 @@ class MessageService:
         self._validate(cmd)
         verdict = check_envelope(principal, cmd) if cmd.ciphertext is not None else None
         started = time.perf_counter()
-        result = await self._batches.submit((principal, cmd, verdict))
+        # Keyed by socket: a socket's pipelined sends never sit in two batches in flight at
+        # once, so a later one cannot commit before an earlier one (seq follows send order).
+        result = await self._batches.submit((principal, cmd, verdict), key=cmd.origin)
         self._metrics.send_latency.observe(time.perf_counter() - started)
         if not result.duplicate:
             kind = "envelope" if cmd.ciphertext is not None else "text"
@@ -216,6 +221,12 @@ class MessageService:
                 one, one_stored = await self._store_alone(send)
                 outcomes += one
                 stored += one_stored
+        # The sending socket had the ack: no echo to it (the first socket, when a retry from
+        # another socket shared the batch; that one gets its duplicate ack and the echo).
+        origins: dict[tuple[uuid.UUID, str], str] = {}
+        for principal, cmd, _verdict in sends:
+            if cmd.origin is not None:
+                origins.setdefault((principal.device_id, cmd.client_msg_id), cmd.origin)
         # Committed: now the fast path.
         await self._events.publish_many(
             [
@@ -225,6 +236,11 @@ class MessageService:
                     recipients=frozenset(recipients),
                     conversation_id=record.conversation_id,
                     seq=record.seq,
+                    exclude_connection=(
+                        origins.get((record.sender_device_id, record.client_msg_id))
+                        if origins
+                        else None
+                    ),
                 )
                 for record, recipients in stored
             ]

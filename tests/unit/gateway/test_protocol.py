@@ -144,13 +144,14 @@ def test_auth_then_ready() -> None:
                 "user_id": str(ME.user_id),
                 "device_id": str(ME.device_id),
                 "heartbeat_s": 20,
+                "protocol": 2,
             }
         )
     ]
     # An integer on the wire ("20", never "20.0"), like every other number of the protocol.
     [frame] = ready
     assert isinstance(frame, SendFrame)
-    assert b'"heartbeat_s":20}' in orjson.dumps(frame.frame)
+    assert b'"heartbeat_s":20,' in orjson.dumps(frame.frame)
     assert proto.state is State.READY
     assert proto.principal == ME
     assert proto.deadline is None
@@ -642,6 +643,32 @@ def test_own_typing_not_echoed() -> None:
         exclude_device=ME.device_id,
     )
     assert proto.event(mine) == []
+
+
+def test_own_send_is_not_echoed_to_the_sending_socket() -> None:
+    proto = ready_protocol()
+    ev = Event(
+        type="message.new",
+        payload={"message": {"seq": 1}},
+        recipients=frozenset({ME.user_id, OTHER_USER}),
+        conversation_id=CONV,
+        seq=1,
+        exclude_connection="sock-a",
+    )
+    assert proto.event(ev, "sock-a") == []
+
+
+def test_own_send_reaches_my_other_sockets() -> None:
+    proto = ready_protocol()
+    ev = Event(
+        type="message.new",
+        payload={"message": {"seq": 1}},
+        recipients=frozenset({ME.user_id}),
+        conversation_id=CONV,
+        seq=1,
+        exclude_connection="sock-a",
+    )
+    assert frames(proto.event(ev, "sock-b")) == [{"type": "message.new", "message": {"seq": 1}}]
 
 
 def test_typing_from_my_other_device_is_delivered() -> None:

@@ -125,6 +125,88 @@ describe("ChatEngine read receipts", () => {
   });
 });
 
+describe("ChatEngine own sends (protocol 2: the ack, no echo)", () => {
+  beforeEach(() => {
+    FakeSocket.all.length = 0;
+    vi.stubGlobal("WebSocket", FakeSocket);
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.unstubAllGlobals();
+  });
+
+  function ackFor(frame: Record<string, unknown>, seq: number): ServerFrame {
+    return {
+      type: "message.ack",
+      ref: (frame.ref as string | undefined) ?? null,
+      conversation_id: ROOM,
+      client_msg_id: frame.client_msg_id as string,
+      seq,
+      message_id: 100 + seq,
+      created_at: 1_700_000_000_000 + seq,
+      duplicate: false,
+    };
+  }
+
+  it("shows pipelined sends once each, sent, in seq order from their acks alone", async () => {
+    const { engine, socket } = await connectedEngine();
+    for (let i = 0; i < 3; i++) engine.send(ROOM, `hello ${String(i)}`);
+    await vi.advanceTimersByTimeAsync(0);
+    const sends = socket.framesOf("message.send");
+    // All three on the wire at once: none waits for the ack of the one before.
+    expect(sends).toHaveLength(3);
+    expect(engine.store.getState().outbox).toHaveLength(3);
+    // Acks may come in any order; no message.new follows for the sending socket.
+    socket.receive(ackFor(sends[1] as Record<string, unknown>, 2));
+    socket.receive(ackFor(sends[0] as Record<string, unknown>, 1));
+    socket.receive(ackFor(sends[2] as Record<string, unknown>, 3));
+    await vi.advanceTimersByTimeAsync(0);
+    const shown = engine.store.conversation(ROOM).messages;
+    expect(shown.map((m) => [m.seq, m.text, m.senderId, m.id])).toEqual([
+      [1, "hello 0", ME, 101],
+      [2, "hello 1", ME, 102],
+      [3, "hello 2", ME, 103],
+    ]);
+    expect(engine.store.getState().outbox).toEqual([]);
+    engine.stop();
+  });
+
+  it("keeps a sent message once when another tab's copy or a backfill brings it again", async () => {
+    const { engine, socket } = await connectedEngine();
+    engine.send(ROOM, "hello 1");
+    await vi.advanceTimersByTimeAsync(0);
+    const [send] = socket.framesOf("message.send");
+    socket.receive(ackFor(send as Record<string, unknown>, 1));
+    // A resume backfill (history) holds our own message too.
+    socket.receive({
+      type: "message.new",
+      message: {
+        id: 101,
+        conversation_id: ROOM,
+        seq: 1,
+        sender_id: ME,
+        sender_device_id: ME,
+        client_msg_id: (send as Record<string, unknown>).client_msg_id as string,
+        created_at: 1_700_000_000_001,
+        body: "hello 1",
+        removed: false,
+      },
+    });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(engine.store.conversation(ROOM).messages.map((m) => [m.seq, m.text])).toEqual([[1, "hello 1"]]);
+    engine.stop();
+  });
+
+  it("shows a message sent from this user's other tab, which arrives as message.new", async () => {
+    const { engine, socket } = await connectedEngine();
+    socket.receive(messageNew(1, ME));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(engine.store.conversation(ROOM).messages.map((m) => [m.seq, m.senderId])).toEqual([[1, ME]]);
+    engine.stop();
+  });
+});
+
 describe("ChatEngine private conversations", () => {
   beforeEach(() => {
     FakeSocket.all.length = 0;

@@ -2,7 +2,11 @@
 import type { Conversation, Message } from "@/api/types";
 
 export type ServerFrame =
-  | { type: "ready"; user_id: string; device_id: string; heartbeat_s: number }
+  /**
+   * `protocol` 2 (absent before): no `message.new` echo of this socket's own sends (the ack is
+   * the message) and several sends in flight at once, each ack carrying its `ref`.
+   */
+  | { type: "ready"; user_id: string; device_id: string; heartbeat_s: number; protocol?: number }
   | {
       type: "message.ack";
       ref: string | null;

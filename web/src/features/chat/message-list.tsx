@@ -25,7 +25,8 @@ export function MessageList({ id, firstUnreadSeq }: { id: string; firstUnreadSeq
   const me = engine.userId;
   const conv = useChat((s) => s.conversations[id] ?? EMPTY_CONVERSATION);
   const outbox = useChat((s) => s.outbox);
-  // An own message can arrive as `message.new` just before its ack: show it once, confirmed.
+  // An own message can be listed before its ack (a resume backfill after a reconnect, while the
+  // retry's duplicate ack is on its way; the server sends no echo): show it once, confirmed.
   const pending = useMemo(() => {
     const confirmed = new Set(conv.messages.filter((m) => m.senderId === me).map((m) => m.clientMsgId));
     return outbox.filter((e) => e.conversationId === id && !confirmed.has(e.clientMsgId));

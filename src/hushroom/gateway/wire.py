@@ -250,8 +250,16 @@ class WireProtocol(WebSocketsSansIOProtocol):
         the socket's life, so it is replaced by a fresh one, which (the connection being
         open) only parses frames. That is safe only while the old one holds no part of a
         frame: the client waits for our 101 before sending any, but one that did not is
-        left as it is."""
+        left as it is.
+
+        The ASGI scope's header list goes too (≈ 1 KB of tuples and bytes per socket): it is
+        emptied in place, since the app's own references to the scope (Starlette's WebSocket,
+        middleware copies) share the list. Whatever reads headers (origin and host checks)
+        does so before accepting."""
         del self.request, self.response
+        headers = self.scope.get("headers")
+        if isinstance(headers, list):
+            headers.clear()
         conn = self.conn
         if conn.state is State.OPEN and _waiting_for_a_frame(conn.parser):
             conn.parser.close()

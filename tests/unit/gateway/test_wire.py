@@ -53,6 +53,8 @@ class Observed:
         self.extension: Any = None
         self.late_write: int | None = None
         self.kept_request: bool | None = None
+        self.headers_before_accept = 0
+        self.headers_after_accept = 0
         self.parser_locals: set[str] = set()
 
 
@@ -61,7 +63,9 @@ async def server() -> AsyncIterator[tuple[str, Observed]]:
     seen = Observed()
 
     async def endpoint(ws: WebSocket) -> None:
+        seen.headers_before_accept = len(ws.scope["headers"])
         await ws.accept()
+        seen.headers_after_accept = len(ws.scope["headers"])
         wire = ws.scope["extensions"].get(WIRE_EXTENSION)
         seen.extension = wire
         assert isinstance(wire, WireProtocol)
@@ -116,8 +120,11 @@ async def test_wire_frames_arrive_whole_and_in_order_before_the_close(
     assert close == (4000, "done")
     assert isinstance(seen.extension, WireProtocol)
     assert seen.late_write == CLOSED
-    # The handshake is forgotten: no request on the protocol or in the parser's locals.
+    # The handshake is forgotten: no request on the protocol or in the parser's locals, no
+    # headers in the scope.
     assert seen.kept_request is False
+    assert seen.headers_before_accept > 0
+    assert seen.headers_after_accept == 0
     assert "request" not in seen.parser_locals
 
 

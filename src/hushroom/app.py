@@ -136,6 +136,8 @@ def create_app(
     ):
         app.include_router(router)
     app.router.routes.append(gateway_routes.route)
+    # Outermost of all: sockets skip the HTTP-only layers (idle memory, gateway/routes.py).
+    app.add_middleware(gateway_routes.DirectGateway)
 
     # Last: the web client's catch-all must not shadow any API route.
     web.install(app, web.resolve_dist(container.settings.web_dist))

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import uuid
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -20,8 +21,9 @@ from hushroom.access import origin_allowed
 from hushroom.container import Container
 from hushroom.errors import HushroomError
 from hushroom.events.event import Event
+from hushroom.fanout.base import Subscriber
 from hushroom.gateway import protocol as p
-from hushroom.gateway.wire import WIRE_EXTENSION, WireProtocol, text_frame
+from hushroom.gateway.wire import FULL, WIRE_EXTENSION, WireProtocol, text_frame
 from hushroom.principal import Principal
 from hushroom.services.messages import SendCommand
 from hushroom.services.presence import presence_view
@@ -47,7 +49,6 @@ class Connection:
     """
 
     __slots__ = (
-        "_backlog",
         "_close_code",
         "_close_reason",
         "_closing",
@@ -77,8 +78,6 @@ class Connection:
         self._writer: asyncio.Task[None] | None = None
         wire = websocket.scope.get("extensions", {}).get(WIRE_EXTENSION)
         self._wire: WireProtocol | None = wire if isinstance(wire, WireProtocol) else None
-        # Frames written to the wire since its buffer was last seen empty.
-        self._backlog = 0
         self.principal: Principal | None = None
         self._closing = False
         self._close_code = 1000
@@ -93,7 +92,36 @@ class Connection:
         return self.principal.user_id
 
     def deliver(self, event: Event) -> None:
-        self._apply_sync(self.protocol.event(event, self.id))
+        wire = self._wire
+        if wire is None or event.type == SESSION_REVOKED:
+            self._apply_sync(self.protocol.event(event, self.id))
+        elif not self._closing and self.protocol.accepts(event, self.id):
+            # The per-delivery path of a room message to every member: no effect objects, the
+            # frame's bytes made once for all recipients, one write.
+            written = wire.write(self.registry.event_frame(event), self.c.settings.ws_send_queue)
+            if written:
+                self._not_written(written)
+
+    @staticmethod
+    def deliver_many(event: Event, subscribers: Sequence[Subscriber]) -> None:
+        """`deliver` to each (the fan-out hub's bulk call for one event): one loop, the frame
+        made once, no per-socket method chain. Other subscriber types get their own `deliver`."""
+        if event.type == SESSION_REVOKED:
+            for sub in subscribers:
+                sub.deliver(event)
+            return
+        frame: bytes | None = None
+        limit = 0
+        for sub in subscribers:
+            if type(sub) is not Connection or sub._wire is None:
+                sub.deliver(event)
+            elif not sub._closing and sub.protocol.accepts(event, sub.id):
+                if frame is None:
+                    frame = sub.registry.event_frame(event)
+                    limit = sub.c.settings.ws_send_queue
+                written = sub._wire.write(frame, limit)
+                if written:
+                    sub._not_written(written)
 
     # Effects --------------------------------------------------------------------------------
     def _enqueue(self, item: Any) -> None:
@@ -101,7 +129,7 @@ class Connection:
             return
         wire = self._wire
         if wire is not None and item is not _CLOSE:
-            self._write_wire(wire, item)
+            self._write_wire(wire, self.registry.framed(item))
             return
         out = self._out
         if out is None:
@@ -113,18 +141,16 @@ class Connection:
         if self._writer is None:
             self._writer = asyncio.create_task(self._write())
 
-    def _write_wire(self, wire: WireProtocol, text: str) -> None:
-        # An empty buffer means the kernel took everything: the client keeps up. Frames pile
-        # up only behind a full socket buffer, and the limit counts those (as the queue does).
-        if wire.buffered() == 0:
-            self._backlog = 0
-        elif 0 < self.c.settings.ws_send_queue <= self._backlog:
+    def _write_wire(self, wire: WireProtocol, frame: bytes) -> None:
+        written = wire.write(frame, self.c.settings.ws_send_queue)
+        if written:
+            self._not_written(written)
+
+    def _not_written(self, written: int) -> None:
+        if written == FULL:
             self._overflow()
-            return
-        else:
-            self._backlog += 1
-        if not wire.write(self.registry.framed(text)):
-            self._closing = True  # the peer is gone or leaving: nothing more to send
+        else:  # CLOSED: the peer is gone or leaving, nothing more to send
+            self._closing = True
 
     def _overflow(self) -> None:
         """Slow consumer: never buffer without bound. It reconnects and resyncs."""
@@ -407,6 +433,9 @@ class ConnectionRegistry:
         # message is framed once for all its recipients here.
         self._framed_text: str | None = None
         self._framed: bytes = b""
+        # The same for the last event (a cheaper check per recipient than its text's identity).
+        self._event: Event | None = None
+        self._event_frame = b""
         self._by_user: dict[uuid.UUID, set[Connection]] = {}
         self._metrics = container.metrics
         container.revocations.on_reloaded(self.end_sessions)
@@ -428,6 +457,13 @@ class ConnectionRegistry:
             self._framed = text_frame(text)
             self._framed_text = text
         return self._framed
+
+    def event_frame(self, event: Event) -> bytes:
+        """The frame of an event's text, made once for all its recipients."""
+        if event is not self._event:
+            self._event_frame = self.framed(event.frame_text())
+            self._event = event
+        return self._event_frame
 
     def count(self, user_id: uuid.UUID) -> int:
         return len(self._by_user.get(user_id, ()))

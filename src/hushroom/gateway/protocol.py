@@ -63,6 +63,10 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
+# A module constant: an enum member read through its class costs a lookup per delivery.
+_READY: Final = State.READY
+
+
 # --- effects ---------------------------------------------------------------------------------
 
 
@@ -211,8 +215,9 @@ class GatewayProtocol:
         # Times of recent error frames (at most max_errors + 1 kept). Created on the first error:
         # an empty deque is ~600 bytes, and most connections never get an error frame.
         self._errors: deque[float] | None = None
-        # conversation id -> highest seq the client already has or the backfill sent.
-        self._high_water: dict[uuid.UUID, int] = {}
+        # conversation id -> highest seq the client already has or the backfill sent; None
+        # until a resume (no dict per socket that never resumed).
+        self._high_water: dict[uuid.UUID, int] | None = None
 
     # --- inbound frames ----------------------------------------------------------------------
 
@@ -265,7 +270,7 @@ class GatewayProtocol:
         if isinstance(frame, ResumeFrame):
             # A new resume replaces the old marks (bounded memory). What the client says it has
             # needs no live copy either.
-            self._high_water = dict(frame.positions)
+            self._high_water = dict(frame.positions) or None
             return [Resume(dict(frame.positions))]
         # AuthFrame
         return self._error(now, "validation_failed", "already authenticated", field="type")
@@ -392,23 +397,40 @@ class GatewayProtocol:
         `connection_id`: this socket's id; the socket an event excludes (the sender's, which
         had the ack) gets nothing.
         """
-        principal = self.principal
-        if self.state is not State.READY or principal is None:
+        if not self.accepts(ev, connection_id):
             return []
+        if ev.type == "session.revoked":
+            assert self.principal is not None
+            return self._session_revoked(ev, self.principal)
+        return [SendFrame(ev.frame(), ev.frame_text())]
+
+    def accepts(self, ev: Event, connection_id: str | None = None) -> bool:
+        """Whether this socket gets `ev` (its frame is `ev.frame_text()`, except for
+        "session.revoked", which also closes: `event` handles that one).
+
+        The per-delivery check of a room message to every member's socket, so it is kept to
+        a few attribute reads (the socket layer's fast path calls it directly).
+        """
+        principal = self.principal
+        if principal is None or self.state is not _READY:
+            return False
         # Delivery never widens an event's audience.
         if principal.user_id not in ev.recipients:
-            return []
-        if ev.exclude_device is not None and ev.exclude_device == principal.device_id:
-            return []
-        if ev.exclude_connection is not None and ev.exclude_connection == connection_id:
-            return []
-        if ev.type == "message.new" and ev.conversation_id is not None and ev.seq is not None:
-            high = self._high_water.get(ev.conversation_id)
-            if high is not None and ev.seq <= high:
-                return []
-        if ev.type == "session.revoked":
-            return self._session_revoked(ev, principal)
-        return [SendFrame(ev.frame(), ev.frame_text())]
+            return False
+        exclude = ev.exclude_device
+        if exclude is not None and exclude == principal.device_id:
+            return False
+        origin = ev.exclude_connection
+        if origin is not None and origin == connection_id:
+            return False
+        high_water = self._high_water
+        seq = ev.seq
+        conversation_id = ev.conversation_id
+        if high_water is not None and seq is not None and conversation_id is not None:
+            high = high_water.get(conversation_id)
+            if high is not None and seq <= high and ev.type == "message.new":
+                return False
+        return True
 
     # --- time, backpressure, lifecycle -------------------------------------------------------
 
@@ -500,8 +522,11 @@ class GatewayProtocol:
         return False
 
     def _raise_high_water(self, conversation_id: uuid.UUID, seq: int) -> None:
-        if seq > self._high_water.get(conversation_id, -1):
-            self._high_water[conversation_id] = seq
+        high_water = self._high_water
+        if high_water is None:
+            high_water = self._high_water = {}
+        if seq > high_water.get(conversation_id, -1):
+            high_water[conversation_id] = seq
 
     def _session_revoked(self, ev: Event, principal: Principal) -> list[Effect]:
         if not _revocation_applies(ev.payload, principal):

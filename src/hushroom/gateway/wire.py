@@ -34,7 +34,7 @@ import importlib
 import inspect
 from collections import deque
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
@@ -56,6 +56,10 @@ else:
         _BASE_IMPORTED = False
 
 WIRE_EXTENSION = "hushroom.wire"
+# What `WireProtocol.write` did.
+WRITTEN: Final = 0
+FULL: Final = 1  # a slow consumer: close it (1013)
+CLOSED: Final = 2
 UVICORN_MODULE = "uvicorn.protocols.websockets.websockets_sansio_impl"
 # Set by uvicorn's protocol and read or replaced here.
 UVICORN_ATTRIBUTES = (
@@ -221,6 +225,8 @@ class WireProtocol(WebSocketsSansIOProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Frames written since the transport's buffer was last seen empty (`write`).
+        self.backlog = 0
         if _direct_writes:
             self.queue = _Inbox()  # type: ignore[assignment]
             self.writable = _Flag()  # type: ignore[assignment]
@@ -244,27 +250,49 @@ class WireProtocol(WebSocketsSansIOProtocol):
         the socket's life, so it is replaced by a fresh one, which (the connection being
         open) only parses frames. That is safe only while the old one holds no part of a
         frame: the client waits for our 101 before sending any, but one that did not is
-        left as it is."""
+        left as it is.
+
+        The ASGI scope's header list goes too (≈ 1 KB of tuples and bytes per socket): it is
+        emptied in place, since the app's own references to the scope (Starlette's WebSocket,
+        middleware copies) share the list. Whatever reads headers (origin and host checks)
+        does so before accepting."""
         del self.request, self.response
+        headers = self.scope.get("headers")
+        if isinstance(headers, list):
+            headers.clear()
         conn = self.conn
         if conn.state is State.OPEN and _waiting_for_a_frame(conn.parser):
             conn.parser.close()
             conn.parser = conn.parse()
             next(conn.parser)
 
-    def write(self, frame: bytes) -> bool:
-        """Queue one whole frame on the transport; False once the socket is closing or closed
-        (then nothing is written)."""
+    def write(self, frame: bytes, limit: int = 0) -> int:
+        """Queue one whole frame on the transport: WRITTEN, or (nothing written) FULL when
+        `limit` frames (> 0; 0: no limit) already wait behind a full socket buffer, or CLOSED
+        once the socket is closing or closed.
+
+        An empty transport buffer means the kernel took everything: the client keeps up.
+        Frames pile up only behind a full socket buffer, and the limit counts those (as the
+        gateway's queue does on the ASGI path). One call per delivered frame, so the checks
+        are attribute reads.
+        """
+        transport = self.transport
+        if transport.get_write_buffer_size() == 0:
+            self.backlog = 0
+        elif 0 < limit <= self.backlog:
+            return FULL
+        else:
+            self.backlog += 1
         if (
             not self.handshake_complete
             or self.close_sent
             or self.disconnected
             or self.conn.state is not State.OPEN
-            or self.transport.is_closing()
+            or transport.is_closing()
         ):
-            return False
-        self.transport.write(frame)
-        return True
+            return CLOSED
+        transport.write(frame)
+        return WRITTEN
 
     def buffered(self) -> int:
         """Bytes written but not yet taken by the kernel (the send queue's length)."""

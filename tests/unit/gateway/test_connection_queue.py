@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from types import SimpleNamespace
 from typing import Any
 
+from websockets.protocol import State as WsState
+
 from hushroom.config import Settings
+from hushroom.events.event import Event
+from hushroom.fanout.local import LocalHub
 from hushroom.gateway import protocol as p
-from hushroom.gateway.connection import Connection
+from hushroom.gateway.connection import Connection, ConnectionRegistry
 from hushroom.gateway.wire import WIRE_EXTENSION, WireProtocol, text_frame
+from hushroom.principal import Principal
 
 
 class _Counter:
@@ -19,6 +25,9 @@ class _Counter:
         return self
 
     def inc(self) -> None:
+        return None
+
+    def dec(self) -> None:
         return None
 
 
@@ -51,14 +60,18 @@ class VanishingWebSocket(FakeWebSocket):
         raise RuntimeError("the peer is gone")
 
 
-def ready_connection(ws: FakeWebSocket, queue: int = 10) -> Connection:
-    container = SimpleNamespace(
+def fake_container(queue: int) -> Any:
+    return SimpleNamespace(
         settings=Settings(ws_send_queue=queue),
         clock=SimpleNamespace(monotonic=time.monotonic),
-        metrics=SimpleNamespace(ws_closes=_Counter()),
+        metrics=SimpleNamespace(ws_closes=_Counter(), ws_connections=_Counter()),
+        revocations=SimpleNamespace(on_reloaded=lambda _callback: None),
     )
-    registry = SimpleNamespace(limits=p.ProtocolLimits(), framed=text_frame)
-    conn = Connection(ws, container, registry)  # type: ignore[arg-type]
+
+
+def ready_connection(ws: FakeWebSocket, queue: int = 10) -> Connection:
+    container = fake_container(queue)
+    conn = Connection(ws, container, ConnectionRegistry(container))  # type: ignore[arg-type]
     conn.protocol.state = p.State.READY
     return conn
 
@@ -138,22 +151,51 @@ async def test_peer_vanishing_mid_write_stops_sending_until_the_disconnect() -> 
 # The wire (hushroom serve): frames go straight to the transport ---------------------------------
 
 
-class FakeWire(WireProtocol):
+class FakeTransport:
     """A transport buffer we control: `pending` bytes the kernel has not taken."""
 
-    def __init__(self) -> None:  # no uvicorn state: only write/buffered are used
+    def __init__(self) -> None:
         self.frames: list[bytes] = []
         self.pending = 0
-        self.open = True
+        self.closing = False
 
-    def write(self, frame: bytes) -> bool:
-        if not self.open:
-            return False
-        self.frames.append(frame)
-        return True
+    def write(self, data: bytes) -> None:
+        self.frames.append(data)
 
-    def buffered(self) -> int:
+    def get_write_buffer_size(self) -> int:
         return self.pending
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+
+class FakeWire(WireProtocol):
+    """The real `write` over a fake transport (no uvicorn state beyond what `write` reads)."""
+
+    def __init__(self) -> None:
+        self.fake = FakeTransport()
+        self.transport = self.fake  # type: ignore[assignment]
+        self.handshake_complete = True
+        self.close_sent = False
+        self.disconnected = False
+        self.conn = SimpleNamespace(state=WsState.OPEN)  # type: ignore[assignment]
+        self.backlog = 0
+
+    @property
+    def pending(self) -> int:
+        return self.fake.pending
+
+    @pending.setter
+    def pending(self, value: int) -> None:
+        self.fake.pending = value
+
+    @property
+    def open(self) -> bool:
+        return not self.fake.closing
+
+    @open.setter
+    def open(self, value: bool) -> None:
+        self.fake.closing = not value
 
 
 def wired_connection(ws: FakeWebSocket, wire: FakeWire, queue: int = 10) -> Connection:
@@ -162,7 +204,7 @@ def wired_connection(ws: FakeWebSocket, wire: FakeWire, queue: int = 10) -> Conn
 
 
 def texts(wire: FakeWire) -> list[str]:
-    return [f[2:].decode() for f in wire.frames]  # short frames: a 2-byte header
+    return [f[2:].decode() for f in wire.fake.frames]  # short frames: a 2-byte header
 
 
 async def test_wire_writes_frames_at_once_without_a_task_or_queue() -> None:
@@ -170,7 +212,7 @@ async def test_wire_writes_frames_at_once_without_a_task_or_queue() -> None:
     conn = wired_connection(ws, wire)
     conn._apply_sync([frame("a"), frame("b")])
     assert texts(wire) == ["a", "b"]
-    assert wire.frames[0] == text_frame("a")
+    assert wire.fake.frames[0] == text_frame("a")
     assert conn._writer is None and conn._out is None
     assert ws.sent == []  # nothing went through ASGI sends
 
@@ -201,7 +243,7 @@ async def test_wire_backlog_resets_when_the_buffer_drains() -> None:
         wire.pending = 10_000  # then falls behind by 3 frames, every round
         for i in range(1, 4):
             conn._apply_sync([frame(f"{round_}.{i}")])
-    assert len(wire.frames) == 16
+    assert len(wire.fake.frames) == 16
     assert ws.closed is None and not conn._closing
 
 
@@ -224,4 +266,79 @@ async def test_wire_refusing_a_write_stops_sending() -> None:
     assert conn._closing
     wire.open = True
     conn._apply_sync([frame("b")])
-    assert wire.frames == []
+    assert wire.fake.frames == []
+
+
+# Room fan-out: the hub's bulk call over the wire keeps every per-socket rule ------------------
+
+
+REGISTRY = ConnectionRegistry(fake_container(10))
+
+
+def member(wire: FakeWire, user: uuid.UUID, queue: int = 10) -> Connection:
+    conn = wired_connection(FakeWebSocket(), wire, queue)
+    conn.registry = REGISTRY  # one registry: an event is framed once for all its members
+    conn.principal = Principal(user, uuid.uuid4(), uuid.uuid4())
+    conn.protocol.principal = conn.principal
+    return conn
+
+
+def room_message(
+    recipients: set[uuid.UUID], seq: int, exclude_device: uuid.UUID | None = None
+) -> Event:
+    return Event(
+        type="message.new",
+        payload={"message": {"seq": seq}},
+        recipients=frozenset(recipients),
+        conversation_id=ROOM,
+        seq=seq,
+        exclude_device=exclude_device,
+    )
+
+
+ROOM = uuid.uuid4()
+
+
+async def test_room_delivery_writes_one_shared_frame_to_each_member_and_no_one_else() -> None:
+    alice, bob, carol = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    wires = [FakeWire() for _ in range(4)]
+    conns = [member(wires[0], alice), member(wires[1], alice), member(wires[2], bob)]
+    outsider = member(wires[3], carol)
+    hub = LocalHub()
+    for conn in [*conns, outsider]:
+        hub.add(conn)
+    ev = room_message({alice, bob}, 1, exclude_device=conns[1].principal.device_id)  # type: ignore[union-attr]
+    assert hub.deliver(ev) == 3
+    assert [texts(w) for w in wires] == [[ev.frame_text()], [], [ev.frame_text()], []]
+    assert wires[0].fake.frames[0] is wires[2].fake.frames[0]  # framed once
+
+
+async def test_room_delivery_is_not_widened_when_a_socket_is_handed_a_foreign_event() -> None:
+    wire = FakeWire()
+    conn = member(wire, uuid.uuid4())
+    Connection.deliver_many(room_message({uuid.uuid4()}, 1), [conn])
+    conn.deliver(room_message({uuid.uuid4()}, 2))
+    assert wire.fake.frames == []
+
+
+async def test_room_delivery_drops_what_a_resuming_socket_got_from_its_backfill() -> None:
+    user = uuid.uuid4()
+    wire = FakeWire()
+    conn = member(wire, user)
+    conn.protocol.resume_batch(ROOM, [], high_seq=5)
+    for seq in (4, 5, 6):
+        Connection.deliver_many(room_message({user}, seq), [conn])
+    assert texts(wire) == [room_message({user}, 6).frame_text()]
+
+
+async def test_room_delivery_to_a_slow_member_closes_it_1013_and_spares_the_others() -> None:
+    slow_user, fast_user = uuid.uuid4(), uuid.uuid4()
+    slow_wire, fast_wire = FakeWire(), FakeWire()
+    slow, fast = member(slow_wire, slow_user, queue=2), member(fast_wire, fast_user, queue=2)
+    slow_wire.pending = 10_000  # the slow member stopped reading
+    for seq in range(1, 6):
+        Connection.deliver_many(room_message({slow_user, fast_user}, seq), [slow, fast])
+    await asyncio.sleep(0.01)  # the close goes through ASGI
+    assert len(fast_wire.fake.frames) == 5
+    assert len(slow_wire.fake.frames) == 2  # two fit behind its full buffer
+    assert slow.ws.closed is not None and slow.ws.closed[0] == 1013  # type: ignore[attr-defined]

@@ -26,7 +26,9 @@ from websockets.streams import StreamReader
 from hushroom.app import check_wire
 from hushroom.gateway import wire
 from hushroom.gateway.wire import (
+    CLOSED,
     WIRE_EXTENSION,
+    WRITTEN,
     WireProtocol,
     _waiting_for_a_frame,
     missing_internals,
@@ -49,8 +51,10 @@ def free_port() -> int:
 class Observed:
     def __init__(self) -> None:
         self.extension: Any = None
-        self.late_write: bool | None = None
+        self.late_write: int | None = None
         self.kept_request: bool | None = None
+        self.headers_before_accept = 0
+        self.headers_after_accept = 0
         self.parser_locals: set[str] = set()
 
 
@@ -59,7 +63,9 @@ async def server() -> AsyncIterator[tuple[str, Observed]]:
     seen = Observed()
 
     async def endpoint(ws: WebSocket) -> None:
+        seen.headers_before_accept = len(ws.scope["headers"])
         await ws.accept()
+        seen.headers_after_accept = len(ws.scope["headers"])
         wire = ws.scope["extensions"].get(WIRE_EXTENSION)
         seen.extension = wire
         assert isinstance(wire, WireProtocol)
@@ -68,9 +74,9 @@ async def server() -> AsyncIterator[tuple[str, Observed]]:
         seen.parser_locals = set(frame.f_locals) if frame is not None else set()
         await ws.receive_text()  # the client is ready
         for size in SIZES:
-            assert wire.write(text_frame("é" * (size // 2) + "x" * (size % 2)))
+            assert wire.write(text_frame("é" * (size // 2) + "x" * (size % 2))) == WRITTEN
         await ws.send_text("through asgi")
-        assert wire.write(text_frame("after asgi"))
+        assert wire.write(text_frame("after asgi")) == WRITTEN
         await ws.close(4000, "done")
         seen.late_write = wire.write(text_frame("after the close"))
 
@@ -113,9 +119,12 @@ async def test_wire_frames_arrive_whole_and_in_order_before_the_close(
     assert received[len(SIZES) :] == ["through asgi", "after asgi"]
     assert close == (4000, "done")
     assert isinstance(seen.extension, WireProtocol)
-    assert seen.late_write is False
-    # The handshake is forgotten: no request on the protocol or in the parser's locals.
+    assert seen.late_write == CLOSED
+    # The handshake is forgotten: no request on the protocol or in the parser's locals, no
+    # headers in the scope.
     assert seen.kept_request is False
+    assert seen.headers_before_accept > 0
+    assert seen.headers_after_accept == 0
     assert "request" not in seen.parser_locals
 
 

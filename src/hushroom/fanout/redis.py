@@ -39,13 +39,12 @@ import orjson
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from redis.asyncio.client import PubSub
-from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
-from redis.retry import Retry
 
 from hushroom.events.event import Event
 from hushroom.fanout.base import Subscriber
 from hushroom.fanout.local import LocalHub
+from hushroom.redis_connect import redis_client
 from hushroom.tasks import cancel_and_wait
 
 log = logging.getLogger("hushroom.fanout")
@@ -154,16 +153,8 @@ class RedisFanout:
         if self._reader is not None:
             return
         self._stopping = False
-        self._client = aioredis.Redis.from_url(
-            self._url,
-            socket_timeout=self._command_timeout_s,
-            socket_connect_timeout=self._command_timeout_s,
-            socket_keepalive=True,
-            # One quick retry: the first command after a Redis restart meets a dead pooled socket.
-            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 1),
-            health_check_interval=30,
-            # Named, so an operator (or a test) can find this node's connections in CLIENT LIST.
-            client_name=self.client_name,
+        self._client = redis_client(
+            self._url, self._command_timeout_s, client_name=self.client_name
         )
         self._reader = asyncio.create_task(self._read_forever(), name="fanout-redis-reader")
         self._control = asyncio.create_task(self._control_forever(), name="fanout-redis-control")

@@ -30,12 +30,11 @@ import uuid
 from collections.abc import Collection
 
 import redis.asyncio as aioredis
-from redis.backoff import ExponentialBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
-from redis.retry import Retry
 
 from hushroom.presence.base import PresenceInfo, Status
+from hushroom.redis_connect import redis_client
 from hushroom.tasks import cancel_and_wait
 
 log = logging.getLogger("hushroom.presence")
@@ -209,14 +208,7 @@ class RedisPresence:
 
     async def start(self) -> None:
         if self._client is None:
-            self._client = aioredis.Redis.from_url(
-                self._url,
-                socket_timeout=self._command_timeout_s,
-                socket_connect_timeout=self._command_timeout_s,
-                socket_keepalive=True,
-                retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 1),
-                health_check_interval=30,
-            )
+            self._client = redis_client(self._url, self._command_timeout_s)
         if self._heartbeat is None:
             self._heartbeat = asyncio.create_task(self._beat_forever(), name="presence-heartbeat")
 

@@ -159,26 +159,35 @@ def _head(*cells: str) -> list[str]:
     return [_row(*cells), _row(*(["---"] * len(cells)))]
 
 
+def _best_rate_row(
+    figure: str, target: str, steps: list[dict[str, Any]], rate_target: int, unrun: bool | None
+) -> str:
+    """A ladder's best rate within p99 ≤ 50 ms against its rate target; `unrun` is the mark when
+    the ladder stopped below the target and nothing above it passed."""
+    best = best_rate(steps, DM_P99_TARGET_MS)
+    if best:
+        measured = f"best {_fmt(best['rate'])} msg/s at p99 {_fmt(best['p99_ms'])} ms"
+    else:
+        measured = "no rate met p99 ≤ 50 ms with nothing lost"
+    ran_target = any(s["rate"] >= rate_target for s in steps)
+    if not ran_target:
+        measured += f" (ladder top {_fmt(steps[-1]['rate'])} msg/s)"
+    ok = best is not None and best["rate"] >= rate_target
+    return _row(figure, target, measured, _mark(ok if ran_target or ok else unrun))
+
+
 def _target_rows(results: dict[str, Any]) -> list[str]:
     sc = results["scenarios"]
     rows: list[str] = []
     dm_steps = _steps(results, "dm")
-    best = best_rate(dm_steps, DM_P99_TARGET_MS)
     if dm_steps:
-        ran_target = any(s["rate"] >= DM_RATE_TARGET for s in dm_steps)
-        if best:
-            measured = f"best {_fmt(best['rate'])} msg/s at p99 {_fmt(best['p99_ms'])} ms"
-        else:
-            measured = "no rate met p99 ≤ 50 ms with nothing lost"
-        if not ran_target:
-            measured += f" (ladder top {_fmt(dm_steps[-1]['rate'])} msg/s)"
-        ok = best is not None and best["rate"] >= DM_RATE_TARGET
         rows.append(
-            _row(
+            _best_rate_row(
                 "persisted DMs/s, 1 node, PostgreSQL, p99",
                 "≥ 5,000 at ≤ 50 ms",
-                measured,
-                _mark(ok if ran_target or ok else False),
+                dm_steps,
+                DM_RATE_TARGET,
+                unrun=False,
             )
         )
     idle_steps = _steps(results, "idle")
@@ -293,7 +302,7 @@ def _dm_rows(results: dict[str, Any]) -> list[str]:
                 _fmt(s["server_cpu_us_per_msg"]),
                 _fmt(b.get("p99_ms")),
                 _fmt(b.get("server_cpu_us_per_msg")),
-                _fmt(ratio, 2) + "×" if ratio else "–",
+                _ratio(ratio),
                 _fmt(s["generator_lag_p99_ms"]),
                 s["step"]["loadavg_after"],
             )
@@ -330,8 +339,8 @@ def envelope_vs_plain(results: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(
             {
                 "rate": rate,
-                "envelope": {k: e.get(k) for k in _COMPARED},
-                "plain": {k: p.get(k) for k in _COMPARED},
+                "envelope": _compared(e),
+                "plain": _compared(p),
                 "server_cpu_us_per_msg_delta": round(ue - up, 1) if ue and up else None,
                 "server_cpu_ratio": round(ue / up, 3) if ue and up else None,
             }
@@ -350,19 +359,40 @@ _COMPARED = (
 )
 
 
+def _compared(step: dict[str, Any]) -> dict[str, Any]:
+    return {k: step.get(k) for k in _COMPARED}
+
+
 def _missing(step: dict[str, Any]) -> str:
     if step.get("lost") is None or step.get("unacked") is None:
         return "–"
     return str(step["lost"] + step["unacked"])
 
 
+def _ratio(r: float | None) -> str:
+    return _fmt(r, 2) + "×" if r else "–"
+
+
+_SIDE_BY_SIDE = (("delivered/s", "delivered_rate"), ("p50 ms", "p50_ms"), ("p99 ms", "p99_ms"))
+
+
+def _side_by_side_head(sides: str) -> list[str]:
+    """Headers of the cells `_side_by_side` fills, e.g. "p50 ms env / plain"."""
+    return [*(f"{label} {sides}" for label, _ in _SIDE_BY_SIDE), f"lost+unacked {sides}"]
+
+
+def _side_by_side(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """Two runs of one rate in "a / b" cells; a side that did not run that rate shows –."""
+    return [
+        *(f"{_fmt(a.get(key))} / {_fmt(b.get(key))}" for _, key in _SIDE_BY_SIDE),
+        f"{_missing(a)} / {_missing(b)}",
+    ]
+
+
 def _envelope_rows(results: dict[str, Any]) -> list[str]:
     rows = _head(
         "rate",
-        "delivered/s env / plain",
-        "p50 ms env / plain",
-        "p99 ms env / plain",
-        "lost+unacked env / plain",
+        *_side_by_side_head("env / plain"),
         "server µs/msg env",
         "server µs/msg plain",
         "envelope Δ µs/msg",
@@ -373,14 +403,11 @@ def _envelope_rows(results: dict[str, Any]) -> list[str]:
         rows.append(
             _row(
                 _fmt(c["rate"]),
-                f"{_fmt(e['delivered_rate'])} / {_fmt(p['delivered_rate'])}",
-                f"{_fmt(e['p50_ms'])} / {_fmt(p['p50_ms'])}",
-                f"{_fmt(e['p99_ms'])} / {_fmt(p['p99_ms'])}",
-                f"{_missing(e)} / {_missing(p)}",
+                *_side_by_side(e, p),
                 _fmt(e["server_cpu_us_per_msg"]),
                 _fmt(p["server_cpu_us_per_msg"]),
                 _fmt(c["server_cpu_us_per_msg_delta"]),
-                _fmt(c["server_cpu_ratio"], 2) + "×" if c["server_cpu_ratio"] else "–",
+                _ratio(c["server_cpu_ratio"]),
             )
         )
     plain = results["scenarios"].get("dm_plain") or {}
@@ -506,22 +533,13 @@ def _issue17_rows(results: dict[str, Any]) -> list[str]:
     rows: list[str] = []
     steps = _steps(results, "dm_senders100")
     if steps:
-        best = best_rate(steps, DM_P99_TARGET_MS)
-        got = (
-            f"best {_fmt(best['rate'])} msg/s at p99 {_fmt(best['p99_ms'])} ms"
-            if best
-            else "no rate met p99 ≤ 50 ms with nothing lost"
-        )
-        ran = any(s["rate"] >= SENDERS100_RATE_TARGET for s in steps)
-        if not ran:
-            got += f" (ladder top {_fmt(steps[-1]['rate'])} msg/s)"
-        ok = best is not None and best["rate"] >= SENDERS100_RATE_TARGET
         rows.append(
-            _row(
+            _best_rate_row(
                 "DMs/s with p99 ≤ 50 ms, only 100 sockets sending",
                 "≥ 5,000",
-                got,
-                _mark(ok if ran or ok else None),
+                steps,
+                SENDERS100_RATE_TARGET,
+                unrun=None,
             )
         )
     lone = _steps(results, "lone")
@@ -652,8 +670,8 @@ def fallback_vs_direct(results: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(
             {
                 "rate": f["rate"],
-                "fallback": {k: f.get(k) for k in _COMPARED},
-                "direct": {k: d.get(k) for k in _COMPARED} if d else None,
+                "fallback": _compared(f),
+                "direct": _compared(d) if d else None,
                 "server_cpu_ratio": round(uf / ud, 3) if uf and ud else None,
             }
         )
@@ -663,10 +681,7 @@ def fallback_vs_direct(results: dict[str, Any]) -> list[dict[str, Any]]:
 def _fallback_rows(results: dict[str, Any]) -> list[str]:
     rows = _head(
         "rate",
-        "delivered/s fallback / direct",
-        "p50 ms fallback / direct",
-        "p99 ms fallback / direct",
-        "lost+unacked fallback / direct",
+        *_side_by_side_head("fallback / direct"),
         "server µs/msg fallback",
         "server µs/msg direct",
         "CPU ratio",
@@ -676,13 +691,10 @@ def _fallback_rows(results: dict[str, Any]) -> list[str]:
         rows.append(
             _row(
                 _fmt(c["rate"]),
-                f"{_fmt(f['delivered_rate'])} / {_fmt(d.get('delivered_rate'))}",
-                f"{_fmt(f['p50_ms'])} / {_fmt(d.get('p50_ms'))}",
-                f"{_fmt(f['p99_ms'])} / {_fmt(d.get('p99_ms'))}",
-                f"{_missing(f)} / {_missing(d) if d else '–'}",
+                *_side_by_side(f, d),
                 _fmt(f["server_cpu_us_per_msg"]),
                 _fmt(d.get("server_cpu_us_per_msg")),
-                _fmt(c["server_cpu_ratio"], 2) + "×" if c["server_cpu_ratio"] else "–",
+                _ratio(c["server_cpu_ratio"]),
             )
         )
     fb = results["scenarios"].get("dm_fallback") or {}

@@ -1,13 +1,11 @@
 // @vitest-environment happy-dom
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 
-import { ApiClient } from "@/api/client";
 import type { Message } from "@/api/types";
-import { ChatEngine, type PrivateMessaging } from "@/store/chat-engine";
+import type { PrivateMessaging } from "@/store/chat-engine";
 import type { ChatMessage } from "@/store/pipeline";
-import { FakeWebSocket as FakeSocket } from "@/test/fake-socket";
+import { fakeApi, newEngine, startEngine, useFakeEngineEnvironment } from "@/test/engine";
 
-const ME = "11111111-1111-4111-8111-111111111111";
 const OTHER = "22222222-2222-4222-8222-222222222222";
 const DM = "3c1f6a1e-3d4c-4e8a-9a51-6f2f5b8d2c22";
 
@@ -53,40 +51,16 @@ function slowDecoder() {
   return { batches, release, messaging };
 }
 
-function api(): ApiClient {
-  return new ApiClient((input) => {
-    let body: unknown = {};
-    if (input.endsWith("/ws-ticket")) body = { ticket: "ticket", expires_in: 30 };
-    else if (input.includes("/messages")) body = { messages: [], has_more_before: false, last_seq: 0 };
-    return Promise.resolve(new Response(JSON.stringify(body), { status: 200, headers: { "Content-Type": "application/json" } }));
-  });
-}
-
 describe("ChatEngine incoming envelopes", () => {
-  beforeEach(() => {
-    FakeSocket.all.length = 0;
-    vi.stubGlobal("WebSocket", FakeSocket);
-    vi.useFakeTimers();
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-    vi.unstubAllGlobals();
-  });
+  useFakeEngineEnvironment();
 
   it("envelopes_arriving_while_a_batch_opens_are_opened_together_in_order", async () => {
     const decoder = slowDecoder();
-    const engine = new ChatEngine(
-      api(),
-      ME,
-      { conversationsChanged: () => undefined, membersChanged: () => undefined, authLost: () => undefined },
-      { privateMessaging: () => Promise.resolve(decoder.messaging) },
+    const api = fakeApi((url) =>
+      url.includes("/messages") ? { messages: [], has_more_before: false, last_seq: 0 } : {},
     );
-    engine.start();
-    await vi.advanceTimersByTimeAsync(0);
-    const socket = FakeSocket.all.at(-1);
-    if (socket === undefined) throw new Error("no socket opened");
-    socket.open();
-    socket.receive({ type: "ready", user_id: ME, device_id: ME, heartbeat_s: 20 });
+    const engine = newEngine(api, {}, { privateMessaging: () => Promise.resolve(decoder.messaging) });
+    const socket = await startEngine(engine);
 
     // A live envelope is opened on its own; the 199 of a resume arriving meanwhile go together.
     socket.receive({ type: "message.new", message: sealed(1) });

@@ -1,12 +1,9 @@
 // @vitest-environment happy-dom
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 
-import { ApiClient } from "@/api/client";
-import { ChatEngine } from "@/store/chat-engine";
 import { REMOVED_TEXT } from "@/store/pipeline";
-import { FakeWebSocket as FakeSocket } from "@/test/fake-socket";
+import { fakeApi, newEngine, startEngine, useFakeEngineEnvironment } from "@/test/engine";
 
-const ME = "11111111-1111-4111-8111-111111111111";
 const OTHER = "22222222-2222-4222-8222-222222222222";
 const ROOM = "0b5f6a1e-3d4c-4e8a-9a51-6f2f5b8d2c11";
 
@@ -24,47 +21,22 @@ function message(seq: number, removed = false) {
 }
 
 async function connectedEngine() {
-  const api = new ApiClient((input) => {
-    let body: unknown = null;
-    if (input.endsWith("/ws-ticket")) body = { ticket: "ticket", expires_in: 30 };
-    else if (input.endsWith(`/conversations/${ROOM}`)) body = { id: ROOM, kind: "room" };
-    else if (input.includes("/messages"))
-      body = { messages: [message(1), message(2)], has_more_before: false, last_seq: 2 };
-    const status = body === null ? 204 : 200;
-    return Promise.resolve(
-      new Response(body === null ? null : JSON.stringify(body), {
-        status,
-        headers: { "Content-Type": "application/json" },
-      }),
-    );
+  const api = fakeApi((url) => {
+    if (url.endsWith(`/conversations/${ROOM}`)) return { id: ROOM, kind: "room" };
+    if (url.includes("/messages"))
+      return { messages: [message(1), message(2)], has_more_before: false, last_seq: 2 };
+    return undefined;
   });
   const changed = vi.fn();
-  const engine = new ChatEngine(api, ME, {
-    conversationsChanged: changed,
-    membersChanged: () => undefined,
-    authLost: () => undefined,
-  });
-  engine.start();
-  await vi.advanceTimersByTimeAsync(0);
-  const socket = FakeSocket.all.at(-1);
-  if (socket === undefined) throw new Error("no socket opened");
-  socket.open();
-  socket.receive({ type: "ready", user_id: ME, device_id: ME, heartbeat_s: 20 });
+  const engine = newEngine(api, { conversationsChanged: changed });
+  const socket = await startEngine(engine);
   await engine.open(ROOM);
   changed.mockClear();
   return { engine, socket, changed };
 }
 
 describe("ChatEngine moderation frames", () => {
-  beforeEach(() => {
-    FakeSocket.all.length = 0;
-    vi.stubGlobal("WebSocket", FakeSocket);
-    vi.useFakeTimers();
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-    vi.unstubAllGlobals();
-  });
+  useFakeEngineEnvironment();
 
   it("replaces a removed message's text in place when message.removed arrives", async () => {
     const { engine, socket } = await connectedEngine();

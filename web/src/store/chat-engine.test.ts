@@ -1,12 +1,12 @@
 // @vitest-environment happy-dom
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 
-import { ApiClient } from "@/api/client";
-import { READ_COALESCE_MS, ChatEngine } from "@/store/chat-engine";
+import type { ApiClient } from "@/api/client";
+import { READ_COALESCE_MS, type ChatEngine } from "@/store/chat-engine";
 import type { ServerFrame } from "@/transport/frames";
+import { answerReady, fakeApi, ME, newEngine, startEngine, useFakeEngineEnvironment } from "@/test/engine";
 import { FakeWebSocket as FakeSocket } from "@/test/fake-socket";
 
-const ME = "11111111-1111-4111-8111-111111111111";
 const OTHER = "22222222-2222-4222-8222-222222222222";
 const ROOM = "0b5f6a1e-3d4c-4e8a-9a51-6f2f5b8d2c11";
 
@@ -27,42 +27,25 @@ function messageNew(seq: number, sender = OTHER): ServerFrame {
   };
 }
 
-function fakeApi(): { api: ApiClient; httpReads: string[] } {
+/** The room's API: no messages yet; HTTP read receipts (204) are recorded. */
+function roomApi(): { api: ApiClient; httpReads: string[] } {
   const httpReads: string[] = [];
-  const api = new ApiClient((input, init) => {
-    const url = input;
-    let body: unknown = null;
-    let status = 200;
-    if (url.endsWith("/ws-ticket")) body = { ticket: "ticket", expires_in: 30 };
-    else if (url.endsWith(`/conversations/${ROOM}`)) body = { id: ROOM, kind: "room" };
-    else if (url.includes("/messages")) body = { messages: [], has_more_before: false, last_seq: 0 };
-    else if (url.endsWith("/read")) {
+  const api = fakeApi((url, init) => {
+    if (url.endsWith(`/conversations/${ROOM}`)) return { id: ROOM, kind: "room" };
+    if (url.includes("/messages")) return { messages: [], has_more_before: false, last_seq: 0 };
+    if (url.endsWith("/read")) {
       httpReads.push(typeof init?.body === "string" ? init.body : "");
-      status = 204;
+      return undefined;
     }
-    return Promise.resolve(
-      new Response(status === 204 ? null : JSON.stringify(body), {
-        status,
-        headers: { "Content-Type": "application/json" },
-      }),
-    );
+    return null;
   });
   return { api, httpReads };
 }
 
 async function connectedEngine() {
-  const { api, httpReads } = fakeApi();
-  const engine = new ChatEngine(api, ME, {
-    conversationsChanged: () => undefined,
-    membersChanged: () => undefined,
-    authLost: () => undefined,
-  });
-  engine.start();
-  await vi.advanceTimersByTimeAsync(0);
-  const socket = FakeSocket.all.at(-1);
-  if (socket === undefined) throw new Error("no socket opened");
-  socket.open();
-  socket.receive({ type: "ready", user_id: ME, device_id: ME, heartbeat_s: 20 });
+  const { api, httpReads } = roomApi();
+  const engine = newEngine(api);
+  const socket = await startEngine(engine);
   await engine.open(ROOM);
   await vi.advanceTimersByTimeAsync(READ_COALESCE_MS);
   socket.sent.length = 0;
@@ -70,15 +53,7 @@ async function connectedEngine() {
 }
 
 describe("ChatEngine read receipts", () => {
-  beforeEach(() => {
-    FakeSocket.all.length = 0;
-    vi.stubGlobal("WebSocket", FakeSocket);
-    vi.useFakeTimers();
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-    vi.unstubAllGlobals();
-  });
+  useFakeEngineEnvironment();
 
   it("sends one read with the latest seq for a burst of confirmed messages", async () => {
     const { engine, socket, httpReads } = await connectedEngine();
@@ -126,15 +101,7 @@ describe("ChatEngine read receipts", () => {
 });
 
 describe("ChatEngine own sends (protocol 2: the ack, no echo)", () => {
-  beforeEach(() => {
-    FakeSocket.all.length = 0;
-    vi.stubGlobal("WebSocket", FakeSocket);
-    vi.useFakeTimers();
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-    vi.unstubAllGlobals();
-  });
+  useFakeEngineEnvironment();
 
   function ackFor(frame: Record<string, unknown>, seq: number): ServerFrame {
     return {
@@ -208,23 +175,14 @@ describe("ChatEngine own sends (protocol 2: the ack, no echo)", () => {
 });
 
 describe("ChatEngine private conversations", () => {
-  beforeEach(() => {
-    FakeSocket.all.length = 0;
-    vi.stubGlobal("WebSocket", FakeSocket);
-    vi.useFakeTimers();
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-    vi.unstubAllGlobals();
-  });
+  useFakeEngineEnvironment();
 
   it("opens envelopes through the private pipeline and sends envelopes, never text", async () => {
-    const { api } = fakeApi();
+    const { api } = roomApi();
     const decoded: number[] = [];
-    const engine = new ChatEngine(
+    const engine = newEngine(
       api,
-      ME,
-      { conversationsChanged: () => undefined, membersChanged: () => undefined, authLost: () => undefined },
+      {},
       {
         privateMessaging: () =>
           Promise.resolve({
@@ -248,11 +206,7 @@ describe("ChatEngine private conversations", () => {
           }),
       },
     );
-    engine.start();
-    await vi.advanceTimersByTimeAsync(0);
-    const socket = FakeSocket.all.at(-1)!;
-    socket.open();
-    socket.receive({ type: "ready", user_id: ME, device_id: ME, heartbeat_s: 20 });
+    const socket = await startEngine(engine);
     await vi.advanceTimersByTimeAsync(0);
 
     socket.receive({
@@ -291,12 +245,10 @@ describe("ChatEngine history paging", () => {
   /** A room of `total` messages; `pages` records each history request's `before`. */
   function historyApi(total: number) {
     const pages: (number | null)[] = [];
-    const api = new ApiClient((input) => {
+    const api = fakeApi((input) => {
       const url = new URL(input, "http://localhost");
-      let body: unknown = null;
-      if (url.pathname.endsWith("/ws-ticket")) body = { ticket: "ticket", expires_in: 30 };
-      else if (url.pathname.endsWith(`/conversations/${ROOM}`)) body = { id: ROOM, kind: "room" };
-      else if (url.pathname.endsWith("/messages")) {
+      if (url.pathname.endsWith(`/conversations/${ROOM}`)) return { id: ROOM, kind: "room" };
+      if (url.pathname.endsWith("/messages")) {
         const before = url.searchParams.get("before");
         const limit = Number(url.searchParams.get("limit"));
         pages.push(before === null ? null : Number(before));
@@ -307,20 +259,11 @@ describe("ChatEngine history paging", () => {
           const frame = messageNew(seq);
           if (frame.type === "message.new") messages.push(frame.message);
         }
-        body = { messages, has_more_before: start > 1, last_seq: total };
-      } else if (url.pathname.endsWith("/read")) {
-        return Promise.resolve(new Response(null, { status: 204 }));
+        return { messages, has_more_before: start > 1, last_seq: total };
       }
-      return Promise.resolve(
-        new Response(JSON.stringify(body), { status: 200, headers: { "Content-Type": "application/json" } }),
-      );
+      return url.pathname.endsWith("/read") ? undefined : null;
     });
-    const engine = new ChatEngine(api, ME, {
-      conversationsChanged: () => undefined,
-      membersChanged: () => undefined,
-      authLost: () => undefined,
-    });
-    return { engine, pages };
+    return { engine: newEngine(api), pages };
   }
 
   const seqs = (engine: ChatEngine) => engine.store.conversation(ROOM).messages.map((m) => m.seq);
@@ -359,8 +302,7 @@ describe("ChatEngine history paging", () => {
       if (opened === undefined) throw new Error("no socket yet");
       return opened;
     });
-    socket.open();
-    socket.receive({ type: "ready", user_id: ME, device_id: ME, heartbeat_s: 20 });
+    answerReady(socket);
     await engine.open(ROOM);
     await engine.loadOlder(ROOM);
     await vi.waitFor(() => {

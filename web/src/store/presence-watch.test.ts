@@ -1,12 +1,11 @@
 // @vitest-environment happy-dom
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 
 import { ApiClient } from "@/api/client";
-import { ChatEngine } from "@/store/chat-engine";
 import { MAX_WATCHED, PresenceWatch } from "@/store/presence-watch";
+import { answerReady, newEngine, startEngine, useFakeEngineEnvironment } from "@/test/engine";
 import { FakeWebSocket as FakeSocket } from "@/test/fake-socket";
 
-const ME = "11111111-1111-4111-8111-111111111111";
 const ANA = "22222222-2222-4222-8222-222222222222";
 const BEN = "33333333-3333-4333-8333-333333333333";
 
@@ -90,38 +89,16 @@ describe("PresenceWatch", () => {
 });
 
 describe("ChatEngine presence watch", () => {
-  beforeEach(() => {
-    FakeSocket.all.length = 0;
-    vi.stubGlobal("WebSocket", FakeSocket);
-    vi.useFakeTimers();
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-    vi.unstubAllGlobals();
-  });
-
-  async function connect(engine: ChatEngine): Promise<InstanceType<typeof FakeSocket>> {
-    engine.start();
-    await vi.advanceTimersByTimeAsync(0);
-    const socket = FakeSocket.all.at(-1);
-    if (socket === undefined) throw new Error("no socket opened");
-    socket.open();
-    socket.receive({ type: "ready", user_id: ME, device_id: ME, heartbeat_s: 20 });
-    await vi.advanceTimersByTimeAsync(0);
-    return socket;
-  }
+  useFakeEngineEnvironment();
 
   it("watches on every connection and keeps the newer of a snapshot and a pushed change", async () => {
     const api = new ApiClient(() =>
       Promise.resolve(new Response(JSON.stringify({ ticket: "t", expires_in: 30 }), { status: 200 })),
     );
-    const engine = new ChatEngine(api, ME, {
-      conversationsChanged: () => undefined,
-      membersChanged: () => undefined,
-      authLost: () => undefined,
-    });
+    const engine = newEngine(api);
     const stop = engine.presenceWatch.want([ANA, BEN]);
-    const socket = await connect(engine);
+    const socket = await startEngine(engine);
+    await vi.advanceTimersByTimeAsync(0);
     expect(socket.framesOf("presence.watch")).toEqual([{ type: "presence.watch", user_ids: [ANA, BEN] }]);
 
     // Ben went away after the watch was registered; his change overtook the snapshot.
@@ -143,8 +120,7 @@ describe("ChatEngine presence watch", () => {
     await vi.advanceTimersByTimeAsync(60_000);
     const next = FakeSocket.all.at(-1);
     if (next === undefined || next === socket) throw new Error("no new socket");
-    next.open();
-    next.receive({ type: "ready", user_id: ME, device_id: ME, heartbeat_s: 20 });
+    answerReady(next);
     await vi.advanceTimersByTimeAsync(0);
     expect(next.framesOf("presence.watch")).toEqual([{ type: "presence.watch", user_ids: [ANA, BEN] }]);
 

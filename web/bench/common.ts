@@ -7,7 +7,7 @@ import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
-import { chromium, expect, type Browser, type Page } from "@playwright/test";
+import { chromium, expect, type Browser, type Locator, type Page } from "@playwright/test";
 
 import { CHROMIUM_ARGS } from "../e2e/chromium.ts";
 import { startServer, stopServer } from "../e2e/server.ts";
@@ -48,17 +48,22 @@ export function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-function uvBinary(): string {
+/** The password of every account seed.py makes (the benches sign in with it). */
+export const PASSWORD = "velvet compass 58 drizzle";
+
+/** The program and arguments that run web/bench/seed.py with `args` (from `REPO`). */
+export function seedCommand(args: readonly string[]): [string, string[]] {
   const local = join(REPO, ".tools", "bin", "uv");
-  return existsSync(local) ? local : "uv";
+  return [existsSync(local) ? local : "uv", ["run", "--frozen", "python", join(WEB, "bench", "seed.py"), ...args]];
 }
 
 /** Run web/bench/seed.py (real accounts and envelopes through the Python SDK); its JSON. */
 export function seed<T>(args: readonly string[], timeoutMs = 240_000): Promise<T> {
+  const [program, programArgs] = seedCommand(args);
   return new Promise((resolvePromise, reject) => {
     execFile(
-      uvBinary(),
-      ["run", "--frozen", "python", join(WEB, "bench", "seed.py"), ...args],
+      program,
+      programArgs,
       { cwd: REPO, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
       (error, stdout, stderr) => {
         if (stderr !== "") process.stderr.write(stderr);
@@ -115,6 +120,22 @@ export async function signIn(page: Page, email: string, password: string): Promi
   await expect(page.getByRole("link", { name: "Browse rooms" })).toBeVisible({ timeout: 60_000 });
 }
 
+/** seed.py `history` and `resync`: a sender and a recipient with real keys and an accepted DM. */
+export interface SeededDm {
+  readonly sender_email: string;
+  readonly sender_name: string;
+  readonly recipient_email: string;
+  readonly conversation_id: string;
+}
+
+/** The sender's DM in the recipient's conversation list. */
+export function dmLink(page: Page, senderName: string): Locator {
+  return page
+    .getByRole("navigation", { name: "Conversations" })
+    .getByRole("list", { name: "Your conversations" })
+    .getByRole("link", { name: senderName });
+}
+
 /** The page's `hushroom:` User Timing measures named `name` that started at or after `since`. */
 export async function measuresNamed(
   page: Page,
@@ -165,6 +186,43 @@ export async function longTasks(page: Page, from: number, to: number): Promise<L
     max_ms: round(Math.max(0, ...inside.map((t) => t.duration))),
     count: inside.length,
     blocking_ms: round(inside.reduce((sum, t) => sum + Math.max(0, t.duration - 50), 0)),
+  };
+}
+
+/** The figures every DM render bench (history, resync) has in each run. */
+export interface RenderRun {
+  readonly total_ms: number;
+  readonly decrypt_ms: number;
+  readonly rendered: number;
+  readonly longest_task_ms: number;
+  readonly long_tasks: number;
+  readonly blocking_ms: number;
+  readonly undecryptable: number;
+}
+
+/** A run's long-task fields, as `RenderRun` names them. */
+export function longTaskFields(tasks: LongTasks): Pick<RenderRun, "longest_task_ms" | "long_tasks" | "blocking_ms"> {
+  return { longest_task_ms: tasks.max_ms, long_tasks: tasks.count, blocking_ms: tasks.blocking_ms };
+}
+
+/** `once` run `runs` times in a row, each run logged as it ends. */
+export async function repeat<R>(runs: number, once: (index: number) => Promise<R>): Promise<R[]> {
+  const done: R[] = [];
+  for (let i = 0; i < runs; i++) {
+    const run = await once(i);
+    done.push(run);
+    log(`run ${String(i + 1)}/${String(runs)}: ${JSON.stringify(run)}`);
+  }
+  return done;
+}
+
+/** The results' closing figures of a DM render bench: long tasks and the undecryptable count. */
+export function renderTail(runs: readonly RenderRun[]) {
+  const of = (key: keyof RenderRun) => summary(runs.map((r) => r[key]));
+  return {
+    longest_task: { ...of("longest_task_ms"), max_ms: Math.max(...runs.map((r) => r.longest_task_ms)) },
+    blocking: of("blocking_ms"),
+    undecryptable: Math.max(...runs.map((r) => r.undecryptable)),
   };
 }
 

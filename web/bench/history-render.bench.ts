@@ -32,9 +32,13 @@ import { expect, type Browser, type Page } from "@playwright/test";
 
 import {
   LONG_TASK_OBSERVER,
-  log,
+  PASSWORD,
+  dmLink,
+  longTaskFields,
   longTasks,
   measuresNamed,
+  renderTail,
+  repeat,
   round,
   runsFrom,
   seed,
@@ -43,35 +47,25 @@ import {
   withServerAndBrowser,
   writeResult,
   type LongTasks,
+  type RenderRun,
+  type SeededDm,
 } from "./common.ts";
 
 const RUNS = runsFrom("BENCH_HISTORY_RUNS", 5);
 const MESSAGES = runsFrom("BENCH_HISTORY_MESSAGES", 1000);
 const RUN_ID = Date.now().toString(36);
-const PASSWORD = "velvet compass 58 drizzle";
 
-interface Seeded {
-  readonly sender_email: string;
-  readonly sender_name: string;
-  readonly recipient_email: string;
-  readonly conversation_id: string;
+interface Seeded extends SeededDm {
   readonly messages: number;
 }
 
-interface Run {
-  readonly total_ms: number;
-  readonly decrypt_ms: number;
+interface Run extends RenderRun {
   readonly fetch_ms: number;
   readonly rest_ms: number;
   readonly first_page_ms: number;
   readonly decrypt_first_page_ms: number;
   readonly pages: number;
   readonly decrypted: number;
-  readonly rendered: number;
-  readonly longest_task_ms: number;
-  readonly long_tasks: number;
-  readonly blocking_ms: number;
-  readonly undecryptable: number;
 }
 
 /**
@@ -80,10 +74,7 @@ interface Run {
  * the DOM. Times are the page's `performance.now()`.
  */
 async function openAndScrollToTop(page: Page, senderName: string, expected: number) {
-  const link = page
-    .getByRole("navigation", { name: "Conversations" })
-    .getByRole("list", { name: "Your conversations" })
-    .getByRole("link", { name: senderName });
+  const link = dmLink(page, senderName);
   await expect(link).toBeVisible({ timeout: 30_000 });
   // Let the app settle after sign-in (conversation list, presence): measure only the DM.
   await page.waitForTimeout(500);
@@ -166,9 +157,7 @@ async function once(browser: Browser, base: string, seeded: Seeded): Promise<Run
       pages: fetches.length,
       decrypted: decrypts.reduce((sum, m) => sum + (m.detail?.messages ?? 0), 0),
       rendered,
-      longest_task_ms: tasks.max_ms,
-      long_tasks: tasks.count,
-      blocking_ms: tasks.blocking_ms,
+      ...longTaskFields(tasks),
       undecryptable: Math.max(state.undecryptable, state.failures),
     };
   } finally {
@@ -179,12 +168,7 @@ async function once(browser: Browser, base: string, seeded: Seeded): Promise<Run
 async function main(): Promise<void> {
   await withServerAndBrowser(async ({ base, browser }) => {
     const seeded = await seed<Seeded>(["history", base, RUN_ID, PASSWORD, String(MESSAGES)]);
-    const runs: Run[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      const run = await once(browser, base, seeded);
-      runs.push(run);
-      log(`run ${String(i + 1)}/${String(RUNS)}: ${JSON.stringify(run)}`);
-    }
+    const runs = await repeat(RUNS, () => once(browser, base, seeded));
     const of = (key: keyof Run) => summary(runs.map((r) => r[key]));
     const total = of("total_ms");
     writeResult("history-render", {
@@ -199,9 +183,7 @@ async function main(): Promise<void> {
       rest: of("rest_ms"),
       first_page: of("first_page_ms"),
       decrypt_first_page: of("decrypt_first_page_ms"),
-      longest_task: { ...of("longest_task_ms"), max_ms: Math.max(...runs.map((r) => r.longest_task_ms)) },
-      blocking: of("blocking_ms"),
-      undecryptable: Math.max(...runs.map((r) => r.undecryptable)),
+      ...renderTail(runs),
       runs,
     });
   });

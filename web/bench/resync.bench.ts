@@ -23,49 +23,38 @@
  * CHROMIUM (default /usr/bin/chromium).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { createInterface } from "node:readline";
 
 import { expect, type Browser, type Page } from "@playwright/test";
 
 import {
   LONG_TASK_OBSERVER,
+  PASSWORD,
   REPO,
-  WEB,
-  log,
+  dmLink,
+  longTaskFields,
   longTasks,
   measuresNamed,
+  renderTail,
+  repeat,
   round,
   runsFrom,
+  seedCommand,
   signIn,
   summary,
   withServerAndBrowser,
   writeResult,
   type LongTasks,
+  type RenderRun,
+  type SeededDm,
 } from "./common.ts";
 
 const RUNS = runsFrom("BENCH_RESYNC_RUNS", 5);
 const MESSAGES = runsFrom("BENCH_RESYNC_MESSAGES", 1000);
 const RUN_ID = Date.now().toString(36);
-const PASSWORD = "velvet compass 58 drizzle";
 
-interface Seeded {
-  readonly sender_email: string;
-  readonly sender_name: string;
-  readonly recipient_email: string;
-  readonly conversation_id: string;
-}
-
-interface Run {
-  readonly total_ms: number;
+interface Run extends RenderRun {
   readonly last_ms: number;
-  readonly decrypt_ms: number;
-  readonly rendered: number;
-  readonly longest_task_ms: number;
-  readonly long_tasks: number;
-  readonly blocking_ms: number;
-  readonly undecryptable: number;
 }
 
 /** seed.py `resync`, kept running: one JSON line when ready, one per round of sends. */
@@ -74,12 +63,8 @@ class Seeder {
   readonly #lines: AsyncIterator<string>;
 
   constructor(base: string) {
-    const local = join(REPO, ".tools", "bin", "uv");
-    this.#child = spawn(
-      existsSync(local) ? local : "uv",
-      ["run", "--frozen", "python", join(WEB, "bench", "seed.py"), "resync", base, RUN_ID, PASSWORD, String(MESSAGES)],
-      { cwd: REPO },
-    );
+    const [program, args] = seedCommand(["resync", base, RUN_ID, PASSWORD, String(MESSAGES)]);
+    this.#child = spawn(program, args, { cwd: REPO });
     this.#child.stderr.on("data", (chunk: Buffer) => process.stderr.write(chunk));
     this.#lines = createInterface({ input: this.#child.stdout })[Symbol.asyncIterator]();
   }
@@ -159,10 +144,7 @@ async function reopenSocket(page: Page): Promise<number> {
 }
 
 async function openDm(page: Page, senderName: string): Promise<void> {
-  const link = page
-    .getByRole("navigation", { name: "Conversations" })
-    .getByRole("list", { name: "Your conversations" })
-    .getByRole("link", { name: senderName });
+  const link = dmLink(page, senderName);
   await expect(link).toBeVisible({ timeout: 30_000 });
   await link.click();
   await expect(page.locator('[role="log"][aria-label="Messages"] .msg[data-seq]').first()).toBeVisible({
@@ -205,7 +187,7 @@ async function caughtUp(page: Page, after: number, last: number) {
   );
 }
 
-async function once(browser: Browser, base: string, seeded: Seeded, seeder: Seeder, before: number): Promise<Run> {
+async function once(browser: Browser, base: string, seeded: SeededDm, seeder: Seeder, before: number): Promise<Run> {
   const context = await browser.newContext({ baseURL: base });
   try {
     await context.addInitScript(LONG_TASK_OBSERVER);
@@ -235,9 +217,7 @@ async function once(browser: Browser, base: string, seeded: Seeded, seeder: Seed
       last_ms: round(seen.last - t0),
       decrypt_ms: round(decrypts.reduce((sum, m) => sum + m.duration, 0)),
       rendered: seen.rendered,
-      longest_task_ms: tasks.max_ms,
-      long_tasks: tasks.count,
-      blocking_ms: tasks.blocking_ms,
+      ...longTaskFields(tasks),
       undecryptable,
     };
   } finally {
@@ -249,15 +229,9 @@ async function main(): Promise<void> {
   await withServerAndBrowser(async ({ base, browser }) => {
     const seeder = new Seeder(base);
     try {
-      const seeded = await seeder.next<Seeded>();
-      let before = 1;
-      const runs: Run[] = [];
-      for (let i = 0; i < RUNS; i++) {
-        const run = await once(browser, base, seeded, seeder, before);
-        before += MESSAGES;
-        runs.push(run);
-        log(`run ${String(i + 1)}/${String(RUNS)}: ${JSON.stringify(run)}`);
-      }
+      const seeded = await seeder.next<SeededDm>();
+      // Each run's messages follow the previous run's.
+      const runs = await repeat(RUNS, (i) => once(browser, base, seeded, seeder, 1 + i * MESSAGES));
       const of = (key: keyof Run) => summary(runs.map((r) => r[key]));
       const total = of("total_ms");
       writeResult("resync", {
@@ -269,9 +243,7 @@ async function main(): Promise<void> {
         p95_ms: total.p95_ms,
         last: of("last_ms"),
         decrypt: of("decrypt_ms"),
-        longest_task: { ...of("longest_task_ms"), max_ms: Math.max(...runs.map((r) => r.longest_task_ms)) },
-        blocking: of("blocking_ms"),
-        undecryptable: Math.max(...runs.map((r) => r.undecryptable)),
+        ...renderTail(runs),
         runs,
       });
     } finally {

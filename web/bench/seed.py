@@ -25,7 +25,7 @@ import sys
 import time
 from typing import Any
 
-from hushroom.client import HushroomClient
+from hushroom.client import Conversation, HushroomClient
 
 # Registrations at once: each runs Argon2id (64 MiB) in a thread here and on the server.
 PARALLEL = 4
@@ -54,22 +54,41 @@ def log(message: str) -> None:
     sys.stderr.write(f"seed: {message}\n")
 
 
+async def _dm_pair(
+    sender: HushroomClient,
+    recipient: HushroomClient,
+    prefix: str,
+    title: str,
+    run: str,
+    password: str,
+) -> tuple[Conversation, dict[str, str]]:
+    """Registers a sender and a recipient, opens their DM and sends its first message (which
+    creates the key set, generation 1): the DM, and the fields the benches' `SeededDm` reads."""
+    sender_email = f"{prefix}-sender-{run}@example.com"
+    recipient_email = f"{prefix}-recipient-{run}@example.com"
+    sender_name = f"{title} Sender {run}"
+    await asyncio.gather(
+        sender.register_and_login(sender_name, sender_email, password, device_name="seed"),
+        recipient.register_and_login(
+            f"{title} Reader {run}", recipient_email, password, device_name="seed"
+        ),
+    )
+    assert recipient.user_id is not None
+    dm = await sender.open_private_dm(recipient.user_id)
+    await sender.send_text(dm.id, text_of(0), http=True)
+    return dm, {
+        "sender_email": sender_email,
+        "sender_name": sender_name,
+        "recipient_email": recipient_email,
+        "conversation_id": str(dm.id),
+    }
+
+
 async def history(url: str, run: str, password: str, count: int) -> dict[str, Any]:
     started = time.monotonic()
-    sender_email = f"hist-sender-{run}@example.com"
-    recipient_email = f"hist-recipient-{run}@example.com"
-    sender_name = f"History Sender {run}"
     async with HushroomClient(url) as sender, HushroomClient(url) as recipient:
-        await asyncio.gather(
-            sender.register_and_login(sender_name, sender_email, password, device_name="seed"),
-            recipient.register_and_login(
-                f"History Reader {run}", recipient_email, password, device_name="seed"
-            ),
-        )
-        assert recipient.user_id is not None
-        dm = await sender.open_private_dm(recipient.user_id)
-        # The first send creates the key set (generation 1); then a window of sends in flight.
-        await sender.send_text(dm.id, text_of(0), http=True)
+        dm, seeded = await _dm_pair(sender, recipient, "hist", "History", run, password)
+        # Then a window of sends in flight.
         await _send_window(sender, str(dm.id), range(1, count))
         await recipient.accept_request(dm.id)
         # What the browser will see: every message stored, all of them envelopes.
@@ -77,13 +96,7 @@ async def history(url: str, run: str, password: str, count: int) -> dict[str, An
         if page.last_seq != count:
             raise RuntimeError(f"expected {count} messages, the server holds {page.last_seq}")
     log(f"history: {count} messages in {time.monotonic() - started:.1f} s")
-    return {
-        "sender_email": sender_email,
-        "sender_name": sender_name,
-        "recipient_email": recipient_email,
-        "conversation_id": str(dm.id),
-        "messages": count,
-    }
+    return {**seeded, "messages": count}
 
 
 async def _send_window(sender: HushroomClient, conv: str, numbers: range) -> None:
@@ -99,28 +112,11 @@ async def _send_window(sender: HushroomClient, conv: str, numbers: range) -> Non
 async def resync(url: str, run: str, password: str, count: int) -> dict[str, Any]:
     """Stays up between rounds: the browser bench cuts the recipient's socket, asks for a round
     of COUNT messages, and lets the socket back (web/bench/resync.bench.ts)."""
-    sender_email = f"resync-sender-{run}@example.com"
-    recipient_email = f"resync-recipient-{run}@example.com"
-    sender_name = f"Resync Sender {run}"
     async with HushroomClient(url) as sender, HushroomClient(url) as recipient:
-        await asyncio.gather(
-            sender.register_and_login(sender_name, sender_email, password, device_name="seed"),
-            recipient.register_and_login(
-                f"Resync Reader {run}", recipient_email, password, device_name="seed"
-            ),
-        )
-        assert recipient.user_id is not None
-        dm = await sender.open_private_dm(recipient.user_id)
-        await sender.send_text(dm.id, text_of(0), http=True)
+        dm, seeded = await _dm_pair(sender, recipient, "resync", "Resync", run, password)
         await recipient.accept_request(dm.id)
         sent = 1
-        ready = {
-            "sender_email": sender_email,
-            "sender_name": sender_name,
-            "recipient_email": recipient_email,
-            "conversation_id": str(dm.id),
-        }
-        sys.stdout.write(json.dumps(ready) + "\n")
+        sys.stdout.write(json.dumps(seeded) + "\n")
         sys.stdout.flush()
         loop = asyncio.get_running_loop()
         while (line := (await loop.run_in_executor(None, sys.stdin.readline)).strip()) == "send":

@@ -131,35 +131,49 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
-async def test_fifty_sends_written_without_waiting_are_all_acked_in_order() -> None:
-    ws = FakeWebSocket()
-    conn, messages, _ = pipelined_connection(ws)
+def serve_held(
+    conn: Connection, ws: FakeWebSocket, messages: FakeMessages, sends: int
+) -> asyncio.Task[None]:
+    """Holds every commit, starts serving and queues `sends` message.send frames (r0, r1, …)."""
     messages.gate.clear()
     serving = asyncio.create_task(conn.serve())
-    for i in range(50):
+    for i in range(sends):
         ws.inbox.put_nowait(send_frame(i))
-    await settle()
-    assert messages.most_in_flight == 32  # read on while earlier sends wait, up to the bound
+    return serving
+
+
+async def release_all(messages: FakeMessages) -> None:
+    """Lets every held commit through and gives the acks time to be written."""
     messages.gate.set()
     await settle()
     await asyncio.sleep(0.01)
+
+
+async def hang_up(ws: FakeWebSocket, serving: asyncio.Task[None]) -> None:
+    ws.disconnect()
+    await asyncio.wait_for(serving, 5)
+
+
+async def test_fifty_sends_written_without_waiting_are_all_acked_in_order() -> None:
+    ws = FakeWebSocket()
+    conn, messages, _ = pipelined_connection(ws)
+    serving = serve_held(conn, ws, messages, 50)
+    await settle()
+    assert messages.most_in_flight == 32  # read on while earlier sends wait, up to the bound
+    await release_all(messages)
     acks = received(ws)
     assert [a["ref"] for a in acks] == [f"r{i}" for i in range(50)]
     assert [a["seq"] for a in acks] == list(range(1, 51))
     # Handed to the service (and so to the group commit) in the order the socket sent them.
     assert [c.client_msg_id for c in messages.calls] == [cmid(i) for i in range(50)]
     assert {c.origin for c in messages.calls} == {conn.id}
-    ws.disconnect()
-    await asyncio.wait_for(serving, 5)
+    await hang_up(ws, serving)
 
 
 async def test_reading_stops_at_the_in_flight_bound_and_resumes_when_one_is_acked() -> None:
     ws = FakeWebSocket()
     conn, messages, _ = pipelined_connection(ws, in_flight=4)
-    messages.gate.clear()
-    serving = asyncio.create_task(conn.serve())
-    for i in range(10):
-        ws.inbox.put_nowait(send_frame(i))
+    serving = serve_held(conn, ws, messages, 10)
     await settle()
     assert (messages.in_flight, len(messages.calls)) == (4, 4)
     # The 5th frame was read and waits for room; the other 5 are still unread on the socket.
@@ -171,66 +185,48 @@ async def test_reading_stops_at_the_in_flight_bound_and_resumes_when_one_is_acke
     assert (messages.in_flight, len(messages.calls), len(messages.stored)) == (4, 5, 1)
     assert ws.inbox.qsize() == 4
     assert [a["ref"] for a in received(ws)] == ["r0"]
-    messages.gate.set()
-    await settle()
-    await asyncio.sleep(0.01)
+    await release_all(messages)
     assert [a["ref"] for a in received(ws)] == [f"r{i}" for i in range(10)]
     assert messages.most_in_flight == 4
     assert conn._sends is None  # nothing in flight: no set kept
-    ws.disconnect()
-    await asyncio.wait_for(serving, 5)
+    await hang_up(ws, serving)
 
 
 async def test_a_refused_send_among_good_ones_fails_alone_with_its_ref() -> None:
     ws = FakeWebSocket()
     conn, messages, _ = pipelined_connection(ws)
     messages.refuse.add(cmid(2))
-    messages.gate.clear()
-    serving = asyncio.create_task(conn.serve())
-    for i in range(5):
-        ws.inbox.put_nowait(send_frame(i))
+    serving = serve_held(conn, ws, messages, 5)
     await settle()
-    messages.gate.set()
-    await settle()
-    await asyncio.sleep(0.01)
+    await release_all(messages)
     frames = {f["ref"]: f for f in received(ws)}
     assert set(frames) == {f"r{i}" for i in range(5)}
     assert (frames["r2"]["type"], frames["r2"]["code"]) == ("error", "validation_failed")
     assert [frames[f"r{i}"]["type"] for i in (0, 1, 3, 4)] == ["message.ack"] * 4
     assert messages.stored == [cmid(i) for i in (0, 1, 3, 4)]
-    ws.disconnect()
-    await asyncio.wait_for(serving, 5)
+    await hang_up(ws, serving)
 
 
 async def test_other_commands_wait_for_the_sends_before_them() -> None:
     ws = FakeWebSocket()
     conn, messages, presence = pipelined_connection(ws)
-    messages.gate.clear()
-    serving = asyncio.create_task(conn.serve())
-    for i in range(3):
-        ws.inbox.put_nowait(send_frame(i))
+    serving = serve_held(conn, ws, messages, 3)
     typing = orjson.dumps({"type": "typing", "conversation_id": str(CONV)}).decode()
     ws.inbox.put_nowait({"type": "websocket.receive", "text": typing})
     ws.inbox.put_nowait(send_frame(3))
     await settle()
     assert presence.typing_saw_stored == []  # held behind the three sends
     assert len(messages.calls) == 3  # and the send after it behind the typing
-    messages.gate.set()
-    await settle()
-    await asyncio.sleep(0.01)
+    await release_all(messages)
     assert presence.typing_saw_stored == [3]
     assert messages.stored == [cmid(i) for i in range(4)]
-    ws.disconnect()
-    await asyncio.wait_for(serving, 5)
+    await hang_up(ws, serving)
 
 
 async def test_sends_in_flight_at_a_disconnect_are_stored_and_nothing_is_written() -> None:
     ws = FakeWebSocket()
     conn, messages, _ = pipelined_connection(ws)
-    messages.gate.clear()
-    serving = asyncio.create_task(conn.serve())
-    for i in range(5):
-        ws.inbox.put_nowait(send_frame(i))
+    serving = serve_held(conn, ws, messages, 5)
     ws.disconnect()
     await settle()
     assert messages.in_flight == 5

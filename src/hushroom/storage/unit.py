@@ -6,7 +6,7 @@ commits when the block exits cleanly, so an ack sent after the block is an ack a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
@@ -114,14 +114,13 @@ def _translate(exc: DBAPIError | OSError) -> HushroomError | None:
 
 
 @asynccontextmanager
-async def _translated(
-    keys: AtRestKeys, db: Database, conns: AbstractAsyncContextManager[AsyncConnection]
-) -> AsyncIterator[Repos]:
-    """Repositories over one transaction; driver errors become domain errors (503 / 422)."""
+async def _domain_errors(
+    keys: AtRestKeys, driver: Callable[[Exception], HushroomError | None] | None = None
+) -> AsyncIterator[None]:
+    """Errors of a transaction as domain errors (503 / 422, a lost unique race →
+    WriteConflict); `driver` translates what the raw driver raises (asyncpg), last."""
     try:
-        await keys.ensure(db)
-        async with conns as conn:
-            yield Repos(conn, keys.cipher)
+        yield
     except UnknownDataKey as exc:
         # A key another process just added: re-read the key table before the next transaction.
         keys.mark_stale()
@@ -133,6 +132,22 @@ async def _translated(
         if translated is None:
             raise
         raise translated from exc
+    except Exception as exc:
+        driver_error = driver(exc) if driver is not None else None
+        if driver_error is None:
+            raise
+        raise driver_error from exc
+
+
+@asynccontextmanager
+async def _translated(
+    keys: AtRestKeys, db: Database, conns: AbstractAsyncContextManager[AsyncConnection]
+) -> AsyncIterator[Repos]:
+    """Repositories over one transaction; driver errors become domain errors (503 / 422)."""
+    async with _domain_errors(keys):
+        await keys.ensure(db)
+        async with conns as conn:
+            yield Repos(conn, keys.cipher)
 
 
 @asynccontextmanager
@@ -145,25 +160,10 @@ async def _sql_send_batch(repos: AbstractAsyncContextManager[Repos]) -> AsyncIte
 async def _driver_send_batch(keys: AtRestKeys, db: Database) -> AsyncIterator[SendBatch]:
     """The send batch on the asyncpg connection; its errors become the same domain errors as
     `_translated`'s (a lost unique race → WriteConflict, an outage → 503)."""
-    try:
+    async with _domain_errors(keys, pg_send_batch.translate):
         await keys.ensure(db)
         async with db.driver_write() as conn:
             yield pg_send_batch.PgSendBatch(conn, keys.cipher)
-    except UnknownDataKey as exc:
-        keys.mark_stale()
-        raise ServiceUnavailable("the server is loading a new data key", retry_after=1.0) from exc
-    except PoolTimeout as exc:
-        raise ServiceUnavailable("the server is busy", retry_after=1.0) from exc
-    except (DBAPIError, OSError) as exc:
-        translated = _translate(exc)
-        if translated is None:
-            raise
-        raise translated from exc
-    except Exception as exc:
-        driver_error = pg_send_batch.translate(exc)
-        if driver_error is None:
-            raise
-        raise driver_error from exc
 
 
 class Storage:

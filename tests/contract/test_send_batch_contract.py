@@ -68,6 +68,20 @@ def results(outcomes: list[SendResult | Exception]) -> list[SendResult]:
     return [o for o in outcomes if isinstance(o, SendResult)]
 
 
+async def ana_in_a_room(
+    app: tuple[httpx.AsyncClient, Container],
+) -> tuple[Container, Account, str]:
+    """The container, and Ana alone in a room of hers (what most tests start from)."""
+    client, container = app
+    ana = await register_and_login(client, "Ana")
+    return container, ana, await make_room(client, ana)
+
+
+def answer(result: SendResult) -> tuple[int, int, bool]:
+    """What a send answers with: the message's id and seq, and whether it was a duplicate."""
+    return result.message.id, result.message.seq, result.duplicate
+
+
 async def seqs(container: Container, who: Account, room: str) -> list[int]:
     page = await container.messages.history(principal(who), uuid.UUID(room), limit=200)
     return [m.seq for m in page.messages]
@@ -76,20 +90,14 @@ async def seqs(container: Container, who: Account, room: str) -> list[int]:
 async def test_a_retry_in_the_same_batch_and_in_a_later_one_stores_once(
     app: tuple[httpx.AsyncClient, Container],
 ) -> None:
-    client, container = app
-    ana = await register_and_login(client, "Ana")
-    room = await make_room(client, ana)
+    container, ana, room = await ana_in_a_room(app)
     once = text(room, "once")
 
     first = results(await store(container, [(ana, once), (ana, text(room, "other")), (ana, once)]))
     again = results(await store(container, [(ana, once)]))
 
     assert [(r.message.seq, r.duplicate) for r in first] == [(1, False), (2, False), (1, True)]
-    assert (again[0].message.id, again[0].message.seq, again[0].duplicate) == (
-        first[0].message.id,
-        1,
-        True,
-    )
+    assert answer(again[0]) == (first[0].message.id, 1, True)
     assert again[0].message.body == "once"  # the stored original, opened from its sealed column
     assert await seqs(container, ana, room) == [1, 2]
 
@@ -121,9 +129,7 @@ async def test_two_batches_at_once_keep_every_conversation_contiguous(
 async def test_a_lost_unique_race_is_a_write_conflict_and_the_retry_finds_the_winner(
     app: tuple[httpx.AsyncClient, Container], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    client, container = app
-    ana = await register_and_login(client, "Ana")
-    room = await make_room(client, ana)
+    container, ana, room = await ana_in_a_room(app)
     cmd = text(room, "raced")
     winner = results(await store(container, [(ana, cmd)]))[0]
 
@@ -156,11 +162,7 @@ async def test_a_lost_unique_race_is_a_write_conflict_and_the_retry_finds_the_wi
     retried = results(await store(container, [(ana, cmd)]))[0]
 
     assert stale_once == [True]
-    assert (retried.message.id, retried.message.seq, retried.duplicate) == (
-        winner.message.id,
-        1,
-        True,
-    )
+    assert answer(retried) == (winner.message.id, 1, True)
     assert await seqs(container, ana, room) == [1]
     # The next message still gets the next seq: the failed batch left no hole.
     assert results(await store(container, [(ana, text(room, "next"))]))[0].message.seq == 2
@@ -182,9 +184,8 @@ def new_message(who: Account, cmd: SendCommand) -> NewMessage:
 async def test_public_bodies_are_sealed_at_rest_and_read_back_through_history(
     app: tuple[httpx.AsyncClient, Container],
 ) -> None:
-    client, container = app
-    ana = await register_and_login(client, "Ana")
-    room = await make_room(client, ana)
+    client = app[0]
+    container, ana, room = await ana_in_a_room(app)
     bodies = [f"canary-{uuid.uuid4().hex}" for _ in range(5)]
 
     results(await store(container, [(ana, text(room, b)) for b in bodies]))
@@ -259,9 +260,8 @@ async def test_silent_members_get_no_push_and_hidden_ones_see_the_conversation_a
 async def test_an_empty_conversation_and_an_unknown_one_lock_as_they_are(
     app: tuple[httpx.AsyncClient, Container],
 ) -> None:
-    client, container = app
-    ana = await register_and_login(client, "Ana")
-    room = await make_room(client, ana)
+    client = app[0]
+    container, ana, room = await ana_in_a_room(app)
     left = await client.post(f"/api/v1/rooms/{room}/leave", headers=ana.headers)
     assert left.status_code == 204
     unknown = uuid.uuid4()
@@ -283,9 +283,7 @@ async def test_a_dropped_connection_fails_one_batch_at_most_and_the_next_one_sto
     acknowledged), the next one reconnects and stores."""
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite has no server connection to lose")
-    client, container = app
-    ana = await register_and_login(client, "Ana")
-    room = await make_room(client, ana)
+    container, ana, room = await ana_in_a_room(app)
     results(await store(container, [(ana, text(room, "before"))]))
     async with container.storage.read() as tx:
         await tx.conn.execute(

@@ -124,13 +124,20 @@ def redis_only(presence: PresenceBackend) -> RedisPresence:
     return presence
 
 
+async def another_node(redis_prefix: str) -> RedisPresence:
+    """A second node on the same Redis keys, timed like the fixture's (conn_ttl 2 s, heartbeat
+    0.5 s), started: the caller stops it."""
+    node = RedisPresence(REDIS_URL, prefix=redis_prefix, conn_ttl_s=2.0, heartbeat_s=0.5)
+    await node.start()
+    return node
+
+
 @pytest.mark.timeout(30)
 async def test_presence_is_shared_between_nodes(
     presence: PresenceBackend, redis_prefix: str
 ) -> None:
     redis_only(presence)
-    other = RedisPresence(REDIS_URL, prefix=redis_prefix, conn_ttl_s=2.0, heartbeat_s=0.5)
-    await other.start()
+    other = await another_node(redis_prefix)
     try:
         user = uuid.uuid4()
         assert await presence.connect(user, "on-a", NOW) == "offline"
@@ -152,8 +159,7 @@ async def test_dead_node_users_go_offline_after_ttl_while_live_ones_stay(
     presence: PresenceBackend, redis_prefix: str
 ) -> None:
     live = redis_only(presence)  # conn_ttl 2 s, heartbeat 0.5 s
-    doomed = RedisPresence(REDIS_URL, prefix=redis_prefix, conn_ttl_s=2.0, heartbeat_s=0.5)
-    await doomed.start()
+    doomed = await another_node(redis_prefix)
     alice, bob = uuid.uuid4(), uuid.uuid4()
     await live.connect(alice, "a1", NOW)
     await doomed.connect(bob, "b1", NOW)
@@ -208,8 +214,7 @@ async def test_watches_are_shared_between_nodes_and_lapse_with_a_dead_node(
     presence: PresenceBackend, redis_prefix: str
 ) -> None:
     live = redis_only(presence)  # conn_ttl 2 s, heartbeat 0.5 s
-    doomed = RedisPresence(REDIS_URL, prefix=redis_prefix, conn_ttl_s=2.0, heartbeat_s=0.5)
-    await doomed.start()
+    doomed = await another_node(redis_prefix)
     ana, ben, cat = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     await live.watch("a1", ana, [cat])
     await doomed.watch("b1", ben, [cat])

@@ -67,6 +67,11 @@ async def accepted_dm(client: httpx.AsyncClient, a: Account, b: Account) -> str:
     return dm
 
 
+async def block(client: httpx.AsyncClient, by: Account, whom: Account) -> None:
+    r = await client.put(f"{API}/blocks/{whom.user_id}", headers=by.headers)
+    assert r.is_success, r.text
+
+
 def snapshot(infos: list[PresenceInfo]) -> list[tuple[str, str]]:
     return [(str(i.user_id), i.status) for i in infos]
 
@@ -150,8 +155,8 @@ async def test_a_watch_outside_any_shared_conversation_or_across_a_block_gets_no
     await room_with(app_client, ana, cat, dan)
     for u, conn in ((ben, "b1"), (cat, "c1"), (dan, "d1")):
         await container.presence.connected(principal(u), conn)
-    assert (await app_client.put(f"{API}/blocks/{ana.user_id}", headers=cat.headers)).is_success
-    assert (await app_client.put(f"{API}/blocks/{dan.user_id}", headers=ana.headers)).is_success
+    await block(app_client, cat, ana)
+    await block(app_client, ana, dan)
     await container.presence.connected(principal(ana), "a1")
 
     # An unknown id answers exactly like a stranger, a blocked or a blocking user: not listed.
@@ -173,8 +178,8 @@ async def test_unblocking_a_room_co_member_shows_them_again_only_to_a_watcher(
     await room_with(app_client, ana, ben, cat)
     for u, conn in ((ana, "a1"), (ben, "b1"), (cat, "c1")):
         await container.presence.connected(principal(u), conn)
-    assert (await app_client.put(f"{API}/blocks/{ben.user_id}", headers=ana.headers)).is_success
-    assert (await app_client.put(f"{API}/blocks/{cat.user_id}", headers=ana.headers)).is_success
+    await block(app_client, ana, ben)
+    await block(app_client, ana, cat)
     await container.presence.watch(principal(ana), "a1", [uuid.UUID(ben.user_id)])
     published.clear()
 

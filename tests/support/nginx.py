@@ -49,6 +49,40 @@ def tls_server_lines(tls: TlsFiles, port: int) -> str:
         include snippets/hushroom-tls.conf;"""
 
 
+def proxy_http_lines(directory: Path, upstreams: list[int]) -> str:
+    """The `http` block's lines that proxy to the nodes, shared with bench/nginx.py: temp paths
+    in `directory`, the WebSocket upgrade map, the shipped limit_req zones, the upstream of
+    `upstreams` and the asset cache."""
+    servers = "\n".join(
+        f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;" for p in upstreams
+    )
+    return f"""    client_body_temp_path {directory}/client_body;
+    proxy_temp_path {directory}/proxy;
+    fastcgi_temp_path {directory}/fastcgi;
+    uwsgi_temp_path {directory}/uwsgi;
+    scgi_temp_path {directory}/scgi;
+
+    map $http_upgrade $hushroom_connection {{
+        default upgrade;
+        ""      "";
+    }}
+
+    # The shipped limit_req zones (deploy/nginx/hushroom.conf), keyed on nothing so that no
+    # request is counted: every test or bench client comes from one address, and the nodes'
+    # own limits are what the abuse-limit tests exercise.
+    limit_req_zone "" zone=hushroom_auth:1m rate=2r/s;
+    limit_req_zone "" zone=hushroom_api:1m rate=50r/s;
+
+    upstream hushroom_nodes {{
+        least_conn;
+{servers}
+        keepalive 64;
+    }}
+
+    proxy_cache_path {directory}/cache levels=1:2 keys_zone=hushroom_assets:1m
+                     max_size=16m inactive=1h use_temp_path=off;"""
+
+
 def config_text(
     directory: Path,
     port: int,
@@ -56,9 +90,6 @@ def config_text(
     mime_types: Path,
     tls: tuple[TlsFiles, int] | None = None,
 ) -> str:
-    servers = "\n".join(
-        f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;" for p in upstreams
-    )
     tls_lines = tls_server_lines(*tls) if tls is not None else ""
     # As root, workers would run as "nobody" and could not enter the private temp directory.
     user = "user root;\n" if os.geteuid() == 0 else ""
@@ -75,31 +106,7 @@ events {{
 http {{
     include {mime_types};
     access_log {directory}/access.log;
-    client_body_temp_path {directory}/client_body;
-    proxy_temp_path {directory}/proxy;
-    fastcgi_temp_path {directory}/fastcgi;
-    uwsgi_temp_path {directory}/uwsgi;
-    scgi_temp_path {directory}/scgi;
-
-    map $http_upgrade $hushroom_connection {{
-        default upgrade;
-        ""      "";
-    }}
-
-    # The shipped limit_req zones (deploy/nginx/hushroom.conf), keyed on nothing so that no
-    # request is counted: every test client comes from one address. The nodes' own limits
-    # are what the abuse-limit tests exercise.
-    limit_req_zone "" zone=hushroom_auth:1m rate=2r/s;
-    limit_req_zone "" zone=hushroom_api:1m rate=50r/s;
-
-    upstream hushroom_nodes {{
-        least_conn;
-{servers}
-        keepalive 64;
-    }}
-
-    proxy_cache_path {directory}/cache levels=1:2 keys_zone=hushroom_assets:1m
-                     max_size=16m inactive=1h use_temp_path=off;
+{proxy_http_lines(directory, upstreams)}
 
     server {{
         listen 127.0.0.1:{port};{tls_lines}

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import psutil
+from tests.support.redis_server import private_redis_args
 
 from bench.common import pin, set_nofile_max
 from hushroom.config import encode_at_rest_key
@@ -235,19 +236,7 @@ class PrivateRedis:
         self.dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [
-                exe,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.dir),
-            ],
+            [exe, *private_redis_args(self.port, self.dir)],
             stdout=log,
             stderr=subprocess.STDOUT,
             preexec_fn=_preexec(self.cpus),

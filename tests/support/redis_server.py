@@ -24,6 +24,23 @@ def redis_binary() -> str:
     return installed_binary(REDIS_CANDIDATES, "redis-server")
 
 
+def private_redis_args(port: int, directory: Path) -> list[str]:
+    """redis-server's options for a private server (also bench/servers.py's): loopback only,
+    nothing saved, its files in `directory`."""
+    return [
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(directory),
+    ]
+
+
 class RedisProcess:
     """`redis-server --port N --bind 127.0.0.1` in the foreground (a child of the test process);
     logs go to `<directory>/redis.log`."""
@@ -48,21 +65,7 @@ class RedisProcess:
         self.directory.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [
-                redis_binary(),
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.directory),
-                "--daemonize",
-                "no",
-            ],
+            [redis_binary(), *private_redis_args(self.port, self.directory), "--daemonize", "no"],
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -266,15 +266,19 @@ def _target_rows(results: dict[str, Any]) -> list[str]:
     return rows
 
 
+# The first columns of every ladder table (dm, crossnode, 100 senders, lone).
+_LATENCY_HEAD = ("rate", "delivered/s", "p50 ms", "p99 ms", "p99.9 ms")
+
+
+def _latency_cells(step: dict[str, Any]) -> list[str]:
+    return [_fmt(step[k]) for k in ("rate", "delivered_rate", "p50_ms", "p99_ms", "p999_ms")]
+
+
 def _dm_rows(results: dict[str, Any]) -> list[str]:
     dm_steps = _steps(results, "dm")
     base_steps = _steps(results, "baseline")
     rows = _head(
-        "rate",
-        "delivered/s",
-        "p50 ms",
-        "p99 ms",
-        "p99.9 ms",
+        *_LATENCY_HEAD,
         "lost",
         "unacked",
         "server µs/msg",
@@ -292,11 +296,7 @@ def _dm_rows(results: dict[str, Any]) -> list[str]:
             ratio = s["server_cpu_us_per_msg"] / b["server_cpu_us_per_msg"]
         rows.append(
             _row(
-                _fmt(s["rate"]),
-                _fmt(s["delivered_rate"]),
-                _fmt(s["p50_ms"]),
-                _fmt(s["p99_ms"]),
-                _fmt(s["p999_ms"]),
+                *_latency_cells(s),
                 s["lost"],
                 s["unacked"],
                 _fmt(s["server_cpu_us_per_msg"]),
@@ -502,11 +502,7 @@ def _room_rows(results: dict[str, Any]) -> list[str]:
 
 def _cross_rows(results: dict[str, Any]) -> list[str]:
     rows = _head(
-        "rate",
-        "delivered/s",
-        "p50 ms",
-        "p99 ms",
-        "p99.9 ms",
+        *_LATENCY_HEAD,
         "lost",
         "server µs/msg (both nodes)",
         "load after",
@@ -514,11 +510,7 @@ def _cross_rows(results: dict[str, Any]) -> list[str]:
     for s in _steps(results, "crossnode"):
         rows.append(
             _row(
-                _fmt(s["rate"]),
-                _fmt(s["delivered_rate"]),
-                _fmt(s["p50_ms"]),
-                _fmt(s["p99_ms"]),
-                _fmt(s["p999_ms"]),
+                *_latency_cells(s),
                 s["lost"],
                 _fmt(s["server_cpu_us_per_msg"]),
                 s["step"]["loadavg_after"],
@@ -606,11 +598,7 @@ def _issue17_rows(results: dict[str, Any]) -> list[str]:
 
 def _ladder_rows(results: dict[str, Any], name: str) -> list[str]:
     rows = _head(
-        "rate",
-        "delivered/s",
-        "p50 ms",
-        "p99 ms",
-        "p99.9 ms",
+        *_LATENCY_HEAD,
         "max ms",
         "lost",
         "unacked",
@@ -622,11 +610,7 @@ def _ladder_rows(results: dict[str, Any], name: str) -> list[str]:
     for s in _steps(results, name):
         rows.append(
             _row(
-                _fmt(s["rate"]),
-                _fmt(s["delivered_rate"]),
-                _fmt(s["p50_ms"]),
-                _fmt(s["p99_ms"]),
-                _fmt(s["p999_ms"]),
+                *_latency_cells(s),
                 _fmt(s["max_ms"]),
                 s["lost"],
                 s["unacked"],

@@ -85,6 +85,7 @@ bench: install services ## Load benchmark, quick (with 100 senders, a lone DM, t
 	@if grep -q '"bench:unlock"' $(WEB)/package.json 2>/dev/null; then (cd $(WEB) && npm run build && npm run bench:unlock); fi
 	@if grep -q '"bench:history"' $(WEB)/package.json 2>/dev/null; then (cd $(WEB) && npm run build && npm run bench:history); fi
 	@if grep -q '"bench:keyset"' $(WEB)/package.json 2>/dev/null; then (cd $(WEB) && npm run build && npm run bench:keyset); fi
+	@if grep -q '"bench:resync"' $(WEB)/package.json 2>/dev/null; then (cd $(WEB) && npm run build && npm run bench:resync); fi
 	@if [ -f bench/crypto_bench.py ]; then $(UV) run --frozen --group bench python bench/crypto_bench.py; fi
 	$(UV) run --frozen --group bench python -m bench.fuzz_http --out bench/results/latest-quick/fuzz-http.json
 	$(UV) run --frozen --group bench python -m bench.fuzz_ws --out bench/results/latest-quick/fuzz-ws.json
@@ -99,6 +100,7 @@ bench-full: install services ## The whole benchmark ladder (up to 19,500 connect
 	$(UV) run --frozen --group bench python -m bench.run --full
 	@if grep -q '"bench:crypto"' $(WEB)/package.json 2>/dev/null; then (cd $(WEB) && npm run bench:crypto); fi
 	@if grep -q '"bench:unlock"' $(WEB)/package.json 2>/dev/null; then (cd $(WEB) && npm run build && npm run bench:unlock); fi
+	@if grep -q '"bench:resync"' $(WEB)/package.json 2>/dev/null; then (cd $(WEB) && npm run build && npm run bench:resync); fi
 	@if [ -f bench/crypto_bench.py ]; then $(UV) run --frozen --group bench python bench/crypto_bench.py; fi
 
 clean: ## Remove build outputs and caches (keeps ./data)

@@ -96,6 +96,11 @@ class HttpClient:
         ):
             await self._refresh_after(token)
             response = await self._send(method, path, json, params, self.access_token)
+        if response.status_code == 503 and method == "GET":
+            # A read the server could not serve yet (a data key another node has just made, a
+            # database hiccup): safe to ask once more after the Retry-After it gave (bounded).
+            await asyncio.sleep(_retry_after_s(response))
+            response = await self._send(method, path, json, params, self.access_token)
         if response.is_error:
             raise error_from_response(response)
         if response.status_code == 204 or not response.content:
@@ -127,3 +132,10 @@ class HttpClient:
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else None
         return await self._http.request(method, path, json=json, params=params, headers=headers)
+
+
+def _retry_after_s(response: httpx.Response, most: float = 2.0) -> float:
+    try:
+        return min(max(float(response.headers.get("Retry-After", "1")), 0.0), most)
+    except ValueError:
+        return 1.0

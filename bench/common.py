@@ -3,6 +3,7 @@ real envelopes for the DM senders, machine information and load."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import importlib.metadata
@@ -14,6 +15,10 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import httpx
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
 
 from hushroom.crypto.conversation_key import ConversationKey
 from hushroom.crypto.device import DeviceKey
@@ -110,6 +115,43 @@ def seal_seconds(samples: int = 50) -> float:
     for i in range(samples):
         s.frame(make_cmid(i, i), 1, plaintext)
     return (time.perf_counter() - t0) / samples
+
+
+async def fetch_ticket(http: httpx.AsyncClient, base_url: str, token: str) -> str:
+    """A single-use WebSocket ticket (`POST /api/v1/ws-ticket`), as every client gets one."""
+    r = await http.post(
+        f"{base_url}/api/v1/ws-ticket", headers={"Authorization": f"Bearer {token}"}
+    )
+    if r.status_code != 200:
+        raise RuntimeError(f"ticket: HTTP {r.status_code}")
+    return str(r.json()["ticket"])
+
+
+async def open_authed(
+    ws_url: str, ticket: str, *, max_size: int, compression: str | None = None
+) -> tuple[ClientConnection, int]:
+    """A WebSocket that sent `auth` and got `ready` (raw client: cheaper than the SDK), and the
+    time (`now_ns`) its handshake completed. The server pings; the client answers by itself."""
+    ws = await connect(
+        ws_url,
+        compression=compression,
+        open_timeout=30,
+        close_timeout=2,
+        ping_interval=None,
+        max_size=max_size,
+        max_queue=None,
+    )
+    opened_ns = now_ns()
+    try:
+        await ws.send(orjson.dumps({"type": "auth", "ticket": ticket}).decode())
+        first = str(await asyncio.wait_for(ws.recv(), 30))
+    except BaseException:
+        await ws.close()
+        raise
+    if not first.startswith('{"type":"ready"'):
+        await ws.close()
+        raise RuntimeError(f"auth failed: {first[:80]}")
+    return ws, opened_ns
 
 
 def cmid_time(cmid: str) -> int:

@@ -20,15 +20,17 @@ from typing import Any
 
 import httpx
 import orjson
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from bench.common import (
     ENVELOPE_PLAINTEXT,
     Sealer,
     cmid_time,
+    fetch_ticket,
     make_cmid,
     now_ns,
+    open_authed,
     pin,
     set_nofile_max,
 )
@@ -144,35 +146,17 @@ class Generator:
             return str(spec["user_id"])
         assert self.http is not None
         for attempt in range(5):
-            try:
-                r = await self.http.post(
-                    f"{spec['base_url']}/api/v1/ws-ticket",
-                    headers={"Authorization": f"Bearer {spec['token']}"},
-                )
-                if r.status_code == 200:
-                    return str(r.json()["ticket"])
-            except httpx.HTTPError:
-                pass
+            with contextlib.suppress(httpx.HTTPError, RuntimeError):
+                return await fetch_ticket(self.http, spec["base_url"], spec["token"])
             await asyncio.sleep(0.2 * (attempt + 1))
         raise RuntimeError("no ticket")
 
     async def open_one(self, c: Conn) -> float:
         started = time.perf_counter()
         ticket = await self.ticket(c.spec)
-        ws = await connect(
-            c.spec["ws_url"],
-            compression=self.compression,
-            open_timeout=30,
-            close_timeout=2,
-            ping_interval=None,  # the server pings; the client answers automatically
-            max_size=2**20,
-            max_queue=None,
+        ws, _ = await open_authed(
+            c.spec["ws_url"], ticket, max_size=2**20, compression=self.compression
         )
-        await ws.send(orjson.dumps({"type": "auth", "ticket": ticket}).decode())
-        first = await asyncio.wait_for(ws.recv(), 30)
-        if not str(first).startswith('{"type":"ready"'):
-            await ws.close()
-            raise RuntimeError(f"auth failed: {str(first)[:200]}")
         c.ws = ws
         c.task = asyncio.create_task(self.reader(c))
         return time.perf_counter() - started

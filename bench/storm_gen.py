@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import os
 import random
-import re
 import time
 from collections import Counter
 from multiprocessing.connection import Connection as Pipe
@@ -30,16 +29,22 @@ from typing import Any
 
 import httpx
 import orjson
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from bench.common import ENVELOPE_PLAINTEXT, Sealer, cmid_time, make_cmid, now_ns
-from hushroom.client.pacing import Backoff
+from bench.common import (
+    ENVELOPE_PLAINTEXT,
+    Sealer,
+    cmid_time,
+    fetch_ticket,
+    make_cmid,
+    now_ns,
+    open_authed,
+)
+from hushroom.client.pacing import Backoff, restart_spread_s
 
 CONNECT_CONCURRENCY = 64
 CLOSE_SERVICE_RESTART = 1012
-# A server hint in a close reason, e.g. "reconnect_within_ms=5000" (none is sent today).
-_HINT = re.compile(r"(?:within_ms|retry_after_ms)\D{0,3}(\d{1,6})")
 
 
 class Track:
@@ -238,38 +243,12 @@ class StormGenerator:
             c.outstanding -= 1
 
     # -- connection life ----------------------------------------------------------------------
-    async def _ticket(self, c: SConn) -> str:
-        assert self.http is not None
-        r = await self.http.post(
-            f"{c.spec['base_url']}/api/v1/ws-ticket",
-            headers={"Authorization": f"Bearer {c.spec['token']}"},
-        )
-        if r.status_code != 200:
-            raise RuntimeError(f"ticket: HTTP {r.status_code}")
-        return str(r.json()["ticket"])
-
     async def _open(self, c: SConn) -> None:
+        assert self.http is not None
         t0 = now_ns()
-        ticket = await self._ticket(c)
+        ticket = await fetch_ticket(self.http, c.spec["base_url"], c.spec["token"])
         t1 = now_ns()
-        ws = await connect(
-            c.spec["ws_url"],
-            open_timeout=30,
-            close_timeout=2,
-            ping_interval=None,
-            max_size=2**22,
-            max_queue=None,
-        )
-        t2 = now_ns()
-        try:
-            await ws.send(orjson.dumps({"type": "auth", "ticket": ticket}).decode())
-            first = str(await asyncio.wait_for(ws.recv(), 30))
-        except BaseException:
-            await ws.close()
-            raise
-        if not first.startswith('{"type":"ready"'):
-            await ws.close()
-            raise RuntimeError(f"auth: {first[:80]}")
+        ws, t2 = await open_authed(c.spec["ws_url"], ticket, max_size=2**22)
         c.ws = ws
         c.ready = True
         c.connects += 1
@@ -323,9 +302,9 @@ class StormGenerator:
             delay = self._reconnect_delay(c, code, ws.close_reason or "")
 
     def _reconnect_delay(self, c: SConn, code: int, reason: str) -> float:
-        hint = _HINT.search(reason)
-        if hint:  # the server said how to spread the reconnects
-            return self.rng.uniform(0, int(hint.group(1)) / 1000)
+        hint = restart_spread_s(code, reason)
+        if hint is not None:  # the restarting server said how to spread the reconnects
+            return self.rng.uniform(0, hint)
         if code == CLOSE_SERVICE_RESTART and self.spread_s > 0:
             return self.rng.uniform(0, self.spread_s)
         return c.backoff.next()

@@ -137,6 +137,20 @@ test("DMs go both ways encrypted; the server holds only envelopes", async () => 
   await expectNothingUndecryptable(alice, bob);
 });
 
+test("the conversation list shows a DM partner's presence without waiting for a change", async () => {
+  // Presence is shared once both accepted the DM (Bob only replied so far).
+  await api(bob, "POST", `/api/v1/conversations/${dmId}/accept`);
+  // A fresh page on the home page: no DM header or panel asks for Bob, and nothing about him is
+  // pushed (he changes nothing): the list watches its partners itself.
+  await alice.page.goto("/");
+  const link = alice.page.getByRole("navigation", { name: "Conversations" }).getByRole("link", { name: /Bob/ });
+  await expect(link.getByRole("img", { name: "online" })).toBeVisible({ timeout: 15_000 });
+  await openDm(alice);
+  // History opened again before the next test takes the browser offline.
+  await expect(messages(alice.page).getByText("Hi Alice, only we can read this")).toBeVisible({ timeout: 30_000 });
+  await expectNothingUndecryptable(alice);
+});
+
 test("the outbox keeps no plaintext of a private message", async () => {
   await alice.context.setOffline(true);
   await send(alice.page, "waiting in the outbox");

@@ -4,6 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
+
+# A restarting server's close (1012) says within how long to come back (docs/protocol.md § Close
+# codes): each client picks a random moment in it, so the other nodes get the herd spread out.
+_RESTART_HINT = re.compile(r"reconnect_within_ms=(\d{1,6})")
+_SERVICE_RESTART = 1012
+_MAX_HINT_MS = 60_000
+
+
+def restart_spread_s(code: int | None, reason: str) -> float | None:
+    """The `reconnect_within_ms` of a 1012 close, in seconds (None: no usable hint)."""
+    if code != _SERVICE_RESTART:
+        return None
+    match = _RESTART_HINT.search(reason)
+    if match is None:
+        return None
+    return min(int(match.group(1)), _MAX_HINT_MS) / 1000
 
 
 class Backoff:

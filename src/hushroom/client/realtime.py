@@ -6,7 +6,8 @@
   frame and wait for `ready`; then send `resume` with the last seq of every tracked conversation and
   re-send every unacknowledged message (same `client_msg_id`, so a retry never stores twice);
 - on any drop, reconnect with exponential backoff and jitter (a refused handshake, a revoked
-  session or repeated auth failures stop it: `ConnectionFailed`);
+  session or repeated auth failures stop it: `ConnectionFailed`); after a server restart's close
+  (1012) at a random moment within its `reconnect_within_ms` hint instead;
 - messages are delivered once each and in seq order per conversation (`Sequencer`); a seq jump is a
   hole filled over HTTP, as is a `sync.gap`;
 - `sync.stale` (the server's fan-out lost events) sends `resume` again after a random part of its
@@ -55,7 +56,7 @@ from hushroom.client.models import (
     id_str,
     new_client_msg_id,
 )
-from hushroom.client.pacing import Backoff, RateLimit
+from hushroom.client.pacing import Backoff, RateLimit, restart_spread_s
 from hushroom.client.sequencer import Sequencer
 
 log = logging.getLogger("hushroom.client")
@@ -125,6 +126,8 @@ class Realtime:
         # Loop time at which to send `resume` again (after a `sync.stale`), or None.
         self._resume_due: float | None = None
         self._rng = random.SystemRandom()
+        # A restarting server's spread for the next reconnect (seconds), instead of the backoff.
+        self._restart_spread: float | None = None
         self._connections = 0
         # Who this socket is (from `ready`): the sender of the messages it acks.
         self._me: tuple[uuid.UUID, uuid.UUID] | None = None
@@ -361,7 +364,9 @@ class Realtime:
                 self._pending.clear()
                 log.error("realtime client error", exc_info=exc)
                 return
-            await asyncio.sleep(self._backoff.next())
+            spread, self._restart_spread = self._restart_spread, None
+            delay = self._rng.uniform(0, spread) if spread is not None else self._backoff.next()
+            await asyncio.sleep(delay)
 
     async def _connect_once(self) -> None:
         try:
@@ -463,6 +468,7 @@ class Realtime:
         code, reason = ws.close_code, ws.close_reason or ""
         if code == CLOSE_POLICY_VIOLATION and reason == "session revoked":
             raise _Fatal(ConnectionFailed("the session was revoked", close_code=code))
+        self._restart_spread = restart_spread_s(code, reason)
         self._emit(Disconnected(code, reason))
 
     # --- inbound frames ----------------------------------------------------------------------

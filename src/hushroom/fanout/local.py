@@ -53,3 +53,8 @@ class LocalHub:
 
     def user_ids(self) -> set[uuid.UUID]:
         return {uuid.UUID(int=key) for key in self._by_user}
+
+    def subscriber_count(self, users: frozenset[uuid.UUID]) -> int:
+        """Subscribers (sockets) here of these users."""
+        by_user = self._by_user
+        return sum(len(by_user.get(user_id.int, ())) for user_id in users)

@@ -57,17 +57,23 @@ _SEP = b"|"
 _STALE_CHUNK = 5_000
 _MISSED_CAP = 100_000
 STALE = "sync.stale"
+# Resumes a node answers per ms while it serves (their "anything new?" queries are batched:
+# services/messages.py), the pace `sync.stale` asks its sockets to come back at.
+RESUMES_PER_MS = 4
 
 
-def stale_event(recipients: frozenset[uuid.UUID]) -> Event:
+def stale_event(recipients: frozenset[uuid.UUID], sockets: int | None = None) -> Event:
     """Tell `recipients` the live stream may have lost events: resume from the database.
 
     `within_ms` spreads the resumes (each client waits a random part of it), so an outage that
-    touches every socket of a node does not bring every resume query at once: about 2 per ms.
+    touches every socket of a node does not bring every resume at once: `RESUMES_PER_MS`.
+    Each socket resumes, so the node that knows how many it holds (`sockets`) says so; a user
+    may have dozens of tabs and devices.
     """
+    resumes = len(recipients) if sockets is None else sockets
     return Event(
         type=STALE,
-        payload={"within_ms": min(15_000, len(recipients) // 2)},
+        payload={"within_ms": min(15_000, resumes // RESUMES_PER_MS)},
         recipients=recipients,
     )
 
@@ -312,7 +318,7 @@ class RedisFanout:
         if among is not None:
             users &= among
         if users:
-            self._hub.deliver(stale_event(users))
+            self._hub.deliver(stale_event(users, self._hub.subscriber_count(users)))
 
     def _outage(self, exc: BaseException | None) -> None:
         """Log once per outage; the exception type only (a URL could carry a password)."""

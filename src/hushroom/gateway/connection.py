@@ -419,8 +419,8 @@ class Connection:
         with contextlib.suppress(HushroomError):
             await self.c.presence.disconnected(self.principal, self.id)
 
-    def shutdown(self) -> None:
-        self._apply_sync(self.protocol.shutdown())
+    def shutdown(self, reconnect_within_ms: int) -> None:
+        self._apply_sync(self.protocol.shutdown(reconnect_within_ms))
 
 
 class ConnectionRegistry:
@@ -477,9 +477,10 @@ class ConnectionRegistry:
                     conn.deliver(_revoked_event(conn.principal))
 
     def shutdown_all(self) -> None:
+        within_ms = p.reconnect_spread_ms(sum(len(c) for c in self._by_user.values()))
         for conns in list(self._by_user.values()):
             for conn in list(conns):
-                conn.shutdown()
+                conn.shutdown(within_ms)
 
 
 def _revoked_event(principal: Principal) -> Event:

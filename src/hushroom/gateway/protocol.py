@@ -53,6 +53,12 @@ CLOSE_POLICY_VIOLATION: Final = 1008
 CLOSE_MESSAGE_TOO_BIG: Final = 1009
 CLOSE_INTERNAL_ERROR: Final = 1011
 CLOSE_SERVICE_RESTART: Final = 1012
+# A node closing N sockets for a restart asks their clients to come back at a random moment
+# within N / RECONNECTS_PER_S seconds (at least the floor, at most the cap): the nodes that take
+# them answer one `resume` each, and a herd of all N at once only queues (docs/protocol.md).
+RECONNECTS_PER_S: Final = 2_000
+RECONNECT_SPREAD_FLOOR_MS: Final = 500
+RECONNECT_SPREAD_CAP_MS: Final = 30_000
 CLOSE_TRY_AGAIN_LATER: Final = 1013
 
 
@@ -187,6 +193,17 @@ def _frame_size(data: str | bytes) -> int:
     if isinstance(data, bytes) or data.isascii():
         return len(data)
     return len(data.encode("utf-8", "surrogatepass"))
+
+
+def reconnect_spread_ms(sockets: int) -> int:
+    """The `reconnect_within_ms` hint of a restart closing `sockets` sockets."""
+    spread = sockets * 1000 // RECONNECTS_PER_S
+    return min(RECONNECT_SPREAD_CAP_MS, max(RECONNECT_SPREAD_FLOOR_MS, spread))
+
+
+def restart_reason(reconnect_within_ms: int) -> str:
+    """The reason of a restart's close 1012 (gateway/wire.py writes it too)."""
+    return f"server restarting; reconnect_within_ms={reconnect_within_ms}"
 
 
 class GatewayProtocol:
@@ -458,9 +475,10 @@ class GatewayProtocol:
         """The socket layer's bounded send queue is full: this client is too slow."""
         return self._close(CLOSE_TRY_AGAIN_LATER, "too slow; resync on reconnect")
 
-    def shutdown(self) -> list[Effect]:
-        """Graceful server shutdown; clients reconnect (to another node) and resume."""
-        return self._close(CLOSE_SERVICE_RESTART, "server restarting")
+    def shutdown(self, reconnect_within_ms: int) -> list[Effect]:
+        """Graceful server shutdown; clients reconnect (to another node) within the hint, at a
+        random moment, and resume."""
+        return self._close(CLOSE_SERVICE_RESTART, restart_reason(reconnect_within_ms))
 
     def internal_error(self) -> list[Effect]:
         """An unexpected exception in the socket layer or a command: close 1011."""

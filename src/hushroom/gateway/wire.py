@@ -39,6 +39,8 @@ from typing import TYPE_CHECKING, Any, Final
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
+from hushroom.gateway.protocol import CLOSE_SERVICE_RESTART, reconnect_spread_ms, restart_reason
+
 if TYPE_CHECKING:
     from uvicorn._types import ASGISendEvent
     from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -73,6 +75,7 @@ UVICORN_ATTRIBUTES = (
     "scope",
     "request",
     "response",
+    "connections",
 )
 
 # False once self_check() found something missing: no direct writes, no handshake trimming.
@@ -99,7 +102,7 @@ def missing_internals() -> list[str]:
 
     missing = [
         f"uvicorn WebSocketsSansIOProtocol.{name}"
-        for name in ("handle_connect", "send")
+        for name in ("handle_connect", "send", "shutdown", "stop_keepalive")
         if not callable(getattr(uvicorn_protocol, name, None))
     ]
     used = _assigned_names(uvicorn_protocol)
@@ -265,6 +268,21 @@ class WireProtocol(WebSocketsSansIOProtocol):
             conn.parser.close()
             conn.parser = conn.parse()
             next(conn.parser)
+
+    def shutdown(self) -> None:
+        """On SIGTERM uvicorn closes every socket with a bare 1012 before the app's own
+        shutdown runs; this close also says within how long to come back, from the number of
+        connections this server is closing (docs/protocol.md § Close codes), so they do not
+        all land on the other nodes at once. The rest is uvicorn's own shutdown."""
+        if not _direct_writes or not self.handshake_complete or self.close_sent:
+            super().shutdown()
+            return
+        self.stop_keepalive()
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": CLOSE_SERVICE_RESTART})
+        within_ms = reconnect_spread_ms(len(self.connections))
+        self.conn.send_close(CLOSE_SERVICE_RESTART, restart_reason(within_ms))
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.transport.close()
 
     def write(self, frame: bytes, limit: int = 0) -> int:
         """Queue one whole frame on the transport: WRITTEN, or (nothing written) FULL when

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from hushroom import access
@@ -69,6 +70,14 @@ _Send = tuple[Principal, SendCommand, HushroomError | None]
 class SendResult:
     message: MessageRecord
     duplicate: bool
+
+
+# Resumes whose "anything new?" query is shared (one read transaction for many sockets: a
+# reconnect storm is thousands at once), and the positions a resume may have to join a batch.
+RESUME_BATCH_MAX = 64
+RESUME_BATCHED_POSITIONS_MAX = 64
+
+_Pairs = list[tuple[uuid.UUID, uuid.UUID]]
 
 
 @dataclass(slots=True)
@@ -163,6 +172,9 @@ class MessageService:
             max_batch=limits.send_batch_max,
             workers=limits.send_batch_workers,
             spill_at=limits.send_batch_spill,
+        )
+        self._resume_checks: GroupCommit[_Pairs, dict[tuple[uuid.UUID, uuid.UUID], int]] = (
+            GroupCommit(self._last_seqs, max_batch=RESUME_BATCH_MAX)
         )
 
     def _validate(self, cmd: SendCommand) -> None:
@@ -394,20 +406,41 @@ class MessageService:
         over HTTP, so a reconnect never floods one socket.
         """
         plan = ResumePlan()
+        pairs = [(principal.user_id, conv_id) for conv_id in positions]
+        if not pairs:
+            return plan
+        if len(pairs) <= RESUME_BATCHED_POSITIONS_MAX:
+            last = await self._resume_checks.submit(pairs)
+        else:
+            last = await self._read_last_seqs(pairs)
+        behind = [
+            (conv_id, after, last[(principal.user_id, conv_id)])
+            for conv_id, after in positions.items()
+            if last.get((principal.user_id, conv_id), after) > after
+        ]
+        if not behind:
+            return plan
         async with self._storage.read() as tx:
-            mine = {
-                conv.id: conv for conv, _m in await tx.conversations.for_user(principal.user_id)
-            }
-            for conv_id, after in positions.items():
-                conv = mine.get(conv_id)
-                if conv is None or conv.last_seq <= after:
-                    continue
-                if conv.last_seq - after > max_messages:
-                    plan.gaps.append((conv_id, after, conv.last_seq))
+            for conv_id, after, last_seq in behind:
+                if last_seq - after > max_messages:
+                    plan.gaps.append((conv_id, after, last_seq))
                     continue
                 msgs = await tx.messages.page(conv_id, after_seq=after, limit=max_messages)
                 plan.batches.append((conv_id, msgs, msgs[-1].seq if msgs else after))
         return plan
+
+    async def _last_seqs(
+        self, batch: list[_Pairs]
+    ) -> list[dict[tuple[uuid.UUID, uuid.UUID], int] | Exception]:
+        """Resume checks: each (user, conversation) pair's last seq, for many resumes at once."""
+        found = await self._read_last_seqs({pair for pairs in batch for pair in pairs})
+        return [{pair: found[pair] for pair in pairs if pair in found} for pairs in batch]
+
+    async def _read_last_seqs(
+        self, pairs: Collection[tuple[uuid.UUID, uuid.UUID]]
+    ) -> dict[tuple[uuid.UUID, uuid.UUID], int]:
+        async with self._storage.read() as tx:
+            return await tx.conversations.last_seqs_of_members(pairs)
 
     async def mark_read(self, principal: Principal, conversation_id: uuid.UUID, seq: int) -> bool:
         if seq < 0:

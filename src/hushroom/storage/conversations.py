@@ -154,6 +154,13 @@ class ConversationRepository(Protocol):
         """Every conversation the user is a member of, with their membership."""
         ...
 
+    async def last_seqs_of_members(
+        self, pairs: Collection[tuple[uuid.UUID, uuid.UUID]]
+    ) -> dict[tuple[uuid.UUID, uuid.UUID], int]:
+        """The last seq of each (user, conversation) pair where the user is a member (the other
+        pairs are left out). Nothing is opened: the resumes of many sockets share one query."""
+        ...
+
     async def add_member_count(self, conversation_id: uuid.UUID, delta: int) -> ConversationRecord:
         """Adjust the member count; returns the conversation as updated."""
         ...

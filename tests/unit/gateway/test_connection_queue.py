@@ -112,11 +112,10 @@ async def test_shutdown_of_an_idle_socket_closes_1012() -> None:
     conn = ready_connection(ws)
     serving = asyncio.create_task(conn.serve())
     await asyncio.sleep(0.01)
-    conn.shutdown()
+    conn.shutdown(750)
     await asyncio.wait_for(serving, 5)
     assert ws.sent == []
-    assert ws.closed is not None
-    assert ws.closed[0] == 1012
+    assert ws.closed == (1012, "server restarting; reconnect_within_ms=750")
 
 
 async def test_idle_socket_holds_no_writer_and_no_buffer() -> None:

@@ -28,6 +28,7 @@ from hushroom.gateway.protocol import (
     SetPresence,
     State,
     Typing,
+    reconnect_spread_ms,
 )
 from hushroom.principal import Principal
 
@@ -778,11 +779,18 @@ def test_session_revoked_for_another_session_is_ignored(key: str) -> None:
 # --- lifecycle -------------------------------------------------------------------------------
 
 
-def test_shutdown_closes_1012() -> None:
+def test_shutdown_closes_1012_with_a_reconnect_hint() -> None:
     proto = ready_protocol()
-    assert proto.shutdown() == [Close(1012, "server restarting")]
+    assert proto.shutdown(4_000) == [Close(1012, "server restarting; reconnect_within_ms=4000")]
     assert proto.state is State.CLOSED
-    assert proto.shutdown() == []
+    assert proto.shutdown(4_000) == []
+
+
+def test_reconnect_spread_grows_with_the_sockets_closed_between_a_floor_and_a_cap() -> None:
+    assert reconnect_spread_ms(0) == reconnect_spread_ms(1) == 500
+    assert reconnect_spread_ms(10_000) == 5_000
+    assert reconnect_spread_ms(19_500) == 9_750
+    assert reconnect_spread_ms(1_000_000) == 30_000
 
 
 def test_overflow_closes_1013() -> None:
@@ -798,7 +806,7 @@ def test_internal_error_closes_1011() -> None:
 
 def test_close_reasons_fit_a_close_frame() -> None:
     # RFC 6455: the reason is at most 123 bytes of UTF-8.
-    effects = ready_protocol().shutdown() + ready_protocol().overflow()
+    effects = ready_protocol().shutdown(30_000) + ready_protocol().overflow()
     effects += ready_protocol().internal_error() + new_protocol().tick(T0 + 60)
     reasons = [c.reason for c in closes(effects)]
     assert len(reasons) == 4

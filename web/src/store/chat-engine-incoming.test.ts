@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 
 import type { Message } from "@/api/types";
 import type { PrivateMessaging } from "@/store/chat-engine";
-import type { ChatMessage } from "@/store/pipeline";
+import { decodePlain, type ChatMessage } from "@/store/pipeline";
 import { fakeApi, newEngine, startEngine, useFakeEngineEnvironment } from "@/test/engine";
 
 const OTHER = "22222222-2222-4222-8222-222222222222";
@@ -23,17 +23,9 @@ function sealed(seq: number): Message {
   };
 }
 
+/** What the real decoder makes of an envelope it opened (pipeline's mapping, with text). */
 function opened(m: Message): ChatMessage {
-  return {
-    id: m.id,
-    conversationId: m.conversation_id,
-    seq: m.seq,
-    senderId: m.sender_id,
-    clientMsgId: m.client_msg_id,
-    createdAt: m.created_at,
-    text: `text ${String(m.seq)}`,
-    encrypted: true,
-  };
+  return { ...decodePlain(m), text: `text ${String(m.seq)}` };
 }
 
 /** A decoder that opens each batch only when the test says so, recording the batch sizes. */

@@ -28,10 +28,10 @@ export class FakeSocket implements SocketLike {
   receive(frame: ServerFrame): void {
     this.onmessage?.({ data: JSON.stringify(frame) } as MessageEvent);
   }
-  /** The server goes away (a restart's 1012). */
-  drop(): void {
+  /** The server goes away (a restart's 1012, with the close reason given). */
+  drop(reason = ""): void {
     this.readyState = 3;
-    this.onclose?.({ code: 1012 } as CloseEvent);
+    this.onclose?.({ code: 1012, reason } as CloseEvent);
   }
   framesOf(type: string): Record<string, unknown>[] {
     return this.sent.filter((f) => f.type === type);

@@ -154,6 +154,19 @@ describe("RealtimeClient", () => {
     expect(t.timers.runShort()).toEqual([375]);
   });
 
+  it("comes back at a random moment within a restarting server's hint, then backs off as usual", async () => {
+    const t = setup();
+    await t.client.start();
+    const first = await t.connect();
+    first.drop("server restarting; reconnect_within_ms=6000");
+    expect(t.statuses.at(-1)).toBe("reconnecting");
+    expect(t.timers.runShort()).toEqual([3000]); // 6,000 ms × random 0.5, not the 375 ms backoff
+    await flush();
+    // That attempt fails without a hint: the backoff goes on from its second step.
+    t.sockets[1]!.drop();
+    expect(t.timers.runShort()).toEqual([750]);
+  });
+
   it("resumes again after sync.stale, at a random point within within_ms, once per burst", async () => {
     const positions: Record<string, number> = { [ROOM]: 3 };
     const t = setup({ positions });

@@ -2,7 +2,8 @@
  * One WebSocket per tab: ticket auth, `ready`, `resume` with the last seq per conversation
  * (again after a `sync.stale`: the server's fan-out lost events, within a random part of its
  * `within_ms` so a whole node's tabs do not resume at once),
- * exponential backoff with jitter, and the outbox (each unacknowledged message is sent once per
+ * exponential backoff with jitter (after a server restart's 1012, a random moment within its
+ * `reconnect_within_ms` hint instead), and the outbox (each unacknowledged message is sent once per
  * connection with its client message id; the server acknowledges retries as duplicates, so a
  * message is stored exactly once).
  *
@@ -10,7 +11,7 @@
  */
 
 import { ApiError } from "@/api/errors";
-import { backoffDelay } from "@/transport/backoff";
+import { backoffDelay, restartSpreadMs } from "@/transport/backoff";
 import type { ClientFrame, ServerFrame } from "@/transport/frames";
 import { parseServerFrame } from "@/transport/frames";
 import { newClientMsgId } from "@/transport/ids";
@@ -276,8 +277,8 @@ export class RealtimeClient {
         const frame = parseServerFrame(event.data);
         if (frame !== null) this.#onFrame(frame);
       };
-      socket.onclose = () => {
-        if (socket === this.#socket) this.#dropSocket();
+      socket.onclose = (event) => {
+        if (socket === this.#socket) this.#dropSocket(restartSpreadMs(event.code, event.reason));
       };
       socket.onerror = () => {
         // onclose follows.
@@ -484,14 +485,15 @@ export class RealtimeClient {
     this.#pongDeadline = null;
   }
 
-  #dropSocket(): void {
+  /** `restartSpreadMs`: a restarting server's hint (reconnect within it, not by backoff). */
+  #dropSocket(restartSpreadMs: number | null = null): void {
     const socket = this.#socket;
     if (socket === null) return;
     this.#socket = null;
     this.#ready = false;
     this.#clearResume();
     this.#stopPing();
-    if (!this.#stopped && !this.#offline) this.#scheduleReconnect();
+    if (!this.#stopped && !this.#offline) this.#scheduleReconnect(restartSpreadMs);
   }
 
   #teardown(code: number): void {
@@ -512,10 +514,13 @@ export class RealtimeClient {
     }
   }
 
-  #scheduleReconnect(): void {
+  #scheduleReconnect(restartSpreadMs: number | null = null): void {
     this.#clearRetry();
     this.#setStatus(this.#everConnected ? "reconnecting" : "connecting");
-    const delay = backoffDelay(this.#attempt, this.#random);
+    const delay =
+      restartSpreadMs === null
+        ? backoffDelay(this.#attempt, this.#random)
+        : Math.round(this.#random() * restartSpreadMs);
     this.#attempt += 1;
     this.#retryTimer = this.#timers.set(() => {
       this.#retryTimer = null;

@@ -22,6 +22,7 @@ from hushroom.storage.sql.tables import at_rest_keys
 
 # Seconds between re-reads of the key table; `keys rotate` activates a new key after twice this.
 REFRESH_S = 30.0
+FIRST_KEY_ID = 1
 
 
 class AtRestKeys:
@@ -48,18 +49,23 @@ class AtRestKeys:
             async with db.read() as conn:
                 await self.load(conn)
             if self.cipher.current_id is None:
-                try:
-                    async with db.write() as conn:
-                        # Checked again under the write lock: workers starting together make
-                        # one first key, not one each.
-                        existing = select(func.count(at_rest_keys.c.id))
-                        if not (await conn.execute(existing)).scalar():
-                            await self.create(conn, active_from=0)
-                except IntegrityError:
-                    pass  # PostgreSQL: another process inserted key 1 first
+                await self.create_first(db)
                 async with db.read() as conn:
                     await self.load(conn)
             self._next_refresh = self.clock.monotonic() + self._refresh_s
+
+    async def create_first(self, db: Database) -> None:
+        """Data key 1, unless the table has a key. Always id 1, never "largest + 1": nodes
+        starting together on an empty table must agree on one key. With "largest + 1", a node
+        whose count saw no key but whose max saw another node's fresh key 1 made a key 2 and
+        sealed under it while the others knew only key 1 (503s until their next re-read)."""
+        try:
+            async with db.write() as conn:
+                if (await conn.execute(select(func.count(at_rest_keys.c.id)))).scalar():
+                    return
+                await self._insert(conn, FIRST_KEY_ID, active_from=0)
+        except IntegrityError:
+            pass  # another process inserted key 1 first: the caller loads it
 
     async def load(self, conn: AsyncConnection) -> None:
         now = self.clock.now_ms()
@@ -78,6 +84,10 @@ class AtRestKeys:
         """A new random data key (id = the largest + 1), usable from `active_from` (ms)."""
         newest = (await conn.execute(select(func.max(at_rest_keys.c.id)))).scalar()
         key_id = int(newest or 0) + 1
+        await self._insert(conn, key_id, active_from=active_from)
+        return key_id
+
+    async def _insert(self, conn: AsyncConnection, key_id: int, *, active_from: int) -> None:
         await conn.execute(
             insert(at_rest_keys).values(
                 id=key_id,
@@ -86,7 +96,6 @@ class AtRestKeys:
                 active_from=active_from,
             )
         )
-        return key_id
 
     async def retire_older_than(self, conn: AsyncConnection, key_id: int) -> None:
         await conn.execute(

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -75,6 +86,15 @@ def _padded(values: Collection[_T]) -> list[_T]:
         size *= 2
     return items + [items[-1]] * (size - len(items)) if items else items
 
+
+# The resumes' one query (gateway `resume`, batched): positions only, no sealed name to open.
+_LAST_SEQS_OF_MEMBERS = (
+    select(members.c.user_id, conversations.c.id, conversations.c.last_seq)
+    .select_from(conversations.join(members, members.c.conversation_id == conversations.c.id))
+    .where(
+        tuple_(members.c.user_id, members.c.conversation_id).in_(bindparam("pairs", expanding=True))
+    )
+)
 
 # The send path's statements, built once: constructing a statement costs more CPU than running
 # it through the compiled cache (one send batch runs each of these once).
@@ -170,23 +190,39 @@ _UNHIDE = (
 )
 
 
-def _message(row: Any, cipher: AtRestCipher) -> MessageRecord:
-    body = sealed.open_optional(
-        cipher, sealed.message_body(row.conversation_id, row.seq), row.body_sealed, row.body
-    )
+def message_record(row: Iterable[Any], cipher: AtRestCipher) -> MessageRecord:
+    """A `messages` row with its columns in table order (`select(messages)`, or the raw
+    statements of storage/sql/pg_send_batch.py, built from the same column list)."""
+    (
+        id_,
+        conversation_id,
+        seq,
+        sender_id,
+        sender_device_id,
+        client_msg_id,
+        created_at,
+        body,
+        body_sealed,
+        generation,
+        ciphertext,
+        removed_at,
+        removed_by,
+    ) = row
     return MessageRecord(
-        id=row.id,
-        conversation_id=row.conversation_id,
-        seq=row.seq,
-        sender_id=row.sender_id,
-        sender_device_id=row.sender_device_id,
-        client_msg_id=row.client_msg_id,
-        created_at=row.created_at,
-        body=body,
-        generation=row.generation,
-        ciphertext=row.ciphertext,
-        removed_at=row.removed_at,
-        removed_by=row.removed_by,
+        id=id_,
+        conversation_id=conversation_id,
+        seq=seq,
+        sender_id=sender_id,
+        sender_device_id=sender_device_id,
+        client_msg_id=client_msg_id,
+        created_at=created_at,
+        body=sealed.open_optional(
+            cipher, sealed.message_body(conversation_id, seq), body_sealed, body
+        ),
+        generation=generation,
+        ciphertext=ciphertext,
+        removed_at=removed_at,
+        removed_by=removed_by,
     )
 
 
@@ -320,6 +356,14 @@ class SqlConversationRepository:
             .order_by(conversations.c.created_at)
         )
         return [(self._conv(r), _member(tuple(r)[_N:])) for r in await self._conn.execute(stmt)]
+
+    async def last_seqs_of_members(
+        self, pairs: Collection[tuple[uuid.UUID, uuid.UUID]]
+    ) -> dict[tuple[uuid.UUID, uuid.UUID], int]:
+        if not pairs:
+            return {}
+        rows = await self._conn.execute(_LAST_SEQS_OF_MEMBERS, {"pairs": _padded(pairs)})
+        return {(user_id, conv_id): int(last_seq) for user_id, conv_id, last_seq in rows}
 
     async def add_member_count(self, conversation_id: uuid.UUID, delta: int) -> ConversationRecord:
         row = (
@@ -757,7 +801,7 @@ class SqlMessageRepository:
         row = (
             await self._conn.execute(select(messages).where(messages.c.id == message_id))
         ).first()
-        return _message(row, self._cipher) if row else None
+        return message_record(row, self._cipher) if row else None
 
     async def remove(self, message_id: int, removed_by: uuid.UUID, now: int) -> bool:
         result = await self._conn.execute(
@@ -825,7 +869,7 @@ class SqlMessageRepository:
         )
         found: dict[tuple[uuid.UUID, str], MessageRecord] = {}
         for row in rows:
-            record = _message(row, self._cipher)
+            record = message_record(row, self._cipher)
             key = (record.sender_device_id, record.client_msg_id)
             if key in wanted:
                 found[key] = record
@@ -845,11 +889,11 @@ class SqlMessageRepository:
             if after_seq is not None:
                 stmt = stmt.where(messages.c.seq > after_seq)
             rows = await self._conn.execute(stmt.order_by(messages.c.seq.desc()).limit(limit))
-            return [_message(r, self._cipher) for r in reversed(list(rows))]
+            return [message_record(r, self._cipher) for r in reversed(list(rows))]
         if after_seq is not None:
             stmt = stmt.where(messages.c.seq > after_seq)
         rows = await self._conn.execute(stmt.order_by(messages.c.seq).limit(limit))
-        return [_message(r, self._cipher) for r in rows]
+        return [message_record(r, self._cipher) for r in rows]
 
 
 _KEY_SET_COLS = (

@@ -24,11 +24,14 @@ from hushroom.storage.conversations import (
     NewMessage,
 )
 from hushroom.storage.sql import sealed
+from hushroom.storage.sql.conversations import message_record
+from hushroom.storage.sql.tables import messages
 
 # The exact pairs, through the unique (sender_device_id, client_msg_id) index.
+# Every column in table order, as `message_record` reads them (names from tables.py only).
+_MESSAGE_COLUMNS = ", ".join(f"m.{column.name}" for column in messages.c)
 _BY_CLIENT_IDS = (
-    "SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.sender_device_id, m.client_msg_id, "
-    "m.created_at, m.body, m.body_sealed, m.generation, m.ciphertext, m.removed_at, m.removed_by "
+    f"SELECT {_MESSAGE_COLUMNS} "  # noqa: S608 - no value is interpolated, only column names
     "FROM messages m "
     "JOIN unnest($1::uuid[], $2::varchar[]) AS k(device, cmid) "
     "ON m.sender_device_id = k.device AND m.client_msg_id = k.cmid"
@@ -95,23 +98,8 @@ class PgSendBatch:
         )
         found: dict[tuple[uuid.UUID, str], MessageRecord] = {}
         for r in rows:
-            conversation_id, seq = r[1], r[2]
-            found[(r[4], r[5])] = MessageRecord(
-                id=r[0],
-                conversation_id=conversation_id,
-                seq=seq,
-                sender_id=r[3],
-                sender_device_id=r[4],
-                client_msg_id=r[5],
-                created_at=r[6],
-                body=sealed.open_optional(
-                    self._cipher, sealed.message_body(conversation_id, seq), r[8], r[7]
-                ),
-                generation=r[9],
-                ciphertext=r[10],
-                removed_at=r[11],
-                removed_by=r[12],
-            )
+            record = message_record(r, self._cipher)
+            found[(record.sender_device_id, record.client_msg_id)] = record
         return found
 
     async def lock_with_member_ids(

@@ -205,6 +205,10 @@ blocks = Table(
     Index("ix_blocks_blocked_user", "blocked_user_id"),
 )
 
+# The predicates of the partial indexes on rows still in clear (storage/sql/reseal.py `legacy`).
+_BODY_IN_CLEAR = "body_sealed IS NULL AND body IS NOT NULL"
+_DETAIL_IN_CLEAR = "detail_sealed IS NULL AND detail IS NOT NULL"
+
 messages = Table(
     "messages",
     metadata,
@@ -232,6 +236,14 @@ messages = Table(
     Column("removed_by", Uuid(), nullable=True),
     UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
     UniqueConstraint("sender_device_id", "client_msg_id", name="uq_messages_device_client_msg"),
+    # Rows still in clear (written before 0010): the start-up reseal finds them without reading
+    # the whole table (migration 0011). Empty once sealed, so it costs nothing to keep.
+    Index(
+        "ix_messages_body_in_clear",
+        "id",
+        sqlite_where=text(_BODY_IN_CLEAR),
+        postgresql_where=text(_BODY_IN_CLEAR),
+    ),
 )
 
 # One signed key set per (conversation, generation); the primary key decides racing uploads.
@@ -300,6 +312,12 @@ audit_log = Table(
     Column("detail", JSON(), nullable=True),
     Column("created_at", BigInteger(), nullable=False, index=True),
     Column("detail_sealed", LargeBinary(), nullable=True),
+    Index(
+        "ix_audit_log_detail_in_clear",
+        "id",
+        sqlite_where=text(_DETAIL_IN_CLEAR),
+        postgresql_where=text(_DETAIL_IN_CLEAR),
+    ),
 )
 
 # At-rest data keys (migration 0010, docs/decisions/0008): random AES-256 keys wrapped by the

@@ -1,6 +1,7 @@
 /**
  * The signed-in user's conversations (rooms, DMs, groups) with unread badges. A DM is named
- * after the partner, with the partner's presence; private ones carry a lock.
+ * after the partner, with the partner's presence (watched while the list shows); private ones
+ * carry a lock.
  */
 import { useEffect } from "react";
 import { NavLink } from "react-router";
@@ -10,6 +11,7 @@ import type { ConversationSummary } from "@/api/types";
 import { LockIcon } from "@/components/privacy";
 import { PresenceDot } from "@/features/chat/presence-dot";
 import { useChat, useEngine } from "@/store/react";
+import { useWatchPresence } from "@/store/use-watch-presence";
 
 const KIND_ICON: Record<ConversationSummary["kind"], string> = { room: "#", dm: "@", group: "◆" };
 const KIND_WORD: Record<ConversationSummary["kind"], string> = {
@@ -29,6 +31,12 @@ export function ConversationList() {
   const conversations = useConversations();
   const unread = useChat((s) => s.unread);
   const partners = useDmPartners(conversations.data, engine.userId);
+  // The partners' dots need a snapshot on load (changes are pushed to DM partners, the current
+  // state is not). The list is the oldest view, so the open conversation's panels come first
+  // within the watch's budget; partners in the order shown.
+  useWatchPresence(
+    [...partners.values()].sort((a, b) => (a.name ?? "").localeCompare(b.name ?? "")).map((p) => p.userId),
+  );
 
   useEffect(() => {
     if (conversations.data === undefined) return;

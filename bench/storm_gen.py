@@ -44,6 +44,12 @@ from bench.common import (
 from hushroom.client.pacing import Backoff, restart_spread_s
 
 CONNECT_CONCURRENCY = 64
+# Reconnects (ticket + handshake + auth) one generator process has in flight at once. Real
+# clients each bring their own connection; one Python process holding thousands of requests in
+# one httpx pool spends its core on the pool's bookkeeping (a full run with 9,750 sockets
+# reconnecting at once left the generators at 100 % CPU and the nodes idle). 512 in flight per
+# generator is still far more than a node answers at once.
+RECONNECTS_IN_FLIGHT = 512
 CLOSE_SERVICE_RESTART = 1012
 
 
@@ -117,6 +123,7 @@ class StormGenerator:
         self.name = spec["name"]
         self.pipe = pipe
         self.conns = [SConn(i, s) for i, s in enumerate(spec["conns"])]
+        self._reconnecting = asyncio.Semaphore(RECONNECTS_IN_FLIGHT)
         self.spread_s: float = spec.get("reconnect_spread_s") or 0.0
         self.http: httpx.AsyncClient | None = None
         self.stopping = False
@@ -276,7 +283,8 @@ class StormGenerator:
                         await self._open(c)
                     self.first_ready += 1
                 else:
-                    await self._open(c)
+                    async with self._reconnecting:
+                        await self._open(c)
             except Exception as exc:  # counted; retried with the SDK's backoff
                 self.connect_failures[f"{type(exc).__name__}: {str(exc)[:60]}"] += 1
                 delay = c.backoff.next()

@@ -27,7 +27,7 @@ from hushroom.gateway.wire import FULL, WIRE_EXTENSION, WireProtocol, text_frame
 from hushroom.principal import Principal
 from hushroom.services.messages import SendCommand
 from hushroom.services.presence import presence_view
-from hushroom.services.revocations import SESSION_REVOKED
+from hushroom.services.revocations import SESSION_REVOKED, SYNC_STALE
 from hushroom.services.views import message_view
 
 log = logging.getLogger("hushroom.gateway")
@@ -35,6 +35,10 @@ log = logging.getLogger("hushroom.gateway")
 _CLOSE = object()  # queue sentinel: flush what precedes, then close
 # Longest wait, when a socket ends, for its sends in flight to be stored.
 _SENDS_DRAIN_S = 10.0
+
+
+# How long authentication waits for the socket's fan-out subscription to take effect.
+SUBSCRIBE_WAIT_S = 2.0
 
 
 class Connection:
@@ -311,15 +315,33 @@ class Connection:
         # Subscribe before any resume query, so nothing committed after it can fall between.
         self.registry.add(self)
         self.c.fanout.subscribe(self)
-        # With Redis the SUBSCRIBE is asynchronous; wait (bounded: Redis may be down, and the
-        # database catch-up covers that case) until it is in effect.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.c.fanout.sync(), 2.0)
+        # With Redis the SUBSCRIBE is asynchronous; wait (bounded: Redis may be down or slow)
+        # until it is in effect. Past the bound, an event published before it takes effect
+        # reaches nobody here, and this socket's resume may be answered before then: once it is
+        # in effect, the socket is told to resume again (`sync.stale`).
+        synced = asyncio.ensure_future(self.c.fanout.sync())
+        try:
+            await asyncio.wait_for(asyncio.shield(synced), SUBSCRIBE_WAIT_S)
+        except TimeoutError:
+            synced.add_done_callback(self._subscribed_late)
         # Revoked between the ticket's redemption and the subscription: its event was missed.
         if self.c.revocations.is_revoked(principal.session_id):
             self.deliver(_revoked_event(principal))
             return
         await self.c.presence.connected(principal, self.id)
+
+    def _subscribed_late(self, synced: asyncio.Future[None]) -> None:
+        if synced.cancelled() or synced.exception() is not None:
+            return  # stopped, or Redis gone: its return announces `sync.stale` to everyone here
+        principal = self.principal
+        if principal is not None and not self._closing:
+            self.deliver(
+                Event(
+                    type=SYNC_STALE,
+                    payload={"within_ms": 0},
+                    recipients=frozenset({principal.user_id}),
+                )
+            )
 
     async def _resume(self, principal: Principal, positions: dict[uuid.UUID, int]) -> None:
         plan = await self.c.messages.missed(

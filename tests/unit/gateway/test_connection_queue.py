@@ -341,3 +341,42 @@ async def test_room_delivery_to_a_slow_member_closes_it_1013_and_spares_the_othe
     assert len(fast_wire.fake.frames) == 5
     assert len(slow_wire.fake.frames) == 2  # two fit behind its full buffer
     assert slow.ws.closed is not None and slow.ws.closed[0] == 1013  # type: ignore[attr-defined]
+
+
+async def test_a_subscription_that_lands_late_asks_the_socket_to_resume_again(
+    monkeypatch: Any,
+) -> None:
+    """Past the wait for its fan-out subscription, a socket may have its resume answered before
+    the subscription takes effect (events in between reach nobody there): once it does, the
+    socket is told `sync.stale` so the client resumes again."""
+    monkeypatch.setattr("hushroom.gateway.connection.SUBSCRIBE_WAIT_S", 0.05)
+    landed = asyncio.Event()
+    principal = Principal(uuid.uuid4(), uuid.uuid4(), uuid.uuid4())
+
+    async def sync() -> None:
+        await landed.wait()
+
+    async def redeem(_ticket: str) -> Principal:
+        return principal
+
+    async def connected(*_args: Any) -> None:
+        return None
+
+    container = fake_container(10)
+    container.sessions = SimpleNamespace(redeem_ticket=redeem)
+    container.fanout = SimpleNamespace(subscribe=lambda _conn: None, sync=sync)
+    container.revocations = SimpleNamespace(
+        on_reloaded=lambda _callback: None, is_revoked=lambda _session: False
+    )
+    container.presence = SimpleNamespace(connected=connected)
+    ws = FakeWebSocket()
+    conn = Connection(ws, container, ConnectionRegistry(container))  # type: ignore[arg-type]
+    conn.protocol.state = p.State.AUTHENTICATING  # the auth frame was read
+
+    await conn._authenticate("ticket")  # returns after the bounded wait
+    await asyncio.sleep(0.02)
+    assert ws.sent[0].startswith('{"type":"ready"')
+    assert [t for t in ws.sent if '"sync.stale"' in t] == []
+    landed.set()
+    await asyncio.sleep(0.02)
+    assert [t for t in ws.sent if '"sync.stale"' in t] == ['{"type":"sync.stale","within_ms":0}']

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from hushroom.api import (
     admin,
@@ -27,6 +24,7 @@ from hushroom.api import (
     web,
 )
 from hushroom.api.edges import RequestEdges
+from hushroom.api.request_log import RequestLog
 from hushroom.config import Settings
 from hushroom.container import Container
 from hushroom.gateway import routes as gateway_routes
@@ -97,30 +95,8 @@ def create_app(
     # Around that too: counts every response, errors by their problem code.
     http_metrics.install(app, container.metrics)
 
-    @app.middleware("http")
-    async def request_context(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        start = time.perf_counter()
-        try:
-            response = await call_next(request)
-        finally:
-            structlog.contextvars.unbind_contextvars("request_id")
-        response.headers["X-Request-Id"] = request_id
-        # Path only: query strings are never logged.
-        log.info(
-            "request",
-            extra={
-                "method": request.method,
-                "path": request.url.path,
-                "status": response.status_code,
-                "ms": round((time.perf_counter() - start) * 1000, 2),
-                "request_id": request_id,
-            },
-        )
-        return response
+    # Outside the edges: the request log records their 413s and 414s.
+    app.add_middleware(RequestLog)
 
     for router in (
         health.router,

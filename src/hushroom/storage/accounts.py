@@ -279,10 +279,14 @@ class SessionRepository(Protocol):
 
 
 class TicketRepository(Protocol):
-    async def create(self, record: TicketRecord) -> None: ...
+    async def create_if_session_live(self, record: TicketRecord) -> bool:
+        """Store the ticket if its session exists, is not revoked and belongs to the record's
+        user and device (one statement); False, storing nothing, otherwise."""
+        ...
 
-    async def take(self, ticket_hash: bytes) -> TicketRecord | None:
-        """Delete the ticket and return it; None when unknown or already taken (single use)."""
+    async def take(self, ticket_hash: bytes) -> tuple[TicketRecord, bool] | None:
+        """Delete the ticket and return it with whether its session is live (exists, not
+        revoked); None when unknown or already taken (single use)."""
         ...
 
     async def delete_expired(self, now: int) -> int: ...

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -603,27 +603,47 @@ class SqlTicketRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def create(self, record: TicketRecord) -> None:
-        await self._conn.execute(
-            insert(ws_tickets).values(
-                ticket_hash=record.ticket_hash,
-                user_id=record.user_id,
-                device_id=record.device_id,
-                session_id=record.session_id,
-                expires_at=record.expires_at,
+    async def create_if_session_live(self, record: TicketRecord) -> bool:
+        live = (
+            select(
+                literal(record.ticket_hash, ws_tickets.c.ticket_hash.type),
+                sessions.c.user_id,
+                sessions.c.device_id,
+                sessions.c.id,
+                literal(record.expires_at, ws_tickets.c.expires_at.type),
+            )
+            .where(sessions.c.id == record.session_id)
+            .where(sessions.c.revoked_at.is_(None))
+            .where(sessions.c.user_id == record.user_id)
+            .where(sessions.c.device_id == record.device_id)
+        )
+        result = await self._conn.execute(
+            insert(ws_tickets).from_select(
+                ["ticket_hash", "user_id", "device_id", "session_id", "expires_at"], live
             )
         )
+        return bool(result.rowcount)
 
-    async def take(self, ticket_hash: bytes) -> TicketRecord | None:
+    async def take(self, ticket_hash: bytes) -> tuple[TicketRecord, bool] | None:
         # DELETE ... RETURNING is atomic: a ticket redeemed twice concurrently is returned once.
+        # The session's state comes back in the same statement (a correlated EXISTS).
+        session_live = (
+            select(sessions.c.id)
+            .where(sessions.c.id == ws_tickets.c.session_id)
+            .where(sessions.c.revoked_at.is_(None))
+            .correlate(ws_tickets)
+            .exists()
+        )
         row = (
             await self._conn.execute(
                 delete(ws_tickets)
                 .where(ws_tickets.c.ticket_hash == ticket_hash)
-                .returning(*_TICKET_COLS)
+                .returning(*_TICKET_COLS, session_live)
             )
         ).first()
-        return TicketRecord(bytes(row[0]), *row[1:]) if row else None
+        if row is None:
+            return None
+        return TicketRecord(bytes(row[0]), *row[1:5]), bool(row[5])
 
     async def delete_expired(self, now: int) -> int:
         result = await self._conn.execute(delete(ws_tickets).where(ws_tickets.c.expires_at <= now))

@@ -6,6 +6,10 @@ divided by N. A warm-up round (connections opened and closed) runs first, so one
 (lazy imports, first-use caches, allocator arenas) do not count against the connections.
 
 Run: `python -m bench.conn_memory --n 2000 [--users 10] [--runs 1]`.
+
+`--trace`: the server runs under tracemalloc (bench/traced_serve.py, slower); the report adds
+the Python heap's growth per connection by allocation site (the rest of the RSS growth is C:
+socket buffers, the allocator's slack, objects of C extensions).
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
+import signal
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -74,13 +81,60 @@ def _rss(ps: psutil.Process, settle_s: float) -> int:
     return int(ps.memory_info().rss)
 
 
-async def _measure(server: Server, users: list[dict[str, Any]], n: int, settle: float) -> float:
+# Allocation sites listed by `--trace`.
+TRACE_TOP = 25
+
+
+def _snapshot(server: Server, trace_dir: Path, n: int) -> tracemalloc.Snapshot:
+    path = trace_dir / f"snapshot-{n}.bin"
+    os.kill(server.pid, signal.SIGUSR1)
+    deadline = time.monotonic() + 120
+    size = -1
+    while time.monotonic() < deadline:  # written once its size stops changing
+        time.sleep(0.5)
+        if path.exists() and path.stat().st_size == size:
+            break
+        size = path.stat().st_size if path.exists() else -1
+    return tracemalloc.Snapshot.load(str(path))
+
+
+def _site(frames: tracemalloc.Traceback) -> str:
+    """The innermost frame in our code (else the innermost frame) and the frame it called."""
+    ours = [f for f in frames if "/hushroom/" in f.filename or "/bench/" in f.filename]
+    top = frames[0]
+    where = f"{top.filename.split('site-packages/')[-1]}:{top.lineno}"
+    if ours and ours[0] is not top:
+        return f"{ours[0].filename.split('src/')[-1]}:{ours[0].lineno} → {where}"
+    return where
+
+
+def _report_trace(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, n: int) -> None:
+    sites: dict[str, int] = {}
+    for stat in after.compare_to(before, "traceback"):
+        key = _site(stat.traceback)
+        sites[key] = sites.get(key, 0) + stat.size_diff
+    total = sum(sites.values())
+    print(f"  Python heap growth: {total / n / 1024:.2f} KB per connection; by site:")
+    for key, size in sorted(sites.items(), key=lambda kv: -kv[1])[:TRACE_TOP]:
+        print(f"    {size / n:8.0f} B  {key}")
+
+
+async def _measure(
+    server: Server,
+    users: list[dict[str, Any]],
+    n: int,
+    settle: float,
+    trace_dir: Path | None = None,
+) -> float:
     ps = psutil.Process(server.pid)
     # Warm-up: first-use costs are not per connection.
     await _close(await _open(server, users, min(n, 200)))
     before = _rss(ps, settle)
+    traced = _snapshot(server, trace_dir, 1) if trace_dir else None
     conns = await _open(server, users, n)
     after = _rss(ps, settle)
+    if trace_dir and traced:
+        _report_trace(traced, _snapshot(server, trace_dir, 2), n)
     await _close(conns)
     per_conn = (after - before) / n / 1024
     print(
@@ -100,6 +154,9 @@ def main() -> None:
         "--baseline", action="store_true", help="measure bench.baseline_server (bare transport)"
     )
     parser.add_argument("--settle", type=float, default=3.0, help="seconds before each sample")
+    parser.add_argument(
+        "--trace", action="store_true", help="also the Python heap by allocation site (slower)"
+    )
     args = parser.parse_args()
     set_nofile_max()
     results = []
@@ -115,7 +172,9 @@ def main() -> None:
                     f"sqlite+aiosqlite:///{log_dir / 'hushroom.db'}",
                     log_dir,
                     set(),
+                    module="bench.traced_serve" if args.trace else "hushroom.cli",
                     HUSHROOM_MAX_CONNECTIONS_PER_USER=str(args.n + 1000),
+                    HUSHROOM_BENCH_TRACE_DIR=str(log_dir),
                 )
             server.start()
             try:
@@ -125,7 +184,8 @@ def main() -> None:
                     else create_users(server.base_url, args.users, tag=f"mem{run}")
                 )
                 print(f"run {run + 1}/{args.runs}", flush=True)
-                results.append(asyncio.run(_measure(server, users, args.n, args.settle)))
+                trace_dir = log_dir if args.trace and not args.baseline else None
+                results.append(asyncio.run(_measure(server, users, args.n, args.settle, trace_dir)))
             finally:
                 server.stop()
     print("KB per idle authenticated connection: " + ", ".join(f"{r:.1f}" for r in results))

@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         "--profile-rate",
         type=int,
         default=None,
-        help="run py-spy on the server during the dm step at this rate",
+        help="run py-spy on the server during the dm step at this rate, and during each storm "
+        "(py-spy on PATH: `uv run --with py-spy`)",
     )
     parser.add_argument(
         "--dm-rates",

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import subprocess
 import time
 import uuid
 from typing import Any
@@ -32,7 +33,13 @@ from bench import accounts
 from bench.common import latency_summary, now_ns
 from bench.coordinator import Gen, call_all
 from bench.nginx import Nginx
-from bench.scenarios import PER_GENERATOR, STORM_SOCKETS_PER_USER, Context, _log
+from bench.scenarios import (
+    PER_GENERATOR,
+    STORM_SOCKETS_PER_USER,
+    Context,
+    _log,
+    _start_profile,
+)
 from bench.servers import PrivateRedis, Server, hushroom_server
 
 STEADY_S = 5.0
@@ -237,6 +244,28 @@ def _stop_load(gens: list[Gen], phases: list[int]) -> dict[str, Any]:
     }
 
 
+# How long `--profile-rate` profiles a storm's server(s), from the fault on.
+STORM_PROFILE_S = 60
+
+
+def _profile(ctx: Context, server: Server, label: str) -> subprocess.Popen[bytes] | None:
+    """py-spy on `server` while the storm runs (`--profile-rate` given), written next to the
+    results as profile-<label>.folded.txt; `_stop_profile` ends it early."""
+    if not ctx.profile_rate:
+        return None
+    return _start_profile(server.pid, STORM_PROFILE_S, ctx.out_dir / f"profile-{label}.folded.txt")
+
+
+def _stop_profile(spies: list[subprocess.Popen[bytes] | None]) -> None:
+    for spy in spies:
+        if spy is not None and spy.poll() is None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes what it has on SIGINT
+    for spy in spies:
+        if spy is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                spy.wait(30)
+
+
 def _close(gens: list[Gen]) -> None:
     for g in gens:
         g.close()
@@ -262,6 +291,7 @@ def storm_redis(ctx: Context) -> dict[str, Any]:
         call_all(gens, "mark", [{"mark_ns": mark}] * len(gens), 30)
         cpu0 = server.sample()["cpu_s"]
         _log(f"storm_redis: SIGKILL redis (port {redis.port}); restart in 2 s")
+        spy = _profile(ctx, server, "storm_redis")
         redis.kill()
         t_kill = now_ns()
         time.sleep(2.0)
@@ -278,6 +308,7 @@ def storm_redis(ctx: Context) -> dict[str, Any]:
         )
         cpu1 = server.sample()["cpu_s"]
         t_end = now_ns()
+        _stop_profile([spy])
         time.sleep(STEADY_S)  # the load goes on after the storm
         load = _stop_load(gens, [t_kill, t_end])
         final = _status(gens, full=True)
@@ -335,6 +366,7 @@ def storm_node(ctx: Context) -> dict[str, Any]:
         a_cpu0, b_cpu0 = a.sample()["cpu_s"], b.sample()["cpu_s"]
         _log("storm_node: SIGTERM node A")
         assert a.proc is not None
+        spies = [_profile(ctx, b, "storm_node-b")]
         t_term = now_ns()
         a.proc.send_signal(signal.SIGTERM)
         a_cpu_last = a_cpu0
@@ -360,6 +392,7 @@ def storm_node(ctx: Context) -> dict[str, Any]:
         a2.start(timeout=300)  # a loaded machine: the start-up alone took 22 s here
         t_ready = now_ns()
         _log(f"storm_node: node A ready again {(t_ready - t_term) / 1e9:.1f}s after SIGTERM")
+        spies.append(_profile(ctx, a2, "storm_node-a"))
         total = sum(len(s) for s in per_gen)
 
         def done(st: list[dict[str, Any]]) -> bool:
@@ -372,6 +405,7 @@ def storm_node(ctx: Context) -> dict[str, Any]:
 
         _, ok = _wait_resumed(gens, "storm_node", done)
         t_end = now_ns()
+        _stop_profile(spies)
         b_cpu1, a2_cpu = b.sample()["cpu_s"], a2.sample()["cpu_s"]
         cpu = (a_cpu_last - a_cpu0) + (b_cpu1 - b_cpu0) + a2_cpu
         node_fds_after = [a2.sample()["fds"], b.sample()["fds"]]

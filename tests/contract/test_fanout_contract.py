@@ -16,8 +16,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from hushroom.events.event import Event
+from hushroom.fanout.base import SYNC_STALE as STALE
 from hushroom.fanout.base import FanoutBackend
-from hushroom.fanout.redis import STALE, RedisFanout
+from hushroom.fanout.redis import RedisFanout
 from tests.contract.conftest import REDIS_URL, FanoutFactory, Recorder
 
 WAIT_S = 5.0

@@ -11,6 +11,27 @@ from typing import Protocol
 
 from hushroom.events.event import Event
 
+SYNC_STALE = "sync.stale"
+# Resumes a node answers per ms while it serves (their "anything new?" queries are batched:
+# services/messages.py), the pace `sync.stale` asks its sockets to come back at.
+RESUMES_PER_MS = 4
+
+
+def stale_event(recipients: frozenset[uuid.UUID], sockets: int | None = None) -> Event:
+    """Tell `recipients` the live stream may have lost events: resume from the database.
+
+    `within_ms` spreads the resumes (each client waits a random part of it), so an outage that
+    touches every socket of a node does not bring every resume at once: `RESUMES_PER_MS`.
+    Each socket resumes, so the node that knows how many it holds (`sockets`) says so; a user
+    may have dozens of tabs and devices.
+    """
+    resumes = len(recipients) if sockets is None else sockets
+    return Event(
+        type=SYNC_STALE,
+        payload={"within_ms": min(15_000, resumes // RESUMES_PER_MS)},
+        recipients=recipients,
+    )
+
 
 class Subscriber(Protocol):
     """A local socket (or anything) that wants the events of one user."""

@@ -42,7 +42,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from hushroom.events.event import Event
-from hushroom.fanout.base import Subscriber
+from hushroom.fanout.base import Subscriber, stale_event
 from hushroom.fanout.local import LocalHub
 from hushroom.redis_connect import redis_client
 from hushroom.tasks import cancel_and_wait
@@ -56,26 +56,6 @@ _SEP = b"|"
 # announcement goes to everyone instead.
 _STALE_CHUNK = 5_000
 _MISSED_CAP = 100_000
-STALE = "sync.stale"
-# Resumes a node answers per ms while it serves (their "anything new?" queries are batched:
-# services/messages.py), the pace `sync.stale` asks its sockets to come back at.
-RESUMES_PER_MS = 4
-
-
-def stale_event(recipients: frozenset[uuid.UUID], sockets: int | None = None) -> Event:
-    """Tell `recipients` the live stream may have lost events: resume from the database.
-
-    `within_ms` spreads the resumes (each client waits a random part of it), so an outage that
-    touches every socket of a node does not bring every resume at once: `RESUMES_PER_MS`.
-    Each socket resumes, so the node that knows how many it holds (`sockets`) says so; a user
-    may have dozens of tabs and devices.
-    """
-    resumes = len(recipients) if sockets is None else sockets
-    return Event(
-        type=STALE,
-        payload={"within_ms": min(15_000, resumes // RESUMES_PER_MS)},
-        recipients=recipients,
-    )
 
 
 class _Metrics:

@@ -21,13 +21,13 @@ from hushroom.access import origin_allowed
 from hushroom.container import Container
 from hushroom.errors import HushroomError
 from hushroom.events.event import Event
-from hushroom.fanout.base import Subscriber
+from hushroom.fanout.base import Subscriber, stale_event
 from hushroom.gateway import protocol as p
 from hushroom.gateway.wire import FULL, WIRE_EXTENSION, WireProtocol, text_frame
 from hushroom.principal import Principal
 from hushroom.services.messages import SendCommand
 from hushroom.services.presence import presence_view
-from hushroom.services.revocations import SESSION_REVOKED, SYNC_STALE
+from hushroom.services.revocations import SESSION_REVOKED
 from hushroom.services.views import message_view
 
 log = logging.getLogger("hushroom.gateway")
@@ -335,13 +335,7 @@ class Connection:
             return  # stopped, or Redis gone: its return announces `sync.stale` to everyone here
         principal = self.principal
         if principal is not None and not self._closing:
-            self.deliver(
-                Event(
-                    type=SYNC_STALE,
-                    payload={"within_ms": 0},
-                    recipients=frozenset({principal.user_id}),
-                )
-            )
+            self.deliver(stale_event(frozenset({principal.user_id}), sockets=0))
 
     async def _resume(self, principal: Principal, positions: dict[uuid.UUID, int]) -> None:
         plan = await self.c.messages.missed(

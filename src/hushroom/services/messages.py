@@ -76,6 +76,10 @@ class SendResult:
 # reconnect storm is thousands at once), and the positions a resume may have to join a batch.
 RESUME_BATCH_MAX = 64
 RESUME_BATCHED_POSITIONS_MAX = 64
+# Read-only batches, safe side by side: under a herd one batch at a time left the node at 45 %
+# CPU while resumes waited seconds for their turn (docs/performance.md, storm_redis).
+RESUME_BATCH_WORKERS = 4
+RESUME_BATCH_SPILL = 8
 
 _Pairs = list[tuple[uuid.UUID, uuid.UUID]]
 
@@ -174,7 +178,12 @@ class MessageService:
             spill_at=limits.send_batch_spill,
         )
         self._resume_checks: GroupCommit[_Pairs, dict[tuple[uuid.UUID, uuid.UUID], int]] = (
-            GroupCommit(self._last_seqs, max_batch=RESUME_BATCH_MAX)
+            GroupCommit(
+                self._last_seqs,
+                max_batch=RESUME_BATCH_MAX,
+                workers=RESUME_BATCH_WORKERS,
+                spill_at=RESUME_BATCH_SPILL,
+            )
         )
 
     def _validate(self, cmd: SendCommand) -> None:

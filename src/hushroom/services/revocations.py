@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable
 from hushroom.clock import Clock
 from hushroom.errors import TokenInvalid
 from hushroom.events.event import Event
-from hushroom.fanout.base import FanoutBackend
+from hushroom.fanout.base import SYNC_STALE, FanoutBackend
 from hushroom.principal import Principal
 from hushroom.storage.unit import Storage
 from hushroom.tasks import cancel_and_wait
@@ -43,7 +43,6 @@ from hushroom.tasks import cancel_and_wait
 log = logging.getLogger("hushroom.sessions")
 
 SESSION_REVOKED = "session.revoked"
-SYNC_STALE = "sync.stale"  # fanout/redis.py: the live stream may have lost events
 _LISTENER_LABEL = b"hushroom/v1/revocation-listener"
 
 

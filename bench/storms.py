@@ -28,6 +28,7 @@ import uuid
 from typing import Any
 
 import httpx
+import psutil
 
 from bench import accounts
 from bench.common import latency_summary, now_ns
@@ -266,6 +267,21 @@ def _stop_profile(spies: list[subprocess.Popen[bytes] | None]) -> None:
                 spy.wait(30)
 
 
+def _cores() -> list[Any]:
+    return list(psutil.cpu_times(percpu=True))
+
+
+def _cores_busy_pct(before: list[Any], after: list[Any]) -> list[float]:
+    """Each core's busy share between two `_cores()` samples: the server's core and the one
+    the generators, PostgreSQL and Redis share (which of them limits a storm)."""
+    out = []
+    for b, a in zip(before, after, strict=True):
+        total = sum(a) - sum(b)
+        idle = (a.idle + getattr(a, "iowait", 0.0)) - (b.idle + getattr(b, "iowait", 0.0))
+        out.append(round(100 * (total - idle) / total, 1) if total > 0 else 0.0)
+    return out
+
+
 def _close(gens: list[Gen]) -> None:
     for g in gens:
         g.close()
@@ -290,6 +306,7 @@ def storm_redis(ctx: Context) -> dict[str, Any]:
         mark = now_ns()
         call_all(gens, "mark", [{"mark_ns": mark}] * len(gens), 30)
         cpu0 = server.sample()["cpu_s"]
+        cores0 = _cores()
         _log(f"storm_redis: SIGKILL redis (port {redis.port}); restart in 2 s")
         spy = _profile(ctx, server, "storm_redis")
         redis.kill()
@@ -307,6 +324,7 @@ def storm_redis(ctx: Context) -> dict[str, Any]:
             ),
         )
         cpu1 = server.sample()["cpu_s"]
+        cores1 = _cores()
         t_end = now_ns()
         _stop_profile([spy])
         time.sleep(STEADY_S)  # the load goes on after the storm
@@ -320,6 +338,7 @@ def storm_redis(ctx: Context) -> dict[str, Any]:
                 "server_cpu_s_storm": round(cpu1 - cpu0, 3),
                 "storm_wall_s": round((t_end - t_kill) / 1e9, 2),
                 "server_cpu_pct_storm": round(100 * (cpu1 - cpu0) / ((t_end - t_kill) / 1e9), 1),
+                "cores_busy_pct_storm": _cores_busy_pct(cores0, cores1),
                 "server_rss_mb": round(server.sample()["rss"] / 2**20, 1),
                 "grow": grown,
                 "pairs": n_pairs,
@@ -364,6 +383,7 @@ def storm_node(ctx: Context) -> dict[str, Any]:
         mark = now_ns()
         call_all(gens, "mark", [{"mark_ns": mark}] * len(gens), 30)
         a_cpu0, b_cpu0 = a.sample()["cpu_s"], b.sample()["cpu_s"]
+        cores0 = _cores()
         _log("storm_node: SIGTERM node A")
         assert a.proc is not None
         spies = [_profile(ctx, b, "storm_node-b")]
@@ -404,6 +424,7 @@ def storm_node(ctx: Context) -> dict[str, Any]:
             )
 
         _, ok = _wait_resumed(gens, "storm_node", done)
+        cores1 = _cores()
         t_end = now_ns()
         _stop_profile(spies)
         b_cpu1, a2_cpu = b.sample()["cpu_s"], a2.sample()["cpu_s"]
@@ -429,6 +450,7 @@ def storm_node(ctx: Context) -> dict[str, Any]:
                     "b": round(b_cpu1 - b_cpu0, 3),
                 },
                 "storm_wall_s": round((t_end - t_term) / 1e9, 2),
+                "cores_busy_pct_storm": _cores_busy_pct(cores0, cores1),
                 "node_fds_after": node_fds_after,
                 "grow": grown,
                 "pairs": n_pairs,

@@ -99,12 +99,13 @@ def _snapshot(server: Server, trace_dir: Path, n: int) -> tracemalloc.Snapshot:
 
 
 def _site(frames: tracemalloc.Traceback) -> str:
-    """The innermost frame in our code (else the innermost frame) and the frame it called."""
-    ours = [f for f in frames if "/hushroom/" in f.filename or "/bench/" in f.filename]
-    top = frames[0]
+    """The allocating line and, when that is a library's, the innermost line of ours that led
+    to it (a Traceback runs from the oldest frame to the most recent)."""
+    top = frames[-1]
     where = f"{top.filename.split('site-packages/')[-1]}:{top.lineno}"
-    if ours and ours[0] is not top:
-        return f"{ours[0].filename.split('src/')[-1]}:{ours[0].lineno} → {where}"
+    ours = [f for f in frames if "/src/hushroom/" in f.filename]
+    if ours and ours[-1] is not top:
+        return f"{ours[-1].filename.split('src/')[-1]}:{ours[-1].lineno} → {where}"
     return where
 
 

@@ -18,7 +18,7 @@ from hushroom.storage import migrate
 from hushroom.storage.engine import Database
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
+    from starlette.types import ASGIApp
 
 app = typer.Typer(
     help="Hushroom: self-hostable, end-to-end encrypted web chat.", no_args_is_help=True
@@ -153,13 +153,17 @@ def _tls_options(
     }
 
 
-def worker_app() -> FastAPI:
-    """The app factory uvicorn calls in each worker (spawned workers configure logging anew)."""
-    from hushroom.app import create_app  # here: the other commands need not import the app
+def worker_app() -> ASGIApp:
+    """The app factory uvicorn calls in each worker (spawned workers configure logging anew):
+    the app, with WebSockets taken in before any of its layers (gateway/routes.py)."""
+    # Here: the other commands need not import the app.
+    from hushroom.app import create_app
+    from hushroom.gateway.routes import DirectGateway
 
     settings = Settings()
     logs.configure(settings.log_level, settings.log_json)
-    return create_app(settings, freeze_startup_objects=settings.gc_freeze)
+    app = create_app(settings, freeze_startup_objects=settings.gc_freeze)
+    return DirectGateway(app, app.state)
 
 
 async def _upgrade(settings: Settings) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.datastructures import State
 from starlette.routing import Match, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -20,22 +21,29 @@ route = WebSocketRoute("/ws", websocket_endpoint)
 
 
 class DirectGateway:
-    """The outermost middleware: a `/ws` handshake goes straight to the gateway's route.
+    """A `/ws` handshake goes straight to the gateway: no layer of the app in between.
 
     Every layer a socket passes through stays suspended, with its frame and closures, for the
     socket's whole life: the HTTP-only middlewares (request log, metrics, security headers,
-    request edges, all of which pass WebSockets through unchanged), the exception middleware,
-    the router. Measured with tracemalloc over idle sockets, ≈ 6 KB each.
+    request edges, all of which pass WebSockets through unchanged), Starlette's error and
+    exception middlewares, FastAPI's and Starlette's `__call__`, the router and the route's
+    session wrappers. `hushroom serve` gives uvicorn the app wrapped in this (`cli.worker_app`,
+    `state` given: outside the app, `scope["app"]` is not set yet); `create_app` also installs
+    it as the outermost middleware, for clients in the same process (tests). Measured with
+    tracemalloc over idle sockets: ≈ 6 KB each as a middleware, ≈ 3.8 KB more outside the app
+    (docs/performance.md).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, state: State | None = None) -> None:
         self.app = app
+        self._state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             match, child_scope = route.matches(scope)
             if match is Match.FULL:
                 scope.update(child_scope)
-                await route.handle(scope, receive, send)
+                state = self._state or scope["app"].state
+                await handle(WebSocket(scope, receive, send), state.container, state.connections)
                 return
         await self.app(scope, receive, send)

@@ -42,6 +42,7 @@ from bench.common import (
     open_authed,
 )
 from hushroom.client.pacing import Backoff, restart_spread_s
+from hushroom.gateway.protocol import CLOSE_SERVICE_RESTART
 
 CONNECT_CONCURRENCY = 64
 # Reconnects (ticket + handshake + auth) one generator process has in flight at once. Real
@@ -50,7 +51,6 @@ CONNECT_CONCURRENCY = 64
 # reconnecting at once left the generators at 100 % CPU and the nodes idle). 512 in flight per
 # generator is still far more than a node answers at once.
 RECONNECTS_IN_FLIGHT = 512
-CLOSE_SERVICE_RESTART = 1012
 
 
 class Track:

@@ -163,7 +163,7 @@ def worker_app() -> ASGIApp:
     settings = Settings()
     logs.configure(settings.log_level, settings.log_json)
     app = create_app(settings, freeze_startup_objects=settings.gc_freeze)
-    return DirectGateway(app, app.state)
+    return DirectGateway(app, owner=app)
 
 
 async def _upgrade(settings: Settings) -> None:
